@@ -1,0 +1,51 @@
+# gridlab: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DB ?= data/demo.duckdb
+export TZ := UTC
+export PYTHONHASHSEED := 0
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test test-slow bench lab lint format report fake-exchange clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "gridlab needs Python >= 3.11, found " + sys.version.split()[0] + ": set PYTHON=python3.11 (or newer)"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name gridlab --display-name "gridlab" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install gridlab with its pinned dependencies
+
+demo: setup ## offline end to end: synthetic market -> sweep -> report; prints where outputs are
+	$(BIN)/gridlab demo --db $(DEMO_DB)
+
+test: setup ## run the test suite (no network)
+	$(BIN)/python -m pytest
+
+test-slow: setup ## long soak and load runs (marker: slow)
+	$(BIN)/python -m pytest -m slow
+
+bench: setup ## run the benchmarks; prints a table and saves benchmarks/results/
+	$(BIN)/python -m benchmarks.run
+
+lab: setup ## start JupyterLab with the gridlab kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: setup ## ruff check
+	$(BIN)/ruff check gridlab live tests benchmarks
+
+format: setup ## ruff format + autofix
+	$(BIN)/ruff check --fix gridlab live tests benchmarks
+	$(BIN)/ruff format gridlab live tests benchmarks
+
+clean: ## remove the venv, caches and generated data
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis reports data/*.duckdb
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

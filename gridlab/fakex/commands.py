@@ -1,0 +1,11 @@
+"""CLI sub-commands of gridlab.fakex."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the gridlab CLI."""

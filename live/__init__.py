@@ -1,0 +1,1 @@
+"""Live runner and control panel."""
