@@ -1,1 +1,59 @@
-"""gridlab.config"""
+"""One typed config.yaml schema for backtest and live.
+
+Sections live in their own modules (one owner each); this module assembles them and loads YAML.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+
+from gridlab.config.backtest import BacktestConfig
+from gridlab.config.base import StrictModel, config_error_from
+from gridlab.config.data import DataConfig
+from gridlab.config.exchange import ExchangeConfig
+from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
+from gridlab.config.trading import TradingConfig
+from gridlab.errors import ConfigError
+
+__all__ = ["GridlabConfig", "config_from_dict", "load_config"]
+
+
+class GridlabConfig(StrictModel):
+    """The whole config.yaml."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
+    trading: TradingConfig = Field(default_factory=TradingConfig)
+    grid: GridConfig = Field(default_factory=GridConfig)
+    recenter: RecenterConfig = Field(default_factory=RecenterConfig)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> GridlabConfig:
+    """Validate a plain dict; errors name the field."""
+    try:
+        return GridlabConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error_from(exc, source) from None
+
+
+def load_config(path: str | Path) -> GridlabConfig:
+    """Load and validate config.yaml. A missing or malformed file gets a ConfigError."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist",
+                          "copy config.example.yaml to config.yaml or pass --config")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}".replace("\n", " "),
+                          "fix the YAML syntax at the line shown") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections",
+                          "see config.example.yaml")
+    return config_from_dict(raw, str(path))
