@@ -15,7 +15,8 @@ from gridlab.config.backtest import BacktestConfig
 from gridlab.config.base import StrictModel, config_error_from
 from gridlab.config.data import DataConfig
 from gridlab.config.exchange import ExchangeConfig
-from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
+from gridlab.config.live import LiveConfig
+from gridlab.config.strategy import GridConfig, ProfileConfig, RecenterConfig, RiskConfig
 from gridlab.config.trading import TradingConfig
 from gridlab.errors import ConfigError
 
@@ -31,7 +32,10 @@ class GridlabConfig(StrictModel):
     grid: GridConfig = Field(default_factory=GridConfig)
     recenter: RecenterConfig = Field(default_factory=RecenterConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    profile: str | None = "Normal"  # active profile (built-in or user); None = the sections as-is
+    profiles: dict[str, ProfileConfig] = Field(default_factory=dict)  # user profiles by name
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> GridlabConfig:
