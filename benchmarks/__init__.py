@@ -1,0 +1,1 @@
+"""gridlab benchmarks: `python -m benchmarks.run [names...]` (see benchmarks/run.py)."""

@@ -1,0 +1,146 @@
+"""What market data the store holds, and where it has holes.
+
+`data_status` gives one row per kline series (symbol, category, interval), per trade stream
+(symbol, category) and per funding series (symbol): first/last time, rows, expected rows,
+coverage, gaps and the largest ones as [start, end) ranges, duplicates (0 unless something
+bypassed the insert functions) and whether the last bar may be partial.
+
+* klines: a gap is a run of missing bars between two stored bars; expected rows are the bars
+  from the first to the last; the last bar is flagged partial when it ends after the data
+  that built it (trades stored or files ingested for that symbol), or after now.
+* trades: a gap is a silence longer than `trade_gap_ms` (default 5 min); coverage is the share
+  of the span not inside such silences.
+* funding: the usual step is the most common spacing (8 h on Bybit's default); a gap is a
+  longer step.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridlab.store.core import Store
+from gridlab.store.market import kline_gaps, summarize_market
+
+__all__ = ["STATUS_COLUMNS", "data_status", "find_kline_gaps", "fmt_ms", "format_status"]
+
+STATUS_COLUMNS = ["kind", "symbol", "category", "interval", "first", "last", "rows",
+                  "expected_rows", "coverage_pct", "gaps", "missing", "largest_gap",
+                  "gap_ranges", "duplicates", "partial_last"]
+
+
+def fmt_ms(ms: Any) -> str:
+    """Epoch ms as 'YYYY-MM-DD HH:MM' UTC (seconds shown when not whole minutes)."""
+    if ms is None or (isinstance(ms, float) and np.isnan(ms)):
+        return ""
+    ts = pd.Timestamp(int(ms), unit="ms", tz="UTC")
+    return ts.strftime("%Y-%m-%d %H:%M:%S" if int(ms) % 60_000 else "%Y-%m-%d %H:%M")
+
+
+def _ranges(raw: Any) -> list[tuple[int, int]]:
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return []
+    try:
+        return [(int(a), int(b)) for a, b in raw]
+    except TypeError:
+        return []
+
+
+def _largest(ranges: list[tuple[int, int]], unit_ms: int | None) -> str:
+    if not ranges:
+        return ""
+    a, b = ranges[0]
+    size = f"{(b - a) // unit_ms} bars" if unit_ms else f"{(b - a) / 60_000:.1f} min"
+    return f"{fmt_ms(a)} -> {fmt_ms(b)} ({size})"
+
+
+def find_kline_gaps(store: Store, symbol: str, category: str,
+                    interval: str | int) -> list[tuple[int, int]]:
+    """Missing bars as [start_ms, end_ms) ranges; end is the open time of the next stored bar."""
+    return kline_gaps(store, symbol, category, interval)
+
+
+def data_status(store: Store, trade_gap_ms: int = 300_000, top: int = 3) -> pd.DataFrame:
+    """One row per kline series, trade stream and funding series (columns STATUS_COLUMNS).
+
+    first/last are tz-aware UTC timestamps; gap_ranges lists up to `top` largest gaps as
+    (start_ms, end_ms); `missing` counts missing bars (klines, funding) or silent minutes
+    (trades).
+    """
+    raw = summarize_market(store, trade_gap_ms, top)
+    now = int(time.time() * 1000)
+    rows: list[dict[str, Any]] = []
+    cover: dict[tuple[str, str], int] = {}
+    for r in raw["trades"].itertuples(index=False):
+        span = int(r.last) - int(r.first)
+        ranges = _ranges(r.top_gaps)
+        cover[(r.symbol, r.category)] = int(r.cover_end)
+        rows.append({
+            "kind": "trades", "symbol": r.symbol, "category": r.category, "interval": "",
+            "first": int(r.first), "last": int(r.last), "rows": int(r.n),
+            "expected_rows": None,
+            "coverage_pct": 100.0 * (1 - float(r.silent_ms) / span) if span > 0 else 100.0,
+            "gaps": int(r.gaps), "missing": int(float(r.silent_ms) // 60_000),
+            "largest_gap": _largest(ranges, None), "gap_ranges": ranges,
+            "duplicates": int(r.n) - int(r.n_distinct), "partial_last": None})
+    for r in raw["klines"].itertuples(index=False):
+        ms = int(r.ms)
+        expected = (int(r.last) - int(r.first)) // ms + 1
+        ranges = _ranges(r.top_gaps)
+        end = int(r.last) + ms
+        data_end = cover.get((r.symbol, r.category), now)
+        rows.append({
+            "kind": "klines", "symbol": r.symbol, "category": r.category,
+            "interval": r.interval, "first": int(r.first), "last": int(r.last),
+            "rows": int(r.n), "expected_rows": expected,
+            "coverage_pct": 100.0 * int(r.n_distinct) / expected,
+            "gaps": int(r.gaps), "missing": expected - int(r.n_distinct),
+            "largest_gap": _largest(ranges, ms), "gap_ranges": ranges,
+            "duplicates": int(r.n) - int(r.n_distinct),
+            "partial_last": bool(end > min(data_end, now))})
+    for r in raw["funding"].itertuples(index=False):
+        ms = int(r.ms)
+        expected = (int(r.last) - int(r.first)) // ms + 1
+        ranges = _ranges(r.top_gaps)
+        rows.append({
+            "kind": "funding", "symbol": r.symbol, "category": "", "interval": "",
+            "first": int(r.first), "last": int(r.last), "rows": int(r.n),
+            "expected_rows": expected,
+            "coverage_pct": min(100.0, 100.0 * int(r.n_distinct) / expected),
+            "gaps": int(r.gaps), "missing": max(0, expected - int(r.n_distinct)),
+            "largest_gap": _largest(ranges, ms), "gap_ranges": ranges,
+            "duplicates": int(r.n) - int(r.n_distinct), "partial_last": None})
+    out = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    if not out.empty:
+        out["_order"] = out["kind"].map({"klines": 0, "trades": 1, "funding": 2})
+        out = (out.sort_values(["symbol", "_order"], kind="stable")
+               .drop(columns="_order").reset_index(drop=True))
+        for col in ("first", "last"):
+            out[col] = pd.to_datetime(out[col].astype("int64"), unit="ms", utc=True)
+        out["expected_rows"] = out["expected_rows"].astype("Int64")
+        out["partial_last"] = out["partial_last"].astype("boolean")
+    return out
+
+
+def format_status(status: pd.DataFrame) -> str:
+    """The status table as fixed-width text for the terminal."""
+    if status.empty:
+        return ("the store holds no market data: ingest some (`gridlab ingest trades`, "
+                "`gridlab synth`)")
+    view = pd.DataFrame({
+        "kind": status["kind"], "symbol": status["symbol"], "cat": status["category"],
+        "iv": status["interval"],
+        "first": status["first"].map(lambda t: fmt_ms(t.value // 1_000_000)),
+        "last": status["last"].map(lambda t: fmt_ms(t.value // 1_000_000)),
+        "rows": status["rows"].map("{:,}".format),
+        "expected": status["expected_rows"].map(lambda v: "" if pd.isna(v) else f"{v:,}"),
+        "cover%": status["coverage_pct"].map("{:.2f}".format),
+        "gaps": status["gaps"], "dups": status["duplicates"],
+        "partial": status["partial_last"].map(lambda v: "" if pd.isna(v) else
+                                              ("yes" if v else "no")),
+        "largest gap": status["largest_gap"],
+    })
+    return view.to_string(index=False)

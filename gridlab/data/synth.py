@@ -1,0 +1,406 @@
+"""Synthetic market: seeded, realistic trade streams, klines and funding for offline work.
+
+Model (all times UTC; one latent log price x(t) on a grid of `step` seconds, 1 s for trades):
+
+* **Volatility regimes.** A Markov chain over calm / normal / stormy regimes with exponential
+  sojourns (mean `regime_hours`) and jump probabilities `regime_transitions`. Each regime scales
+  the volatility (`regime_vol`), the trade intensity (`regime_activity`) and the jump rate.
+* **Trending and ranging phases**, alternating with exponential durations (`trend_hours`,
+  `range_hours`). A trending phase adds a drift of `trend_drift` per day (times a strength drawn
+  in [0.5, 1.5]) whose sign is drawn at the phase start, biased back toward the starting price
+  (`pull`) so long runs stay in a sensible band. A ranging phase pulls x toward its level at the
+  phase start (Ornstein-Uhlenbeck, half-life `range_half_life_hours`).
+* **Diffusion** with daily volatility `daily_vol` (normal regime), times the regime factor and
+  an intraday U-shape `1 + season_vol * cos(2 pi u)` (u = fraction of the UTC day: busiest and
+  most volatile around 00:00 UTC, quietest around 12:00).
+* **Jumps**: compound Poisson, `jump_rate_per_day` (times the regime's vol factor), Laplace
+  sizes with scale `jump_scale` (in log price).
+* **Trades** arrive as a Poisson process with intensity proportional to the regime activity and
+  the U-shape `1 + season_activity * cos(2 pi u)`, normalised to `trades_per_day` on average,
+  at uniformly random milliseconds. The aggressor side is Buy with probability
+  `1 / (1 + exp(-side_sensitivity * dx / sigma))`, dx being the latent move over that second,
+  so buying pressure goes with rising prices. Buys print at the ask and sells at the bid of a
+  one-tick spread around the latent mid (bid = floor(mid / tick) * tick): prices lie on the
+  tick grid and bounce between bid and ask.
+* **Sizes** are lognormal (median `size_median`, log-sd `size_sigma`); with probability
+  `size_tail_prob` a trade is multiplied by a Pareto(`size_tail_alpha`) factor (whales). Sizes
+  are floored to the quantity step (at least one step).
+* **Funding** every 8 h (00/08/16 UTC): `funding_base + funding_beta * r8 + noise`, r8 being the
+  log return of the previous 8 hours (trends make the crowded side pay), noise sd
+  `funding_noise`, clipped to +-`funding_cap`, rounded to 1e-6.
+
+The same seed gives identical data; each component draws from its own child seed, so changing
+one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from gridlab.data.synth_nb import latent_path_nb
+from gridlab.errors import DataError
+from gridlab.store.core import Store
+from gridlab.store.market import (
+    INTERVAL_MS,
+    count_trades,
+    insert_funding,
+    insert_trades,
+    log_trade_file,
+    resample_trades,
+    upsert_instruments,
+    validate_category,
+    validate_interval,
+    validate_symbol,
+)
+
+__all__ = [
+    "DEFAULT_START_MS",
+    "SynthParams",
+    "generate_funding",
+    "generate_klines",
+    "generate_trades",
+    "write_synthetic_market",
+]
+
+DAY_MS = 86_400_000
+DEFAULT_START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+_FUNDING_MS = 8 * 3_600_000
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Parameters of the synthetic market model (see the module docstring)."""
+
+    daily_vol: float = 0.025
+    """Daily volatility of the log price in the normal regime, before seasonality."""
+    regime_vol: tuple[float, float, float] = (0.5, 1.0, 2.2)
+    """Volatility factor of the calm, normal and stormy regimes."""
+    regime_activity: tuple[float, float, float] = (0.6, 1.0, 2.0)
+    """Trade-intensity factor of each regime."""
+    regime_hours: tuple[float, float, float] = (12.0, 16.0, 4.0)
+    """Mean sojourn of each regime, hours."""
+    regime_transitions: tuple[tuple[float, float, float], ...] = (
+        (0.0, 0.75, 0.25), (0.6, 0.0, 0.4), (0.3, 0.7, 0.0))
+    """Row r: probabilities of the next regime when regime r ends."""
+    trend_hours: float = 20.0
+    """Mean duration of a trending phase, hours."""
+    range_hours: float = 36.0
+    """Mean duration of a ranging phase, hours."""
+    trend_drift: float = 0.04
+    """Absolute log drift per day in a trending phase (times a strength in [0.5, 1.5])."""
+    range_half_life_hours: float = 4.0
+    """Half-life of the pull toward the phase's level in a ranging phase, hours."""
+    pull: float = 3.0
+    """Bias of a new trend's sign toward the starting price (per unit of log distance)."""
+    jump_rate_per_day: float = 1.0
+    """Jumps per day in the normal regime (scaled by the regime's vol factor)."""
+    jump_scale: float = 0.005
+    """Laplace scale of a jump in log price."""
+    season_activity: float = 0.5
+    """Amplitude of the intraday U-shape of trade intensity."""
+    season_vol: float = 0.3
+    """Amplitude of the intraday U-shape of volatility."""
+    size_median: float = 0.01
+    """Median trade size in base units."""
+    size_sigma: float = 1.2
+    """Log standard deviation of trade sizes."""
+    size_tail_prob: float = 0.01
+    """Probability that a trade is a whale (Pareto multiplier)."""
+    size_tail_alpha: float = 1.5
+    """Pareto exponent of the whale multiplier."""
+    side_sensitivity: float = 2.0
+    """Slope of P(Buy) against the normalised latent move."""
+    funding_base: float = 1e-4
+    """Funding rate with no trend (Bybit's 0.01 %)."""
+    funding_beta: float = 0.01
+    """Funding rate per unit of the previous 8 h log return."""
+    funding_noise: float = 5e-5
+    """Standard deviation of funding noise."""
+    funding_cap: float = 0.00375
+    """Funding rates are clipped to +-cap."""
+
+
+def _params(params: SynthParams | None, overrides: dict[str, Any]) -> SynthParams:
+    base = params or SynthParams()
+    known = {f.name for f in fields(SynthParams)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise DataError(f"unknown synthetic-market parameter(s) {', '.join(unknown)}",
+                        f"known: {', '.join(sorted(known))}")
+    return replace(base, **overrides) if overrides else base
+
+
+def _decimals(step: float) -> int:
+    text = f"{step:.12f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def _check_common(symbol: str, category: str, start_ms: int, days: float, base_price: float,
+                  tick_size: float) -> None:
+    validate_symbol(symbol)
+    validate_category(category)
+    if not days > 0:
+        raise DataError(f"days must be positive, got {days}", "pass e.g. days=7")
+    if not (base_price > 0 and tick_size > 0 and base_price > 100 * tick_size):
+        raise DataError(f"base_price {base_price} and tick_size {tick_size} do not fit",
+                        "use a positive price at least 100 ticks high")
+    if start_ms < 0:
+        raise DataError(f"start_ms must be epoch milliseconds, got {start_ms}",
+                        "pass e.g. 1704067200000 (2024-01-01)")
+
+
+class _Latent:
+    """The latent path on a regular grid of `step_ms`, with per-step volatility and activity."""
+
+    def __init__(self, p: SynthParams, seed: int, start_ms: int, n_steps: int, step_ms: int,
+                 base_price: float) -> None:
+        self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+        r_reg, r_phase, r_z, r_jump = self.rngs[:4]
+        step_s = step_ms / 1000.0
+        step_day = step_ms / DAY_MS
+        # intraday U-shape, tiled from one day's table
+        per_day = DAY_MS // step_ms
+        first = (start_ms % DAY_MS) // step_ms
+        table = np.cos(2.0 * np.pi * (np.arange(per_day) + first) / per_day)
+        self.season = np.tile(table, n_steps // per_day + 1)[:n_steps]
+        # volatility regimes (segments), jumps per segment
+        reg, reg_len = _markov(r_reg, n_steps, step_s, p.regime_hours, p.regime_transitions,
+                               start=int(r_reg.choice(3, p=(0.3, 0.5, 0.2))))
+        rvol = np.asarray(p.regime_vol)[reg]
+        self.regime = np.repeat(reg.astype(np.int8), reg_len)[:n_steps]
+        self.sigma = (np.repeat(p.daily_vol * math.sqrt(step_day) * rvol, reg_len)[:n_steps]
+                      * (1.0 + p.season_vol * self.season))
+        self.activity = (np.repeat(np.asarray(p.regime_activity)[reg], reg_len)[:n_steps]
+                         * (1.0 + p.season_activity * self.season))
+        jumps = np.zeros(n_steps)
+        seg_start = np.concatenate(([0], np.cumsum(reg_len)[:-1]))
+        n_jumps = r_jump.poisson(p.jump_rate_per_day * reg_len * step_day * rvol)
+        at = np.repeat(seg_start, n_jumps) + (r_jump.random(int(n_jumps.sum()))
+                                              * np.repeat(reg_len, n_jumps)).astype(np.int64)
+        keep = at < n_steps
+        jumps[at[keep]] += r_jump.laplace(0.0, p.jump_scale, len(at))[keep]
+        # trending / ranging phases
+        phase, ph_len = _markov(r_phase, n_steps, step_s, (p.trend_hours, p.range_hours),
+                                ((0.0, 1.0), (1.0, 0.0)), start=int(r_phase.integers(0, 2)))
+        strength = r_phase.uniform(0.5, 1.5, len(phase))
+        kappa_step = min(math.log(2.0) / (p.range_half_life_hours * 3600.0 / step_s), 1.0)
+        drift_abs = np.repeat(np.where(phase == 0, p.trend_drift * step_day * strength, 0.0),
+                              ph_len)[:n_steps]
+        kappa = np.repeat(np.where(phase == 0, 0.0, kappa_step), ph_len)[:n_steps]
+        ph_start = np.concatenate(([0], np.cumsum(ph_len)[:-1]))
+        starts = np.zeros(n_steps, dtype=np.bool_)
+        starts[ph_start] = True
+        phase_u = np.zeros(n_steps)
+        phase_u[ph_start] = r_phase.random(len(ph_start))
+        z = r_z.standard_normal(n_steps)
+        self.x = np.empty(n_steps + 1)
+        latent_path_nb(math.log(base_price), self.sigma, z, jumps, drift_abs, kappa, starts,
+                       phase_u, p.pull, self.x)
+
+
+def _markov(rng: np.random.Generator, n_steps: int, step_s: float,
+            hours: tuple[float, ...], trans: tuple[tuple[float, ...], ...],
+            start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Segments (state, length in steps) of a Markov chain with exponential sojourns."""
+    states: list[int] = []
+    lengths: list[int] = []
+    state, total = start, 0
+    while total < n_steps:
+        dur = max(1, round(rng.exponential(hours[state]) * 3600.0 / step_s))
+        states.append(state)
+        lengths.append(dur)
+        total += dur
+        state = int(rng.choice(len(trans), p=trans[state]))
+    return np.asarray(states, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+
+
+def _round_step(x: np.ndarray, step: float) -> np.ndarray:
+    return np.round(np.floor(x / step + 1e-9) * step, _decimals(step))
+
+
+def generate_trades(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, days: float = 7,
+                    seed: int = 0, base_price: float = 30000.0,
+                    trades_per_day: float = 150_000, tick_size: float = 0.1,
+                    qty_step: float = 0.001, category: str = "linear",
+                    params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
+    """A synthetic trade stream in the trades-table schema, sorted by (ts, seq).
+
+    Columns symbol, category, ts (epoch ms), price (on the tick grid), size (multiple of
+    qty_step), side ('Buy'/'Sell'), trade_id ('syn<seed>-<ts>-<seq>'), seq (index within the
+    UTC day). `overrides` replace fields of `params` (SynthParams).
+    """
+    _check_common(symbol, category, start_ms, days, base_price, tick_size)
+    p = _params(params, overrides)
+    n_steps = round(days * 86_400)
+    if n_steps < 1:
+        raise DataError(f"days={days} is shorter than a second", "pass a longer span")
+    lat = _Latent(p, seed, int(start_ms), n_steps, 1000, base_price)
+    rng_t, rng_s, rng_z = lat.rngs[4], lat.rngs[5], lat.rngs[6]
+    lam = lat.activity * (trades_per_day / 86_400.0 / lat.activity.mean())
+    counts = rng_t.poisson(lam)
+    n = int(counts.sum())
+    sec = np.repeat(np.arange(n_steps, dtype=np.int64), counts)
+    ts = np.sort(sec * 1000 + rng_t.integers(0, 1000, n)) + int(start_ms)
+    frac = ((ts - int(start_ms)) % 1000) / 1000.0
+    x0, x1 = lat.x[sec], lat.x[sec + 1]
+    mid = np.exp(x0 + (x1 - x0) * frac)
+    move = (x1 - x0) / lat.sigma[sec]
+    buy = rng_s.random(n) < 1.0 / (1.0 + np.exp(-p.side_sensitivity * move))
+    ticks = np.maximum(np.floor(mid / tick_size), 1.0) + buy
+    price = np.round(ticks * tick_size, _decimals(tick_size))
+    size = np.exp(math.log(p.size_median) + p.size_sigma * rng_z.standard_normal(n))
+    whale = rng_z.random(n) < p.size_tail_prob
+    size[whale] *= rng_z.pareto(p.size_tail_alpha, int(whale.sum())) + 1.0
+    size = np.maximum(_round_step(size, qty_step), qty_step)
+    day = ts // DAY_MS
+    first_of_day = np.searchsorted(day, day, side="left")
+    seq = np.arange(n, dtype=np.int64) - first_of_day
+    return _trade_frame(symbol, category, seed, ts, price, size, buy, seq)
+
+
+def _trade_frame(symbol: str, category: str, seed: int, ts: np.ndarray, price: np.ndarray,
+                 size: np.ndarray, buy: np.ndarray, seq: np.ndarray) -> pd.DataFrame:
+    raw = pa.table({"ts": ts, "price": price, "size": size, "buy": buy, "seq": seq})
+    con = duckdb.connect()
+    try:
+        con.register("raw", raw)
+        table = con.sql(
+            "SELECT CAST($symbol AS VARCHAR) AS symbol, CAST($category AS VARCHAR) AS category, "
+            "ts, price, size, CASE WHEN buy THEN 'Buy' ELSE 'Sell' END AS side, "
+            "$prefix || ts || '-' || seq AS trade_id, seq FROM raw",
+            params={"symbol": symbol, "category": category, "prefix": f"syn{seed}-"},
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return table.to_pandas()
+
+
+def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, days: float = 365,
+                    seed: int = 0, base_price: float = 30000.0, interval: str = "1",
+                    tick_size: float = 0.1, qty_step: float = 0.001,
+                    trades_per_day: float = 150_000, steps_per_bar: int = 12,
+                    category: str = "linear", params: SynthParams | None = None,
+                    **overrides: Any) -> pd.DataFrame:
+    """Klines straight from the latent model (no trades), for long-horizon tests.
+
+    The latent path runs on `steps_per_bar` points per bar; open/close are its values at the
+    bar edges (so open = previous close), high/low its extremes (rounded outward to the tick).
+    Volume is a Poisson trade count times the mean size, turnover volume times the bar's mean
+    price. Columns: the klines-table schema.
+    """
+    _check_common(symbol, category, start_ms, days, base_price, tick_size)
+    key = validate_interval(interval)
+    if key in ("D", "W"):
+        raise DataError("generate_klines makes minute bars", "use an interval of 1..720 minutes")
+    p = _params(params, overrides)
+    bar_ms = INTERVAL_MS[key]
+    if bar_ms % steps_per_bar:
+        raise DataError(f"steps_per_bar {steps_per_bar} does not divide a {key}m bar",
+                        "use a divisor of the bar length in milliseconds, e.g. 12")
+    start = int(start_ms) // bar_ms * bar_ms
+    n_bars = round(days * DAY_MS / bar_ms)
+    if n_bars < 1:
+        raise DataError(f"days={days} is shorter than one {key} bar", "pass a longer span")
+    m = steps_per_bar
+    lat = _Latent(p, seed, start, n_bars * m, bar_ms // m, base_price)
+    path = np.maximum(np.exp(lat.x), tick_size)  # never below one tick
+    edges = path[::m]
+    inner = path[:-1].reshape(n_bars, m)
+    high = np.maximum(inner.max(axis=1), edges[1:])
+    low = np.minimum(inner.min(axis=1), edges[1:])
+    dec = _decimals(tick_size)
+    open_ = np.round(np.round(edges[:-1] / tick_size) * tick_size, dec)
+    close = np.round(np.round(edges[1:] / tick_size) * tick_size, dec)
+    high = np.maximum(np.round(np.ceil(high / tick_size - 1e-9) * tick_size, dec),
+                      np.maximum(open_, close))
+    low = np.minimum(np.round(np.floor(low / tick_size + 1e-9) * tick_size, dec),
+                     np.minimum(open_, close))
+    act = lat.activity.reshape(n_bars, m).mean(axis=1)
+    lam = act / act.mean() * trades_per_day * bar_ms / DAY_MS
+    n_trades = lat.rngs[4].poisson(lam)
+    mean_size = p.size_median * math.exp(p.size_sigma**2 / 2)
+    volume = np.maximum(_round_step(n_trades * mean_size, qty_step), qty_step)
+    turnover = volume * inner.mean(axis=1)
+    return pd.DataFrame({
+        "symbol": symbol, "category": category, "interval": key,
+        "open_time": start + np.arange(n_bars, dtype=np.int64) * bar_ms,
+        "open": open_, "high": high, "low": low, "close": close,
+        "volume": volume, "turnover": turnover,
+    })
+
+
+def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
+                     params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
+    """Funding rates at 00/08/16 UTC in [start_ms, end_ms) from a synthetic trade stream.
+
+    rate = funding_base + funding_beta * (log return of the previous 8 h) + noise, clipped.
+    """
+    p = _params(params, overrides)
+    first = -(-int(start_ms) // _FUNDING_MS) * _FUNDING_MS
+    times = np.arange(first, int(end_ms), _FUNDING_MS, dtype=np.int64)
+    ts = trades["ts"].to_numpy()
+    price = trades["price"].to_numpy()
+    if not len(times) or not len(ts):
+        return pd.DataFrame({"symbol": pd.Series(dtype=str), "ts": times[:0],
+                             "rate": np.zeros(0)})
+    def price_at(t: np.ndarray) -> np.ndarray:
+        idx = np.clip(np.searchsorted(ts, t, side="right") - 1, 0, len(ts) - 1)
+        return price[idx]
+    r8 = np.log(price_at(times) / price_at(np.maximum(times - _FUNDING_MS, ts[0])))
+    noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
+        0.0, p.funding_noise, len(times))
+    rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
+    return pd.DataFrame({"symbol": str(trades["symbol"].iloc[0]), "ts": times,
+                         "rate": np.round(rate, 6)})
+
+
+def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str = "linear",
+                           start_ms: int = DEFAULT_START_MS, days: float = 7, seed: int = 0,
+                           intervals: tuple[str, ...] | list[str] = ("1",), *,
+                           base_price: float = 30000.0, trades_per_day: float = 150_000,
+                           tick_size: float = 0.1, qty_step: float = 0.001,
+                           min_notional: float = 5.0, max_qty: float = 1190.0,
+                           params: SynthParams | None = None, **overrides: Any) -> dict[str, Any]:
+    """Write a synthetic market into the store: trades, klines resampled from them (each of
+    `intervals`), funding every 8 h (not for spot) and an instruments row (tick_size,
+    qty_step, min_qty = qty_step, min_notional, max_qty).
+
+    `overrides` replace SynthParams fields. Idempotent for the same arguments (one
+    transaction); a range that already holds other trades of the symbol (real ones or another
+    seed's) is refused. Returns what was added: trades, klines per interval, funding.
+    """
+    keys = [validate_interval(i) for i in intervals]
+    p = _params(params, overrides)
+    trades = generate_trades(symbol=symbol, start_ms=start_ms, days=days, seed=seed,
+                             base_price=base_price, trades_per_day=trades_per_day,
+                             tick_size=tick_size, qty_step=qty_step, category=category, params=p)
+    start = int(start_ms)
+    end_ms = start + round(days * DAY_MS)
+    foreign = count_trades(store, symbol, category, start, end_ms, not_prefix=f"syn{seed}-")
+    if foreign:
+        raise DataError(f"the store {store.path} already has {foreign} other trades of {symbol} "
+                        f"{category} in the synthetic range",
+                        "use another symbol, another --start, or a fresh --db")
+    with store.transaction():
+        added = insert_trades(store, trades)
+        log_trade_file(store, source=f"synthetic:seed={seed}", symbol=symbol, category=category,
+                       nbytes=0, cover=(start, end_ms), rows_read=len(trades), rows_added=added)
+        funding_added = 0
+        if category != "spot":
+            funding = generate_funding(trades, start, end_ms, seed=seed, params=p)
+            funding_added = insert_funding(store, funding)
+        upsert_instruments(store, pd.DataFrame([{
+            "symbol": symbol, "category": category, "tick_size": float(tick_size),
+            "qty_step": float(qty_step), "min_qty": float(qty_step),
+            "min_notional": float(min_notional), "max_qty": float(max_qty),
+            "fetched_at": start}]))
+        klines = {k: resample_trades(store, symbol, category, k, start, end_ms) for k in keys}
+    return {"symbol": symbol, "category": category, "start_ms": start, "end_ms": end_ms,
+            "trades": added, "klines": klines, "funding": funding_added}

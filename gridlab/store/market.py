@@ -1,0 +1,619 @@
+"""Market data in the store: klines, trades, funding, instruments.
+
+Times are int64 epoch milliseconds (UTC); intervals use Bybit's spelling ('1', '5', '60', 'D',
+'W'). Inserts are bulk (a DataFrame or Arrow table registered with DuckDB, then one INSERT …
+SELECT) and idempotent: re-inserting stored rows adds nothing, and each call returns the number of
+rows actually added. Loaders return dicts of contiguous numpy arrays ready for numba kernels.
+
+Keys: klines (symbol, category, interval, open_time); trades (symbol, category, trade_id),
+enforced by the insert path rather than an index (see migrations/0001_market.sql); funding
+(symbol, ts); instruments (symbol, category), where a newer `fetched_at` replaces the row.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from gridlab.errors import DataError, StoreError
+from gridlab.store.core import Store, load_sql, quiet_connection
+
+__all__ = [
+    "CATEGORIES",
+    "INTERVALS",
+    "INTERVAL_MS",
+    "STAGE_SLOTS",
+    "bar_open_time",
+    "count_trades",
+    "drop_staged",
+    "first_kline_time",
+    "get_instrument",
+    "ingest_trade_csv",
+    "insert_funding",
+    "insert_klines",
+    "insert_staged_trades",
+    "insert_trades",
+    "interval_ms",
+    "kline_gaps",
+    "last_funding_time",
+    "last_kline_time",
+    "last_trade_time",
+    "list_symbols",
+    "load_funding",
+    "load_klines",
+    "load_trades",
+    "log_trade_file",
+    "resample_trades",
+    "stage_trade_csv",
+    "staging_cursor",
+    "summarize_market",
+    "trade_file_seen",
+    "trade_gaps",
+    "upsert_instruments",
+    "validate_category",
+    "validate_interval",
+    "validate_symbol",
+]
+
+_MIN = 60_000
+INTERVAL_MS: dict[str, int] = {
+    "1": _MIN, "3": 3 * _MIN, "5": 5 * _MIN, "15": 15 * _MIN, "30": 30 * _MIN,
+    "60": 60 * _MIN, "120": 120 * _MIN, "240": 240 * _MIN, "360": 360 * _MIN,
+    "720": 720 * _MIN, "D": 1440 * _MIN, "W": 7 * 1440 * _MIN,
+}
+INTERVALS: tuple[str, ...] = tuple(INTERVAL_MS)
+# Bybit's weekly bars open on Monday 00:00 UTC; the epoch was a Thursday, Monday is 4 days later.
+_INTERVAL_OFFSET: dict[str, int] = {"W": 4 * 1440 * _MIN}
+# Case-sensitive on purpose: '1M' (a month elsewhere) must not become one minute.
+_ALIASES = {"1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60", "2h": "120",
+            "4h": "240", "6h": "360", "12h": "720", "1d": "D", "1D": "D", "d": "D", "1w": "W",
+            "1W": "W", "w": "W"}
+CATEGORIES: tuple[str, ...] = ("linear", "inverse", "spot")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
+
+KLINE_COLUMNS = ("symbol", "category", "interval", "open_time", "open", "high", "low", "close",
+                 "volume", "turnover")
+TRADE_COLUMNS = ("symbol", "category", "ts", "price", "size", "side", "trade_id", "seq")
+FUNDING_COLUMNS = ("symbol", "ts", "rate")
+INSTRUMENT_COLUMNS = ("symbol", "category", "tick_size", "qty_step", "min_qty", "min_notional",
+                      "max_qty", "fetched_at")
+
+_HOW_TO_INGEST = ("ingest it first: `gridlab ingest trades FILE|FOLDER|URL`, `gridlab ingest "
+                  "resample`, the REST ingest (`gridlab ingest klines`), or `gridlab synth`")
+
+
+# -- validation ------------------------------------------------------------------------------
+def validate_symbol(symbol: str) -> str:
+    """Return `symbol` if it looks like a Bybit symbol (upper case, e.g. BTCUSDT)."""
+    if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+        raise DataError(f"invalid symbol {symbol!r}",
+                        "use Bybit's upper-case spelling, e.g. BTCUSDT")
+    return symbol
+
+
+def validate_category(category: str) -> str:
+    """Return `category` if it is one of linear, inverse, spot."""
+    if category not in CATEGORIES:
+        raise DataError(f"invalid category {category!r}", f"use one of {', '.join(CATEGORIES)}")
+    return category
+
+
+def validate_interval(interval: str | int) -> str:
+    """Return Bybit's spelling of `interval` ('1m'/'1h'/'1d' and ints are accepted as aliases)."""
+    key = str(interval).strip()
+    key = _ALIASES.get(key, key)
+    if key not in INTERVAL_MS:
+        raise DataError(f"unknown interval {interval!r}",
+                        f"use one of {', '.join(INTERVALS)} (minutes, D = day, W = week)")
+    return key
+
+
+def interval_ms(interval: str | int) -> int:
+    """Length of one bar in milliseconds."""
+    return INTERVAL_MS[validate_interval(interval)]
+
+
+def bar_open_time(ts_ms: int, interval: str | int) -> int:
+    """Open time of the bar of `interval` that contains `ts_ms`."""
+    key = validate_interval(interval)
+    ms, off = INTERVAL_MS[key], _INTERVAL_OFFSET.get(key, 0)
+    return (int(ts_ms) - off) // ms * ms + off
+
+
+def _where(store: Store) -> str:
+    return str(store.path)
+
+
+def _row(con: duckdb.DuckDBPyConnection, sql_name: str,
+         params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
+    """First row of a query, the result drained (an undrained result blocks the connection)."""
+    rows = con.execute(load_sql(sql_name), params or {}).fetchall()
+    return rows[0] if rows else None
+
+
+# -- bulk inserts ----------------------------------------------------------------------------
+@contextmanager
+def _registered(store: Store, frame: Any) -> Iterator[None]:
+    store.con.register("_gl_in", frame)
+    try:
+        yield
+    finally:
+        with suppress(duckdb.Error):  # e.g. inside a transaction DuckDB already aborted
+            store.con.unregister("_gl_in")
+
+
+def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str,
+                     optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}",
+                        f"pass a DataFrame with columns {', '.join(columns)}")
+    missing = [c for c in columns if c not in df.columns and c not in optional]
+    if missing:
+        raise DataError(f"{what}: missing column(s) {', '.join(missing)}",
+                        f"the frame needs {', '.join(columns)}")
+    return df
+
+
+def _strict_interval(value: Any) -> str:
+    if str(value) not in INTERVAL_MS:
+        raise DataError(f"unknown interval {value!r}", f"use one of {', '.join(INTERVALS)}")
+    return str(value)
+
+
+_VALUE_CHECKS = {"symbol": validate_symbol, "category": validate_category,
+                 "interval": _strict_interval}
+
+
+def _check_values(df: pd.DataFrame, what: str, columns: tuple[str, ...]) -> None:
+    for col in columns:
+        for value in pd.unique(df[col]):
+            try:
+                _VALUE_CHECKS[col](value)
+            except DataError as exc:
+                raise DataError(f"{what}: {exc.message}", exc.hint) from None
+
+
+def _execute_insert(store: Store, sql_name: str, frame: Any, what: str,
+                    params: dict[str, Any] | None = None) -> int:
+    try:
+        with _registered(store, frame), store.transaction() as con:
+            row = _row(con, sql_name, params)
+    except (duckdb.ConversionException, duckdb.ConstraintException,
+            duckdb.InvalidInputException, duckdb.BinderException) as exc:
+        text = str(exc).strip().splitlines()[0]
+        raise DataError(f"{what}: rejected by the store {_where(store)}: {text}",
+                        "check the column types (times int64 epoch ms, prices float) and "
+                        "that no value is missing") from None
+    return int(row[0]) if row else 0
+
+
+def insert_klines(store: Store, df: pd.DataFrame) -> int:
+    """Insert klines; bars already stored are kept as they are. Returns rows added.
+
+    Columns: symbol, category, interval (Bybit spelling), open_time (epoch ms), open, high, low,
+    close, volume, turnover. Insert closed bars only: a stored bar is never overwritten.
+    """
+    _require_columns(df, KLINE_COLUMNS, "insert_klines")
+    if df.empty:
+        return 0
+    _check_values(df, "insert_klines", ("symbol", "category", "interval"))
+    return _execute_insert(store, "market_insert_klines", df[list(KLINE_COLUMNS)],
+                           "insert_klines")
+
+
+def insert_trades(store: Store, df: pd.DataFrame) -> int:
+    """Insert trades; ids already stored (and repeats inside `df`) are skipped. Returns rows added.
+
+    Columns: symbol, category, ts (epoch ms), price, size, side ('Buy'/'Sell': the aggressor),
+    trade_id (text), seq (int64 order within the source; optional, defaults to the row order).
+    """
+    _require_columns(df, TRADE_COLUMNS, "insert_trades", optional=("seq",))
+    if df.empty:
+        return 0
+    _check_values(df, "insert_trades", ("symbol", "category"))
+    frame = df[[c for c in TRADE_COLUMNS if c in df.columns]]
+    if "seq" not in frame.columns:
+        frame = frame.assign(seq=np.arange(len(frame), dtype=np.int64))
+    frame = pa.Table.from_pandas(frame, preserve_index=False)  # Arrow scans faster
+    try:
+        with _registered(store, frame):
+            check = _row(store.con, "market_check_trades")
+    except (duckdb.ConversionException, duckdb.InvalidInputException,
+            duckdb.BinderException) as exc:
+        raise DataError(f"insert_trades: {str(exc).strip().splitlines()[0]}",
+                        "ts and seq must be int64, price and size numbers") from None
+    assert check is not None
+    _n, lo, hi, n_null, n_side, bad_side, n_value, n_repeat = check
+    if n_null:
+        raise DataError(f"insert_trades: {n_null} row(s) have missing values",
+                        "drop or fill them before inserting")
+    if n_side:
+        raise DataError(f"insert_trades: {n_side} row(s) have side {bad_side!r}",
+                        "side must be 'Buy' or 'Sell' (the aggressor)")
+    if n_value:
+        raise DataError(f"insert_trades: {n_value} row(s) have a non-positive or non-finite "
+                        "price or size", "drop them before inserting")
+    sql_name = "market_insert_trades_dedupe" if n_repeat else "market_insert_trades"
+    return _execute_insert(store, sql_name, frame, "insert_trades",
+                           {"lo": int(lo), "hi": int(hi)})
+
+
+def insert_funding(store: Store, df: pd.DataFrame) -> int:
+    """Insert funding rates (columns symbol, ts, rate); stored (symbol, ts) kept. Rows added."""
+    _require_columns(df, FUNDING_COLUMNS, "insert_funding")
+    if df.empty:
+        return 0
+    _check_values(df, "insert_funding", ("symbol",))
+    return _execute_insert(store, "market_insert_funding", df[list(FUNDING_COLUMNS)],
+                           "insert_funding")
+
+
+def upsert_instruments(store: Store, df: pd.DataFrame) -> int:
+    """Insert or replace instrument filters; a stored row with a newer fetched_at is kept.
+
+    Columns: symbol, category, tick_size, qty_step, min_qty, min_notional, max_qty,
+    fetched_at (epoch ms). Returns the number of rows inserted or replaced.
+    """
+    _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments")
+    if df.empty:
+        return 0
+    _check_values(df, "upsert_instruments", ("symbol", "category"))
+    return _execute_insert(store, "market_upsert_instruments", df[list(INSTRUMENT_COLUMNS)],
+                           "upsert_instruments")
+
+
+# -- spans -----------------------------------------------------------------------------------
+def _span(store: Store, sql_name: str, params: dict[str, Any]) -> tuple[int | None, int | None,
+                                                                        int]:
+    row = _row(store.con, sql_name, params)
+    if row is None or not row[2]:
+        return None, None, 0
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def _kline_params(symbol: str, category: str, interval: str | int) -> dict[str, Any]:
+    return {"symbol": validate_symbol(symbol), "category": validate_category(category),
+            "interval": validate_interval(interval)}
+
+
+def first_kline_time(store: Store, symbol: str, category: str, interval: str | int) -> int | None:
+    """Open time of the first stored bar, or None."""
+    return _span(store, "market_kline_span", _kline_params(symbol, category, interval))[0]
+
+
+def last_kline_time(store: Store, symbol: str, category: str, interval: str | int) -> int | None:
+    """Open time of the last stored bar, or None (REST ingestion resumes after it)."""
+    return _span(store, "market_kline_span", _kline_params(symbol, category, interval))[1]
+
+
+def last_trade_time(store: Store, symbol: str, category: str) -> int | None:
+    """Time of the last stored trade, or None."""
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
+    return _span(store, "market_trade_span", params)[1]
+
+
+def count_trades(store: Store, symbol: str, category: str, start_ms: int | None = None,
+                 end_ms: int | None = None, *, not_prefix: str | None = None) -> int:
+    """Stored trades in [start_ms, end_ms), optionally only those whose id lacks `not_prefix`."""
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category),
+              "not_prefix": not_prefix} | _bounds(start_ms, end_ms)
+    row = _row(store.con, "market_count_trades", params)
+    return int(row[0]) if row else 0
+
+
+def last_funding_time(store: Store, symbol: str) -> int | None:
+    """Time of the last stored funding rate, or None."""
+    return _span(store, "market_funding_span", {"symbol": validate_symbol(symbol)})[1]
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _bounds(start_ms: int | None, end_ms: int | None) -> dict[str, int]:
+    start = _I64_MIN if start_ms is None else int(start_ms)
+    end = _I64_MAX if end_ms is None else int(end_ms)
+    if end < start:
+        raise DataError(f"end {end_ms} is before start {start_ms}", "swap them")
+    return {"start": start, "end": end}
+
+
+def _arrays(result: dict[str, np.ndarray], dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.ascontiguousarray(np.asarray(result[k]), dtype=dt) for k, dt in dtypes.items()}
+
+
+def _no_data(what: str, store: Store) -> DataError:
+    return DataError(f"no {what} in the store {_where(store)}", _HOW_TO_INGEST)
+
+
+_KLINE_DTYPES = {"open_time": np.int64, "open": np.float64, "high": np.float64,
+                 "low": np.float64, "close": np.float64, "volume": np.float64,
+                 "turnover": np.float64}
+
+
+def load_klines(store: Store, symbol: str, category: str, interval: str | int,
+                start_ms: int | None = None, end_ms: int | None = None) -> dict[str, np.ndarray]:
+    """Bars with start_ms <= open_time < end_ms, ordered by open_time.
+
+    Keys open_time (int64), open, high, low, close, volume, turnover (float64). A symbol/
+    category/interval with no bars at all raises DataError; an empty window returns empty arrays.
+    """
+    params = _kline_params(symbol, category, interval) | _bounds(start_ms, end_ms)
+    out = _arrays(store.con.execute(load_sql("market_load_klines"), params).fetchnumpy(),
+                  _KLINE_DTYPES)
+    if not len(out["open_time"]) and first_kline_time(store, symbol, category, interval) is None:
+        raise _no_data(f"{params['interval']} klines for {symbol} {category}", store)
+    return out
+
+
+def load_trades(store: Store, symbol: str, category: str, start_ms: int | None = None,
+                end_ms: int | None = None) -> dict[str, np.ndarray]:
+    """Trades with start_ms <= ts < end_ms, ordered by (ts, seq).
+
+    Keys ts (int64 ms), price, size (float64), side (int8: +1 the buyer was the aggressor,
+    -1 the seller). No trades at all for the symbol raises DataError; an empty window returns
+    empty arrays.
+    """
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
+    params |= _bounds(start_ms, end_ms)
+    out = _arrays(store.con.execute(load_sql("market_load_trades"), params).fetchnumpy(),
+                  {"ts": np.int64, "price": np.float64, "size": np.float64, "side": np.int8})
+    if not len(out["ts"]) and last_trade_time(store, symbol, category) is None:
+        raise _no_data(f"trades for {symbol} {category}", store)
+    return out
+
+
+def load_funding(store: Store, symbol: str, start_ms: int | None = None,
+                 end_ms: int | None = None) -> dict[str, np.ndarray]:
+    """Funding rates with start_ms <= ts < end_ms: keys ts (int64 ms), rate (float64).
+
+    No funding at all for the symbol raises DataError; an empty window returns empty arrays.
+    """
+    params = {"symbol": validate_symbol(symbol)} | _bounds(start_ms, end_ms)
+    out = _arrays(store.con.execute(load_sql("market_load_funding"), params).fetchnumpy(),
+                  {"ts": np.int64, "rate": np.float64})
+    if not len(out["ts"]) and last_funding_time(store, symbol) is None:
+        raise _no_data(f"funding rates for {symbol}", store)
+    return out
+
+
+def get_instrument(store: Store, symbol: str, category: str) -> dict[str, Any] | None:
+    """Instrument filters (tick_size, qty_step, min_qty, min_notional, max_qty…) or None."""
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
+    row = _row(store.con, "market_get_instrument", params)
+    if row is None:
+        return None
+    return dict(zip(INSTRUMENT_COLUMNS, row, strict=True))
+
+
+def list_symbols(store: Store) -> list[tuple[str, str]]:
+    """Sorted (symbol, category) pairs with any market data (funding-only symbols as linear)."""
+    return [(str(s), str(c)) for s, c in store.con.execute(load_sql("market_list_symbols"))
+            .fetchall()]
+
+
+# -- resampling ------------------------------------------------------------------------------
+def resample_trades(store: Store, symbol: str, category: str, interval: str | int,
+                    start_ms: int | None = None, end_ms: int | None = None) -> int:
+    """Build klines of `interval` from stored trades in DuckDB and upsert them; returns new bars.
+
+    Every bar that has at least one trade is written (no empty bars: a silent bar is a gap);
+    open/close are the first/last trade by (ts, seq), volume the sum of sizes, turnover the
+    sum of price*size (size/price for inverse). Bars are rewritten on each run, so a bar that
+    was partial when the data ended mid-bar is completed once more trades arrive;
+    `data_status` flags a last bar the trades do not cover to its end. The optional window is
+    widened to whole bars.
+    """
+    params = _kline_params(symbol, category, interval)
+    key = params["interval"]
+    ms, off = INTERVAL_MS[key], _INTERVAL_OFFSET.get(key, 0)
+    first, last, _n = _span(store, "market_trade_span",
+                            {"symbol": params["symbol"], "category": params["category"]})
+    if first is None or last is None:
+        raise _no_data(f"trades for {symbol} {category} to resample", store)
+    lo = bar_open_time(first if start_ms is None else max(first, int(start_ms)), key)
+    hi_ts = last + 1 if end_ms is None else min(last + 1, int(end_ms))
+    if hi_ts <= lo:
+        return 0
+    hi = bar_open_time(hi_ts - 1, key) + ms
+    params |= {"ms": ms, "offset": off, "lo": lo, "hi": hi}
+    count_params = {k: params[k] for k in ("symbol", "category", "interval", "lo", "hi")}
+    with store.transaction() as con:
+        before = _row(con, "market_count_klines", count_params)
+        _row(con, "market_resample_trades", params)
+        after = _row(con, "market_count_klines", count_params)
+    assert before is not None and after is not None
+    return int(after[0]) - int(before[0])
+
+
+# -- status (used by gridlab.data.status) ---------------------------------------------------
+def kline_gaps(store: Store, symbol: str, category: str,
+               interval: str | int) -> list[tuple[int, int]]:
+    """Missing bars as [start_ms, end_ms) ranges (end = open time of the next stored bar)."""
+    params = _kline_params(symbol, category, interval)
+    params["ms"] = INTERVAL_MS[params["interval"]]
+    rows = store.con.execute(load_sql("market_kline_gaps"), params).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def trade_gaps(store: Store, symbol: str, category: str,
+               min_gap_ms: int) -> list[tuple[int, int]]:
+    """Silences longer than `min_gap_ms` (>= 1000) as (last trade before, first trade after)."""
+    if min_gap_ms < 1000:
+        raise DataError(f"a trade gap must be at least 1000 ms, got {min_gap_ms}",
+                        "pass a larger threshold")
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category),
+              "gap_ms": int(min_gap_ms)}
+    rows = store.con.execute(load_sql("market_trade_gaps"), params).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def summarize_market(store: Store, trade_gap_ms: int, top: int = 3) -> dict[str, pd.DataFrame]:
+    """Raw per-series summaries for data_status: keys 'klines', 'trades', 'funding'."""
+    if trade_gap_ms < 1000:
+        raise DataError(f"a trade gap must be at least 1000 ms, got {trade_gap_ms}",
+                        "pass a larger threshold")
+    con = store.con
+    return {
+        "klines": con.execute(load_sql("status_klines"), {
+            "names": list(INTERVAL_MS), "ms": list(INTERVAL_MS.values()), "top": top}).df(),
+        "trades": con.execute(load_sql("status_trades"),
+                              {"gap_ms": int(trade_gap_ms), "top": top}).df(),
+        "funding": con.execute(load_sql("status_funding"), {"top": top}).df(),
+    }
+
+
+# -- trade dump files (used by gridlab.data.files) --------------------------------------------
+def trade_file_seen(store: Store, symbol: str, category: str, source: str,
+                    nbytes: int) -> dict[str, int] | None:
+    """The log row of a trade file already ingested (same name and size), or None."""
+    row = _row(store.con, "trade_files_seen", {
+        "symbol": symbol, "category": category, "source": source, "bytes": int(nbytes)})
+    if row is None:
+        return None
+    return {"rows_read": int(row[0]), "rows_added": int(row[1]), "ingested_at": int(row[2])}
+
+
+def log_trade_file(store: Store, *, source: str, symbol: str, category: str, nbytes: int,
+                   cover: tuple[int, int], rows_read: int, rows_added: int) -> None:
+    """Record what a trade file (or synthetic batch) covered and added."""
+    _row(store.con, "trade_files_log", {
+        "source": source, "symbol": symbol, "category": category, "bytes": int(nbytes),
+        "cover_start": int(cover[0]), "cover_end": int(cover[1]), "rows_read": int(rows_read),
+        "rows_added": int(rows_added), "ingested_at": int(time.time() * 1000)})
+
+
+_CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def _csv_error(path: Path, exc: duckdb.Error) -> str:
+    """One line out of DuckDB's multi-line CSV error: the line number and what went wrong."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    head = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0] if lines else type(exc).__name__)
+    m = _CSV_LINE_RE.search(text)
+    if not m:
+        return head.replace(f": {path}", "").replace(str(path), path.name)
+    detail = next((ln for ln in lines[1:] if not ln.startswith("Original Line")), head)
+    conv = re.match(r'Error when converting column "([^"]+)"\. (.*)', detail)
+    if conv:
+        detail = f"column {conv.group(1)}: {conv.group(2)[0].lower()}{conv.group(2)[1:]}"
+    return f"line {m.group(1)}: {detail}"
+
+
+# Staging slots (whitelisted identifiers): 0 and 1 are tables of the attached in-memory database
+# gl_stage, filled from a worker thread's cursor; 2 and 3 are temp tables of the store's own
+# connection (usable inside a caller's transaction, which may write to one database only).
+STAGE_SLOTS: tuple[str, ...] = ("gl_stage.slot0", "gl_stage.slot1", "_gl_slot2", "_gl_slot3")
+_TRADE_FILE_FIX = "re-download the file (it may be truncated or not a Bybit trade dump)"
+
+
+def _stage_sql(name: str, slot: int) -> str:
+    table = STAGE_SLOTS[slot]
+    create = f"CREATE OR REPLACE {'TABLE' if '.' in table else 'TEMP TABLE'} {table}"
+    return load_sql(name).replace("{create}", create).replace("{stage}", table)
+
+
+def staging_cursor(store: Store) -> duckdb.DuckDBPyConnection:
+    """A second connection to the store for staging files from a worker thread."""
+    store.con.execute("ATTACH IF NOT EXISTS ':memory:' AS gl_stage")
+    cur = store.con.cursor()
+    quiet_connection(cur)
+    return cur
+
+
+def stage_trade_csv(store: Store, path: Path, *, fmt: str, columns: dict[str, str],
+                    compression: str = "auto", slot: int = 0,
+                    con: duckdb.DuckDBPyConnection | None = None) -> None:
+    """Read one Bybit trade dump (`fmt` 'derivatives' or 'spot') into staging slot `slot`.
+
+    Staging tables are in memory (slots 0/1: an attached database, filled through a
+    `staging_cursor` from a worker thread, since DuckDB reads a gzip file on one core and the
+    next file can be read while this one is inserted; slots 2/3: temp tables of the store's
+    connection), so the store file does not change. Unreadable input raises DataError naming
+    the file and line.
+    """
+    if fmt not in ("derivatives", "spot"):
+        raise ValueError(f"unknown trade file format {fmt!r}")
+    if store.read_only:
+        raise StoreError(f"the store {store.path} is open read-only", "open it read-write")
+    if con is None:
+        con = store.con
+        if "." in STAGE_SLOTS[slot]:  # (a staging_cursor has attached it already)
+            con.execute("ATTACH IF NOT EXISTS ':memory:' AS gl_stage")
+    try:
+        con.execute(_stage_sql(f"trades_stage_{fmt}", slot),
+                    {"path": str(path), "columns": columns, "compression": compression})
+    except duckdb.Error as exc:
+        if isinstance(exc, duckdb.IOException | duckdb.OutOfMemoryException) and (
+                "space" in str(exc).lower() or "memory" in str(exc).lower()):
+            raise StoreError(f"staging {path.name} failed: {_csv_error(path, exc)}",
+                             "free memory / disk space and run again") from None
+        raise DataError(f"cannot read trade file {path.name}: {_csv_error(path, exc)}",
+                        _TRADE_FILE_FIX) from None
+
+
+def drop_staged(store: Store, slot: int) -> None:
+    """Drop staging slot `slot` (no error if it does not exist)."""
+    with suppress(duckdb.Error):
+        store.con.execute(f"DROP TABLE IF EXISTS {STAGE_SLOTS[slot]}")
+
+
+def insert_staged_trades(store: Store, *, slot: int, name: str, fmt: str, symbol: str,
+                         category: str, source: str, nbytes: int,
+                         cover: tuple[int, int] | None) -> tuple[int, int]:
+    """Check the staged file and insert its new trades in one transaction, logging the file.
+
+    seq is the line order in the file. A missing value, a side other than Buy/Sell, a
+    non-positive price or size, or another symbol raises DataError naming the file and line;
+    nothing is stored then. Returns (rows_read, rows_added). The slot is left for drop_staged.
+    """
+    con = store.con
+    row = con.execute(_stage_sql("trades_check_stage", slot)).fetchall()[0]
+    n, lo, hi, sym_lo, sym_hi, null_row, side_row, value_row, rid_lo, rid_hi = row
+    if not n:
+        raise DataError(f"trade file {name} holds no trades", _TRADE_FILE_FIX)
+    if rid_hi - rid_lo != n - 1:  # pragma: no cover - DuckDB stopped numbering rows in order
+        raise StoreError(f"staging {name} did not keep the file order", "report this bug")
+    for bad, what in ((null_row, "a missing value"), (side_row, "a side that is not Buy/Sell"),
+                      (value_row, "a non-positive price or size")):
+        if bad is not None:
+            raise DataError(f"trade file {name}, line {int(bad) - int(rid_lo) + 2}: {what}",
+                            _TRADE_FILE_FIX)
+    if fmt == "derivatives" and (sym_lo != sym_hi or sym_lo != symbol):
+        found = sym_lo if sym_lo == sym_hi else f"{sym_lo}..{sym_hi}"
+        raise DataError(f"trade file {name} holds symbol {found}, expected {symbol}",
+                        "check --symbol, or split the file by symbol")
+    with store.transaction():
+        added_rows = con.execute(_stage_sql("trades_insert_stage", slot), {
+            "symbol": symbol, "category": category, "lo": int(lo), "hi": int(hi),
+            "rowid_lo": int(rid_lo)}).fetchall()
+        added = int(added_rows[0][0]) if added_rows else 0
+        span = cover if cover is not None else (int(lo), int(hi) + 1)
+        log_trade_file(store, source=source, symbol=symbol, category=category, nbytes=nbytes,
+                       cover=span, rows_read=int(n), rows_added=added)
+    return int(n), added
+
+
+def ingest_trade_csv(store: Store, path: Path, *, fmt: str, columns: dict[str, str],
+                     symbol: str, category: str, source: str, nbytes: int,
+                     cover: tuple[int, int] | None, compression: str = "auto") -> tuple[int, int]:
+    """Stage, check and insert one Bybit trade dump (see stage_trade_csv, insert_staged_trades).
+
+    Nothing from a bad file is stored. Returns (rows_read, rows_added).
+    """
+    try:
+        stage_trade_csv(store, path, fmt=fmt, columns=columns, compression=compression, slot=2)
+        return insert_staged_trades(store, slot=2, name=path.name, fmt=fmt, symbol=symbol,
+                                    category=category, source=source, nbytes=nbytes,
+                                    cover=cover)
+    finally:
+        drop_staged(store, 2)
