@@ -160,6 +160,9 @@ def synth_cmd(
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the gridlab CLI."""
+    from gridlab.data.ingest_rest import register_ingest
+
+    register_ingest(ingest_app)
     app.add_typer(ingest_app, name="ingest")
     app.add_typer(data_app, name="data")
     app.command("synth")(synth_cmd)

@@ -1,0 +1,101 @@
+"""`backtest(...)`: one run of the numba engine, as a BacktestResult."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridlab.backtest.data import MarketData, fmt_ms
+from gridlab.backtest.engine_nb import n_days_nb, run_nb
+from gridlab.backtest.enums import EQUITY_DTYPE, FILL_DTYPE, N_SUMMARY, FillKind, Sum
+from gridlab.backtest.metrics import metrics_table
+from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
+from gridlab.backtest.results import BacktestResult
+from gridlab.errors import DataError
+from gridlab.strategy.enums import Stop, name_of
+
+__all__ = ["backtest", "data_info", "run_arrays"]
+
+_FILL_KINDS = {v: k.lower() for k, v in zip(FillKind._fields, FillKind, strict=True)}
+_FILLS_START = 65_536
+
+
+def run_arrays(data: MarketData, rp: RunParams, funding: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the kernel; returns (fills, equity, daily closing equity, summary) arrays."""
+    if funding:
+        fts, frate = data.funding_in_run()
+    else:
+        fts, frate = np.zeros(0, np.int64), np.zeros(0, np.float64)
+    first, last = int(data.ts[0]), int(data.ts[-1])
+    n_eq = ((last - first) // rp.ep.equity_ms + 3) if rp.ep.record else 0
+    daily = np.zeros(n_days_nb(first, last), np.float64)
+    summary = np.zeros(N_SUMMARY, np.float64)
+    cap = min(_FILLS_START, 4 * data.n_events + 64) if rp.ep.record else 0
+    while True:
+        fills = np.zeros(cap, FILL_DTYPE)
+        equity = np.zeros(n_eq, EQUITY_DTYPE)
+        nf, ne = run_nb(data.ts, data.price, data.size, fts, frate, rp.gp, rp.f, rp.rp, rp.rk,
+                        rp.ep, fills, equity, daily, summary)
+        if nf <= cap or not rp.ep.record:
+            break
+        cap = int(nf)  # deterministic: the second run writes every fill
+    return fills[:nf] if rp.ep.record else fills, equity[:ne], daily, summary
+
+
+def data_info(data: MarketData) -> dict[str, Any]:
+    """What identifies the replayed data (stored with the run)."""
+    return {"symbol": data.symbol, "category": data.category, "source": data.source,
+            "start_ms": data.start_ms, "end_ms": data.end_ms, "n_events": data.n_events,
+            "filters": data.filters._asdict()}
+
+
+def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
+             record: bool = True, store: Any = None, **overrides: Any) -> BacktestResult:
+    """Backtest one parameter set on `data`.
+
+    `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
+    (default: the config's); `overrides`: config paths or unique suffixes, e.g.
+    `spacing=0.002, n_buy=8, fill_model='touch', latency_ms=200, capital=5000`.
+    `record=False` skips the fills/equity tables (metrics only). With `store` the run is
+    saved (tables backtest_runs/fills/equity) and `run_id` is set.
+    """
+    if not isinstance(data, MarketData):
+        raise DataError(f"data must be a MarketData (got {type(data).__name__})",
+                        "use load_market(store, ...) or MarketData.from_trades/from_klines")
+    t0 = time.perf_counter()
+    cfg = effective_config(config, profile, overrides)
+    rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record)
+    check_grid(rp, float(data.price[0]))
+    fills, equity, daily, summary = run_arrays(data, rp, funding=cfg.backtest.funding)
+    metrics = {k: v[0].item() for k, v in
+               metrics_table(summary[None, :], daily[None, :], np.array([rp.ep.capital])).items()}
+    metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
+    eq_df = pd.DataFrame(equity)
+    fills_df = None
+    if record:
+        fills_df = pd.DataFrame(fills)
+        fills_df["kind"] = fills_df["kind"].map(_FILL_KINDS)
+    first_day = int(data.ts[0]) // 86_400_000
+    daily_s = pd.Series(daily, index=pd.to_datetime(
+        (first_day + np.arange(len(daily))) * 86_400_000, unit="ms", utc=True),
+        name="equity")
+    warnings = list(data.warnings)
+    if metrics["n_empty_builds"]:
+        warnings.append(f"{metrics['n_empty_builds']} recenter(s) built a grid with no valid "
+                        "level (the run traded nothing until the next recenter)")
+    if metrics["stop_code"]:
+        stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
+        warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
+    params = cfg.model_dump(mode="json", exclude={"profiles", "data", "exchange"})
+    res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
+                         params=params, data=data_info(data), summary=summary,
+                         warnings=warnings, elapsed_s=time.perf_counter() - t0)
+    if store is not None:
+        from gridlab.store.runs import save_run
+
+        res.run_id = save_run(store, res)
+    return res

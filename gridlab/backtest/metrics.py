@@ -1,0 +1,101 @@
+"""Run metrics from the kernel summaries and daily closing equity, vectorized over runs.
+
+Single runs and sweeps both go through `metrics_table`, so a sweep row equals the single run
+with the same parameters. Definitions (returns are simple, risk-free rate 0, 365-day years):
+
+- total_return = final_equity / capital - 1; annualized_return = (1 + total)^(365 / days) - 1
+  with days = (last event - first event) / 1 day (-1 if equity <= 0);
+- daily returns r_d from the UTC-day closing equity (the first against the initial capital);
+  avg_daily_return = mean(r_d); sharpe = mean / std(ddof 1) * sqrt(365);
+  sortino = mean / sqrt(mean(min(r_d, 0)^2)) * sqrt(365); calmar = annualized / max_drawdown
+  (NaN when undefined: fewer than 2 days, zero deviation or zero drawdown);
+- max_drawdown: largest fall from a running peak of the equity marked at every event,
+  as a fraction of the peak; max_dd_duration_h: longest time from a peak to the next new peak
+  (or the end);
+- time_at_max_exposure: share of the run with every opening leg of one side filled (the
+  price left the grid on that side, inventory at its maximum);
+- inventory_pnl = realized + unrealized - grid_profit (grid profit: completed round trips);
+- n_blocked: order requests refused by the risk checks (retried at every check, each counted);
+  n_rejected_post_only: orders cancelled on arrival because they would have taken liquidity;
+  n_late_fills: fills of orders whose cancel was still in flight (latency).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gridlab.backtest.enums import SUMMARY_FIELDS, Sum
+
+__all__ = ["METRIC_COLUMNS", "RECENTER_COLUMNS", "metrics_table"]
+
+DAY_MS = 86_400_000
+RECENTER_COLUMNS = tuple(f for f in SUMMARY_FIELDS if f.startswith("rc_"))
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "total_return", "annualized_return", "avg_daily_return", "sharpe", "sortino", "calmar",
+    "max_drawdown", "max_dd_duration_h", "final_equity", "pnl", "grid_profit", "inventory_pnl",
+    "realized", "unrealized", "fees", "funding", "turnover", "n_round_trips", "n_fills",
+    "n_limit_fills", "n_late_fills", "n_rejected_post_only", "n_blocked", "n_kill_switch",
+    "stop_code", "n_recenters", *RECENTER_COLUMNS, "time_at_max_exposure", "position",
+    "n_empty_builds", "days", "n_events",
+)
+
+
+def metrics_table(summary: np.ndarray, daily: np.ndarray, capital: np.ndarray
+                  ) -> dict[str, np.ndarray]:
+    """Metrics of m runs: `summary` (m, N_SUMMARY), `daily` (m, n_days), `capital` (m,)."""
+    s = np.atleast_2d(np.asarray(summary, dtype=np.float64))
+    d = np.atleast_2d(np.asarray(daily, dtype=np.float64))
+    cap = np.broadcast_to(np.asarray(capital, dtype=np.float64), (s.shape[0],))
+    final = s[:, Sum.FINAL_EQUITY]
+    total = final / cap - 1.0
+    days = (s[:, Sum.LAST_TS] - s[:, Sum.FIRST_TS]) / DAY_MS
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ann = np.where(final > 0, np.power(np.maximum(final / cap, 1e-300),
+                                           365.0 / np.maximum(days, 1e-9)) - 1.0, -1.0)
+        prev = np.concatenate([cap[:, None], d[:, :-1]], axis=1)
+        r = d / prev - 1.0
+        n = r.shape[1]
+        mean = r.mean(axis=1) if n else np.full(s.shape[0], np.nan)
+        std = r.std(axis=1, ddof=1) if n > 1 else np.full(s.shape[0], np.nan)
+        down = np.sqrt(np.mean(np.minimum(r, 0.0) ** 2, axis=1)) if n else mean * np.nan
+        sharpe = np.where((std > 0) & (n > 1), mean / std * np.sqrt(365.0), np.nan)
+        sortino = np.where((down > 0) & (n > 1), mean / down * np.sqrt(365.0), np.nan)
+        mdd = s[:, Sum.MAX_DRAWDOWN]
+        calmar = np.where(mdd > 0, ann / mdd, np.nan)
+        span = s[:, Sum.LAST_TS] - s[:, Sum.FIRST_TS]
+        t_max = np.where(span > 0, s[:, Sum.TIME_AT_MAX_MS] / span, 0.0)
+    out: dict[str, np.ndarray] = {
+        "total_return": total,
+        "annualized_return": ann,
+        "avg_daily_return": mean,
+        "sharpe": sharpe,
+        "sortino": sortino,
+        "calmar": calmar,
+        "max_drawdown": mdd,
+        "max_dd_duration_h": s[:, Sum.MAX_DD_DURATION_MS] / 3_600_000,
+        "final_equity": final,
+        "pnl": final - cap,
+        "grid_profit": s[:, Sum.GRID_PROFIT],
+        "inventory_pnl": s[:, Sum.REALIZED] + s[:, Sum.UNREALIZED] - s[:, Sum.GRID_PROFIT],
+        "realized": s[:, Sum.REALIZED],
+        "unrealized": s[:, Sum.UNREALIZED],
+        "fees": s[:, Sum.FEES],
+        "funding": s[:, Sum.FUNDING],
+        "turnover": s[:, Sum.TURNOVER],
+        "time_at_max_exposure": t_max,
+        "days": days,
+    }
+    for name in ("n_round_trips", "n_fills", "n_limit_fills", "n_late_fills",
+                 "n_rejected_post_only", "n_blocked", "n_kill_switch", "stop_code",
+                 "n_empty_builds", "n_events", "position"):
+        out[name] = s[:, SUMMARY_FIELDS.index(name)]
+    rc = np.stack([s[:, SUMMARY_FIELDS.index(c)] for c in RECENTER_COLUMNS], axis=1)
+    for j, c in enumerate(RECENTER_COLUMNS):
+        out[c] = rc[:, j]
+    out["n_recenters"] = rc.sum(axis=1) - s[:, Sum.RC_INITIAL]
+    for name in ("n_round_trips", "n_fills", "n_limit_fills", "n_late_fills",
+                 "n_rejected_post_only", "n_blocked", "n_kill_switch", "stop_code",
+                 "n_empty_builds", "n_events", "n_recenters", *RECENTER_COLUMNS):
+        out[name] = out[name].astype(np.int64)
+    return {k: out[k] for k in METRIC_COLUMNS}

@@ -1,0 +1,197 @@
+"""Config + profile + overrides -> the effective config and the kernel NamedTuples of a run.
+
+Override keys are config paths (`grid.spacing`, `recenter.deviation.pct`, `trading.capital`,
+`backtest.latency_ms`) or any unambiguous suffix of one (`spacing`, `n_buy`, `capital`,
+`fill_model`, `deviation.pct`); among several matches the shortest path wins if it is unique
+(`mode` = `grid.mode`). `target_levels` sets `grid.n_buy` and `grid.n_sell`. Overrides are
+applied after the profile, so they win.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from pydantic import BaseModel
+
+from gridlab.backtest.enums import EngineParams, fill_model_code
+from gridlab.config import GridlabConfig, config_from_dict, load_config
+from gridlab.config.strategy import deep_merge
+from gridlab.errors import ConfigError, StrategyError
+from gridlab.strategy.enums import (
+    SLOT_DTYPE,
+    Filters,
+    GridParams,
+    RecenterParams,
+    RiskParams,
+    Status,
+    name_of,
+)
+
+__all__ = [
+    "OVERRIDE_SECTIONS",
+    "RunParams",
+    "check_grid",
+    "coerce_config",
+    "effective_config",
+    "override_paths",
+    "resolve_key",
+    "run_params",
+]
+
+OVERRIDE_SECTIONS = ("trading", "grid", "recenter", "risk", "backtest")
+
+
+class RunParams(NamedTuple):
+    """The kernel inputs of one run (filters come from the market data)."""
+
+    gp: GridParams
+    f: Filters
+    rp: RecenterParams
+    rk: RiskParams
+    ep: EngineParams
+
+
+def coerce_config(config: GridlabConfig | dict[str, Any] | str | Path | None) -> GridlabConfig:
+    """A GridlabConfig from a config object, a dict, a YAML path, or None (defaults)."""
+    if config is None:
+        return GridlabConfig()
+    if isinstance(config, GridlabConfig):
+        return config
+    if isinstance(config, dict):
+        return config_from_dict(config)
+    if isinstance(config, str | Path):
+        return load_config(config)
+    raise ConfigError(f"config must be a GridlabConfig, dict or path (got {type(config).__name__})",
+                      "pass load_config('config.yaml') or None for the defaults")
+
+
+def _leaves(model: type[BaseModel], prefix: str) -> list[str]:
+    out = []
+    for name, fld in model.model_fields.items():
+        ann = fld.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.extend(_leaves(ann, f"{prefix}{name}."))
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
+def override_paths() -> list[str]:
+    """Every config path an override may set."""
+    out = []
+    for sec in OVERRIDE_SECTIONS:
+        ann = GridlabConfig.model_fields[sec].annotation
+        assert isinstance(ann, type) and issubclass(ann, BaseModel)
+        out.extend(_leaves(ann, f"{sec}."))
+    return out
+
+
+def resolve_key(key: str) -> str:
+    """Full config path of an override key (see the module docstring)."""
+    paths = override_paths()
+    if key in paths:
+        return key
+    parts = key.split(".")
+    hits = [p for p in paths if p.split(".")[-len(parts):] == parts]
+    if not hits:
+        raise ConfigError(f"unknown parameter {key!r}",
+                          "use a config path such as grid.spacing, recenter.deviation.pct, "
+                          "risk.kill_switch_dd, trading.capital, backtest.latency_ms")
+    shortest = min(len(h.split(".")) for h in hits)
+    best = [h for h in hits if len(h.split(".")) == shortest]
+    if len(best) > 1:
+        raise ConfigError(f"parameter {key!r} is ambiguous: {', '.join(best)}",
+                          "write the full path")
+    return best[0]
+
+
+def _nested(path: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    cur = out
+    parts = path.split(".")
+    for p in parts[:-1]:
+        cur = cur.setdefault(p, {})
+    cur[parts[-1]] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def effective_config(config: Any = None, profile: str | None = None,
+                     overrides: dict[str, Any] | None = None) -> GridlabConfig:
+    """The config a run really uses: profile applied to grid/recenter/risk, then overrides;
+    `profile` is None in the result (its values are in the sections)."""
+    from gridlab.strategy.params import resolve_profile
+
+    cfg = coerce_config(config)
+    resolved = resolve_profile(cfg, profile)
+    raw = cfg.model_dump(mode="json")
+    raw["grid"] = resolved.grid.model_dump(mode="json")
+    raw["recenter"] = resolved.recenter.model_dump(mode="json")
+    raw["risk"] = resolved.risk.model_dump(mode="json")
+    raw["profile"] = None
+    raw["profiles"] = {}
+    for key, value in (overrides or {}).items():
+        if key == "profile":
+            raise ConfigError("profile cannot be an override", "pass profile= to the call")
+        if key == "target_levels":
+            raw = deep_merge(raw, {"grid": {"n_buy": int(value), "n_sell": int(value)}})
+            continue
+        raw = deep_merge(raw, _nested(resolve_key(key), value))
+    out = config_from_dict(raw, "<backtest parameters>")
+    return out.model_copy(update={"profiles": cfg.profiles})
+
+
+def run_params(cfg: GridlabConfig, filters: Filters, category: str, *, trades: bool = True,
+               record: bool = True) -> RunParams:
+    """Kernel NamedTuples of an effective config for data of `category`."""
+    from gridlab.strategy.params import grid_params, recenter_params, risk_params
+
+    spot = category == "spot"
+    lev = float(cfg.trading.leverage)
+    if spot and lev != 1.0:
+        raise ConfigError(f"spot cannot use leverage {lev}", "set trading.leverage: 1 for spot")
+    bt = cfg.backtest
+    if bt.fill_model == "queue" and not trades:
+        raise ConfigError("the queue fill model needs trades", "use --source trades or cross")
+    maker, taker = bt.fees(category)
+    ep = EngineParams(
+        capital=float(cfg.trading.capital),
+        spot=spot,
+        fill_model=fill_model_code(bt.fill_model),
+        latency_ms=int(bt.latency_ms),
+        queue_ahead=float(bt.queue_ahead),
+        queue_mult=float(bt.queue_ahead_mult),
+        maker_fee=float(maker),
+        taker_fee=float(taker),
+        slippage=float(bt.slippage_bps) * 1e-4,
+        post_only=bool(bt.post_only),
+        check_ms=int(bt.check_interval_ms),
+        equity_ms=int(bt.equity_ms),
+        record=bool(record),
+    )
+    return RunParams(grid_params(cfg.grid, lev), filters, recenter_params(cfg.recenter),
+                     risk_params(cfg.risk), ep)
+
+
+def check_grid(rp: RunParams, price: float) -> None:
+    """Raise StrategyError if the grid built at `price` has no enabled slot, naming why."""
+    from gridlab.strategy.grid_nb import build_slots_nb
+
+    n = rp.gp.n_buy + rp.gp.n_sell
+    slots = np.zeros(n, dtype=SLOT_DTYPE)
+    build_slots_nb(float(price), rp.gp.spacing, rp.gp, rp.f, rp.ep.capital, slots)
+    if np.any(slots["status"] == Status.OK):
+        return
+    counts: dict[str, int] = {}
+    for st in slots["status"]:
+        nm = name_of(Status, int(st))
+        counts[nm] = counts.get(nm, 0) + 1
+    why = ", ".join(f"{k} x{v}" for k, v in counts.items())
+    f = rp.f
+    raise StrategyError(
+        f"no valid grid level at price {price}: every slot is disabled ({why}); "
+        f"capital {rp.ep.capital} x leverage {rp.gp.leverage}, spacing {rp.gp.spacing}, "
+        f"tick {f.tick}, qty_step {f.qty_step}, min_qty {f.min_qty}, "
+        f"min_notional {f.min_notional}",
+        "raise capital or leverage, use fewer levels or a wider spacing, or check the range")
