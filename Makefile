@@ -5,11 +5,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB ?= data/demo.duckdb
+SYMBOL ?= BTCUSDT
+START ?= 2024-01-01
+END ?= 2024-01-08
+PROFILE ?= Normal
+FILL_MODEL ?=
+DB ?= $(DEMO_DB)
 export TZ := UTC
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow bench lab lint format report fake-exchange clean
+.PHONY: help setup browser demo test test-slow bench lab lint format report fake-exchange clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -27,7 +33,14 @@ setup: $(STAMP) ## create .venv and install gridlab with its pinned dependencies
 demo: setup ## offline end to end: synthetic market -> sweep -> report; prints where outputs are
 	$(BIN)/gridlab demo --db $(DEMO_DB)
 
-test: setup ## run the test suite (no network)
+browser: ## install Debian's chromium for the panel's browser tests, when missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium (panel browser tests)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser ## run the test suite (no network)
 	$(BIN)/python -m pytest
 
 test-slow: setup ## long soak and load runs (marker: slow)
@@ -38,6 +51,10 @@ bench: setup ## run the benchmarks; prints a table and saves benchmarks/results/
 
 lab: setup ## start JupyterLab with the gridlab kernel
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+report: setup ## backtest report notebook -> reports/*.html (SYMBOL START END PROFILE FILL_MODEL DB)
+	$(BIN)/gridlab report --db $(DB) --symbol $(SYMBOL) --start $(START) --end $(END) \
+	  --profile $(PROFILE) $(if $(FILL_MODEL),--fill-model $(FILL_MODEL)) --out reports
 
 lint: setup ## ruff check
 	$(BIN)/ruff check gridlab live tests benchmarks

@@ -24,9 +24,11 @@ def _register_all() -> None:
     from gridlab.backtest import commands as backtest_commands
     from gridlab.data import commands as data_commands
     from gridlab.fakex import commands as fakex_commands
+    from gridlab.research import commands as research_commands
     from gridlab.strategy import commands as strategy_commands
 
-    for module in (data_commands, strategy_commands, backtest_commands, fakex_commands, demo):
+    for module in (data_commands, strategy_commands, backtest_commands, research_commands,
+                   fakex_commands, demo):
         module.register(app)
 
 

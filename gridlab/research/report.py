@@ -1,0 +1,238 @@
+"""Backtest reports: execute notebooks/03_report.ipynb with papermill, render HTML without code.
+
+The HTML opens offline: plotly.js is embedded once (the notebook calls
+`plots.use_offline_renderer()`), and nbconvert's require.js / MathJax / mermaid CDN scripts are
+left out of the page. The executed .ipynb is written next to the HTML; both are written to a
+temporary name first and renamed, so a reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from gridlab.errors import ConfigError, GridlabError
+
+__all__ = [
+    "REPORT_NOTEBOOK",
+    "ReportError",
+    "code_version",
+    "execute_notebook",
+    "external_scripts",
+    "notebooks_dir",
+    "pick_kernel",
+    "render_html",
+    "report_name",
+    "run_report",
+]
+
+REPORT_NOTEBOOK = "03_report.ipynb"
+
+_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+_EXTERNAL_SCRIPT = re.compile(r"<script[^>]*\ssrc=[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+class ReportError(GridlabError):
+    """A report notebook failed to execute or render."""
+
+
+def notebooks_dir() -> Path:
+    """The repository's notebooks/ folder (gridlab is installed editable from the repo)."""
+    import gridlab
+
+    return Path(gridlab.__file__).resolve().parents[1] / "notebooks"
+
+
+def code_version() -> str:
+    """`gridlab <version> (git <commit>[+dirty], kernels <hash>)`, the same identity the backtest
+    stores with a run; the git part only in a checkout."""
+    import gridlab
+
+    try:
+        from gridlab.backtest.results import code_version as engine_version
+    except ImportError:
+        pass
+    else:
+        v = engine_version()
+        return (f"gridlab {v['version']} (git {v.get('commit') or 'n/a'}, "
+                f"kernels {v.get('kernel_hash', 'n/a')})")
+
+    version = f"gridlab {gridlab.__version__}"
+    root = Path(gridlab.__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root,
+                             capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, timeout=10,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return version
+    return f"{version} (git {sha}{'+dirty' if dirty else ''})" if sha else version
+
+
+def pick_kernel() -> str:
+    """The registered "gridlab" kernel if it runs this interpreter, else "python3".
+
+    jupyter_client starts the "python3" kernel with `sys.executable`, so a fresh venv (CI) without
+    a registered kernel still runs the report on the same code as the caller.
+    """
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+        spec = KernelSpecManager().get_kernel_spec("gridlab")
+    except (ImportError, NoSuchKernel):
+        return "python3"
+    exe = spec.argv[0] if spec.argv else ""
+    if exe in ("python", "python3") or os.path.abspath(exe) == os.path.abspath(sys.executable):
+        return "gridlab"
+    return "python3"
+
+
+def report_name(symbol: str, start: Any, end: Any, label: str) -> str:
+    """File stem such as `report_BTCUSDT_Normal_2024-01-01_2024-01-08`."""
+    raw = f"report_{symbol}_{label}_{start}_{end}"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", raw).strip("-")
+
+
+def _publish(tmp: str | Path, path: Path) -> None:
+    """Give a temp file normal permissions (mkstemp makes it 0600) and rename it into place."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, data: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        _publish(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def execute_notebook(notebook: Path, out: Path, parameters: Mapping[str, Any], *,
+                     kernel_name: str | None = None, cwd: Path | None = None,
+                     timeout: int = 600) -> Path:
+    """Run `notebook` with papermill into `out` (atomically). On a cell error raise ReportError;
+    the partly executed notebook is kept as `<out>.failed.ipynb`."""
+    import papermill as pm
+
+    if not notebook.exists():
+        raise ConfigError(f"notebook {notebook} does not exist",
+                          "run from a gridlab checkout (notebooks/ is in the repository)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.ipynb", dir=out.parent)
+    os.close(fd)
+    try:
+        pm.execute_notebook(str(notebook), tmp, parameters=dict(parameters),
+                            kernel_name=kernel_name or pick_kernel(), progress_bar=False,
+                            log_output=False, cwd=str(cwd or notebook.parent),
+                            execution_timeout=timeout)
+    except pm.PapermillExecutionError as exc:
+        failed = out.with_suffix(".failed.ipynb")
+        _publish(tmp, failed)
+        raise ReportError(
+            f"{notebook.name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue}",
+            f"the executed notebook with the traceback is {failed}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _publish(tmp, out)
+    return out
+
+
+def external_scripts(html: str) -> list[str]:
+    """`<script src=...>` tags that load from the network (a report must have none)."""
+    return [m.group(0) for m in _EXTERNAL_SCRIPT.finditer(html)]
+
+
+def render_html(executed: Path, html_path: Path) -> Path:
+    """Render an executed notebook to HTML without code cells or prompts (atomically)."""
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(extra_loaders=[jinja2.DictLoader({"gridlab.html.j2": _TEMPLATE})],
+                            template_file="gridlab.html.j2", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True)
+    nb = nbformat.read(str(executed), as_version=4)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": html_path.stem}})
+    bad = external_scripts(body)
+    if bad:
+        raise ReportError(f"the report would load scripts from the network: {bad[:3]}",
+                          "show figures through gridlab.research.plots.use_offline_renderer()")
+    _atomic_write(html_path, body)
+    return html_path
+
+
+def _params_json(params: Mapping[str, Any] | str | Path | None) -> str:
+    if params is None:
+        return ""
+    if isinstance(params, Mapping):
+        return json.dumps(dict(params), sort_keys=True)
+    text = Path(params).read_text() if Path(str(params)).suffix == ".json" else str(params)
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"parameter set is not valid JSON: {exc}",
+                          'pass e.g. \'{"spacing": 0.004, "n_buy": 10}\' or a .json file') from None
+    if not isinstance(loaded, dict):
+        raise ConfigError("parameter set JSON must be an object", 'e.g. {"spacing": 0.004}')
+    return json.dumps(loaded, sort_keys=True)
+
+
+def run_report(symbol: str, start: str | int, end: str | int, *, profile: str | None = "Normal",
+               params: Mapping[str, Any] | str | Path | None = None,
+               fill_model: str | None = None, db_path: str | Path = "data/gridlab.duckdb",
+               category: str = "linear", source: str | None = None,
+               config: str | Path | None = None,
+               out_dir: str | Path = "reports", kernel_name: str | None = None,
+               notebook: Path | None = None, name: str | None = None,
+               timeout: int = 600) -> Path:
+    """Execute the report notebook for one backtest and write `<name>.ipynb` + `<name>.html` into
+    `out_dir`; return the HTML path.
+
+    `params` is a parameter-set mapping, a JSON string or a .json file applied on top of
+    `profile`; `fill_model` overrides the configured one ('cross', 'touch', 'queue'); `config`
+    is a config.yaml (fees, latency, capital, user profiles; default: built-in defaults).
+    """
+    db = Path(db_path).resolve()
+    if not db.exists():
+        raise ConfigError(f"database {db} does not exist",
+                          "build one first (gridlab demo, or the data commands), or pass --db")
+    params_json = _params_json(params)
+    config_path = ""
+    if config is not None:
+        cpath = Path(config).resolve()
+        if not cpath.exists():
+            raise ConfigError(f"config file {cpath} does not exist", "check --config")
+        config_path = str(cpath)
+    label = profile or "params"
+    if params_json:
+        label += "+params"
+    stem = name or report_name(symbol, start, end, label)
+    out = Path(out_dir).resolve()
+    parameters = {
+        "db_path": str(db), "symbol": symbol, "category": category, "start": start, "end": end,
+        "profile": profile or "", "params_json": params_json, "fill_model": fill_model or "",
+        "source": source or "", "config_path": config_path, "code_version": code_version(),
+    }
+    nb_path = notebook or notebooks_dir() / REPORT_NOTEBOOK
+    executed = execute_notebook(nb_path, out / f"{stem}.ipynb", parameters,
+                                kernel_name=kernel_name, cwd=nb_path.parent, timeout=timeout)
+    return render_html(executed, out / f"{stem}.html")

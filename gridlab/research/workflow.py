@@ -1,0 +1,139 @@
+"""Glue shared by the research CLI and notebooks: parse times/grids/objectives, open market data,
+and run a walk-forward or an Optuna search straight from a database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gridlab.errors import ConfigError
+from gridlab.research.optimize import OptimizeResult, Param, optimize
+from gridlab.research.walkforward import Objective, WalkForwardResult, make_windows, walk_forward
+
+__all__ = [
+    "DAY_MS",
+    "open_market",
+    "parse_grid",
+    "parse_objective",
+    "parse_space",
+    "run_optimize",
+    "run_walkforward",
+    "to_ms",
+]
+
+DAY_MS = 86_400_000
+_DIRECTIONS = {"max": "maximize", "maximize": "maximize", "min": "minimize",
+               "minimize": "minimize"}
+
+
+def to_ms(value: Any) -> int:
+    """Epoch milliseconds (UTC) from epoch ms, an ISO date/time string or a datetime."""
+    from gridlab.backtest.data import to_ms as engine_to_ms
+
+    ms = engine_to_ms(value)
+    if ms is None:
+        raise ConfigError("a time is missing", "pass an ISO date such as 2024-01-31 or epoch ms")
+    return ms
+
+
+def _number(text: str) -> int | float:
+    text = text.strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{text!r} is not a number",
+                          "write values like 5, 0.004 or 1e-3") from None
+
+
+def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
+    """`name=v1,v2,...` or `name=start:stop:step` (stop included) -> a sweep grid (the syntax of
+    `gridlab sweep --param`)."""
+    from gridlab.backtest.sweep import parse_param_grid
+
+    return parse_param_grid(specs)
+
+
+def parse_space(specs: Sequence[str]) -> dict[str, Param]:
+    """`name=low:high[:log]` -> an Optuna search range (ints on both ends -> an int range)."""
+    space: dict[str, Param] = {}
+    for spec in specs:
+        name, sep, body = spec.partition("=")
+        parts = body.split(":")
+        if not sep or len(parts) not in (2, 3):
+            raise ConfigError(f"search range {spec!r} is not name=low:high[:log]",
+                              "write e.g. spacing=0.001:0.01:log or n_buy=4:20")
+        rest = [parts[2]] if len(parts) == 3 else []
+        space[name.strip()] = Param.of((_number(parts[0]), _number(parts[1]), *rest))
+    return space
+
+
+def parse_objective(spec: str, min_trades: int = 0) -> Objective:
+    """`metric[:max|min]` -> Objective (default maximize)."""
+    metric, _, direction = spec.partition(":")
+    d = _DIRECTIONS.get((direction or "max").lower())
+    if d is None:
+        raise ConfigError(f"objective direction {direction!r} is invalid", "use :max or :min")
+    return Objective(metric=metric.strip(), direction=d, min_trades=min_trades)  # type: ignore[arg-type]
+
+
+def open_market(db_path: str | Path, symbol: str, category: str = "linear",
+                start: Any = None, end: Any = None, source: str | None = None) -> Any:
+    """Load MarketData for [start, end) from a DuckDB store (read, then close the store)."""
+    from gridlab.backtest.data import load_market
+    from gridlab.store.core import Store
+
+    db = Path(db_path)
+    if not db.exists():
+        raise ConfigError(f"database {db} does not exist",
+                          "build one first (gridlab demo or the data commands), or pass --db")
+    store = Store.open(db, read_only=True, wait_s=5.0)
+    try:
+        kwargs: dict[str, Any] = {}
+        if source:
+            kwargs["source"] = source
+        return load_market(store, symbol, category, start=None if start is None else to_ms(start),
+                           end=None if end is None else to_ms(end), **kwargs)
+    finally:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+def _source(config: str | Path | None) -> str:
+    from gridlab.backtest.params import coerce_config
+
+    return str(coerce_config(config).backtest.source)
+
+
+def run_walkforward(db_path: str | Path, symbol: str, start: Any, end: Any, *,
+                    grid: Mapping[str, Sequence[Any]], objective: Objective,
+                    train_days: float, test_days: float, step_days: float | None = None,
+                    anchored: bool = False, category: str = "linear",
+                    profile: str | None = "Normal", fill_model: str | None = None,
+                    source: str | None = None,
+                    config: str | Path | None = None) -> WalkForwardResult:
+    """Load the market for [start, end) and run a walk-forward over `grid`."""
+    s, e = to_ms(start), to_ms(end)
+    data = open_market(db_path, symbol, category, s, e, source or _source(config))
+    windows = make_windows(s, e, int(train_days * DAY_MS), int(test_days * DAY_MS),
+                           None if step_days is None else int(step_days * DAY_MS), anchored)
+    fixed = {"fill_model": fill_model} if fill_model else None
+    return walk_forward(data, grid, objective, windows, profile=profile, config=config,
+                        fixed=fixed)
+
+
+def run_optimize(db_path: str | Path, symbol: str, start: Any, end: Any, *,
+                 space: Mapping[str, Param], objectives: Sequence[Objective],
+                 n_trials: int = 50, seed: int = 0, category: str = "linear",
+                 profile: str | None = "Normal", fill_model: str | None = None,
+                 source: str | None = None, config: str | Path | None = None) -> OptimizeResult:
+    """Load the market for [start, end) and run an Optuna search over `space`."""
+    data = open_market(db_path, symbol, category, start, end, source or _source(config))
+    fixed = {"fill_model": fill_model} if fill_model else None
+    return optimize(data, space, objectives, n_trials=n_trials, seed=seed, profile=profile,
+                    config=config, fixed=fixed)
