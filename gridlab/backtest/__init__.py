@@ -33,7 +33,7 @@ __all__ = [
 class _CallableModule(types.ModuleType):
     """Lets `gridlab.backtest(data, ...)` run a backtest while the package imports as usual."""
 
-    def __call__(self, *args, **kwargs):  # noqa: D102
+    def __call__(self, *args, **kwargs):
         return backtest(*args, **kwargs)
 
 
