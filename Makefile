@@ -38,7 +38,7 @@ browser: ## install Debian's chromium for the panel's browser tests, when missin
 	  echo "installing Debian chromium (panel browser tests)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
 test: setup browser ## run the test suite (no network)
 	$(BIN)/python -m pytest

@@ -26,9 +26,10 @@ def _register_all() -> None:
     from gridlab.fakex import commands as fakex_commands
     from gridlab.research import commands as research_commands
     from gridlab.strategy import commands as strategy_commands
+    from live import commands as live_commands
 
     for module in (data_commands, strategy_commands, backtest_commands, research_commands,
-                   fakex_commands, demo):
+                   fakex_commands, live_commands, demo):
         module.register(app)
 
 

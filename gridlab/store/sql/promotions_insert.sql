@@ -1,0 +1,5 @@
+-- Record a promotion; ids count up from 1.
+INSERT INTO promotions (id, profile, version, promoted_at, note, run_id, params)
+SELECT coalesce(max(id), 0) + 1, $profile, $version, $promoted_at, $note, $run_id, $params
+FROM promotions
+RETURNING id;

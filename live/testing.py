@@ -1,0 +1,105 @@
+"""Helpers to run a LiveRunner in a background thread against the local exchange (tests,
+benchmarks): start, wait until it has digested every print and fill, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gridlab.config import GridlabConfig, config_from_dict
+from gridlab.config.strategy import deep_merge
+from live.runner import LiveRunner
+
+__all__ = ["RunnerThread", "local_config"]
+
+T = TypeVar("T")
+
+
+def local_config(fx: Any, data_dir: str | Path, **sections: Any) -> GridlabConfig:
+    """A config for a runner on the local exchange `fx` (panel off, fast client retries);
+    keyword sections are merged in (e.g. grid={...}, live={...})."""
+    raw: dict[str, Any] = {
+        "exchange": {"env": "local", "endpoint": fx.url, "ws_public": fx.ws_public,
+                     "ws_private": fx.ws_private, "timeout": 2.0,
+                     "retry": {"max_attempts": 6, "backoff_base": 0.02, "backoff_cap": 0.2,
+                               "jitter": 0.01},
+                     "rate_limits": {"market": 1000, "order": 1000, "position": 1000,
+                                     "account": 1000}},
+        "trading": {"symbol": "BTCUSDT", "category": "linear", "capital": 1000.0,
+                    "leverage": 1.0},
+        "profile": None,
+        "grid": {"spacing": 0.002, "n_buy": 4, "n_sell": 4, "profit_target": 0.0},
+        "live": {"data_dir": str(data_dir), "panel": {"enabled": False},
+                 "order_poll_s": 5.0, "snapshot_s": 3600.0, "export_s": 1.0},
+        "data": {"db_path": str(Path(data_dir) / "research.duckdb")},
+    }
+    return config_from_dict(deep_merge(raw, sections))
+
+
+class RunnerThread:
+    """A LiveRunner on its own event loop in a daemon thread."""
+
+    def __init__(self, runner: LiveRunner) -> None:
+        self.runner = runner
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.code: int | None = None
+
+    def start(self, timeout: float = 60.0) -> RunnerThread:
+        """Run until ready (RuntimeError if it stopped instead)."""
+        def main() -> None:
+            self.loop = asyncio.new_event_loop()
+            try:
+                self.code = self.loop.run_until_complete(self.runner.run())
+            finally:
+                self.loop.close()
+
+        self.thread = threading.Thread(target=main, name="live-runner", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.runner.ready.is_set():
+            if self.runner.stopped.is_set() or time.monotonic() > deadline:
+                raise RuntimeError(f"the runner did not start (exit code {self.code})")
+            time.sleep(0.01)
+        return self
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the runner's loop and wait for its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait(self, pred: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not pred():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out waiting for {what or pred}")
+            time.sleep(0.005)
+
+    def settle(self, fx: Any, ts: int | None = None, timeout: float = 20.0) -> None:
+        """Wait until the runner saw the print at `ts` (if given), stored and applied every
+        execution of the account, and has nothing queued."""
+        core = self.runner.core
+        assert core is not None
+        acct = fx.engine.accounts[self.runner.credentials.api_key]
+
+        def done() -> bool:
+            if ts is not None and core.last_ts < ts:
+                return False
+            with fx.engine.lock:
+                n = sum(1 for e in acct.executions if e["symbol"] == core.s.symbol)
+            return core.apply_seq >= n and self.runner.idle()
+
+        self.wait(done, timeout, "the runner to settle")
+        time.sleep(0.002)
+        self.wait(done, timeout, "the runner to settle")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """Graceful stop; returns the exit code."""
+        self.runner.request_stop()
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.code
