@@ -16,6 +16,7 @@ from gridlab.config.base import StrictModel, config_error_from
 from gridlab.config.data import DataConfig
 from gridlab.config.exchange import ExchangeConfig
 from gridlab.config.live import LiveConfig
+from gridlab.config.portfolio import PortfolioConfig
 from gridlab.config.strategy import GridConfig, ProfileConfig, RecenterConfig, RiskConfig
 from gridlab.config.trading import TradingConfig
 from gridlab.errors import ConfigError
@@ -29,6 +30,7 @@ class GridlabConfig(StrictModel):
     data: DataConfig = Field(default_factory=DataConfig)
     exchange: ExchangeConfig = Field(default_factory=ExchangeConfig)
     trading: TradingConfig = Field(default_factory=TradingConfig)
+    portfolio: PortfolioConfig | None = None  # several grids from one account (optional)
     grid: GridConfig = Field(default_factory=GridConfig)
     recenter: RecenterConfig = Field(default_factory=RecenterConfig)
     risk: RiskConfig = Field(default_factory=RiskConfig)
