@@ -19,7 +19,8 @@ __all__ = ["Alerter"]
 log = logging.getLogger("gridlab.live.alerts")
 
 _KIND_SWITCH = {"kill_switch": "on_kill_switch", "risk_stop": "on_kill_switch",
-                "error": "on_error", "recenter": "on_recenter"}
+                "account_kill_switch": "on_kill_switch", "error": "on_error",
+                "grid_error": "on_error", "recenter": "on_recenter"}
 
 
 class Alerter:

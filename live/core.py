@@ -16,6 +16,12 @@ next order intent, state snapshot) in one later transaction; every order is writ
 Intent before it is sent, with an orderLinkId derived from (generation, slot, leg, cycle,
 attempt), so a restart re-derives it instead of placing a second order.
 
+One core trades one symbol (one grid). A runner drives one core per symbol; account-level
+limits (live/account.py) gate its orders and may stop it. A grid that keeps failing (refused
+orders, errors in its steps, an instrument that is not trading) goes to an error state: its
+orders are cancelled, an event and an alert are written, and it places nothing until
+POST /api/start; the other grids are not affected.
+
 All methods run on the runner's single consumer task; none is safe to call concurrently.
 """
 
@@ -28,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +49,10 @@ from live.exchange import Exchange
 from live.ids import LinkKey, make_link, parse_link
 from live.ledger import Ledger
 
-__all__ = ["CoreSettings", "PendingFill", "TradingCore"]
+if TYPE_CHECKING:
+    from live.account import AccountRisk
+
+__all__ = ["HALT_CODES", "CoreSettings", "PendingFill", "TradingCore"]
 
 log = logging.getLogger("gridlab.live")
 
@@ -53,6 +62,9 @@ BARS_EVERY_S = 10.0
 STATE_VERSION = 1
 _BAR_FIELDS = ("ring", "meta", "cur")
 _DEAD = ("Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled")
+HALT_CODES = frozenset({110023, 110062, 110065})
+"""Refusals meaning the symbol does not trade now (reduce-only contract, settlement, no trading
+allowed): the grid goes to its error state at once."""
 
 
 def _wall_ms() -> int:
@@ -74,6 +86,11 @@ class CoreSettings:
     maker_fee: float
     taker_fee: float
     fill_wait_s: float = 0.5
+    leverage: float = 1.0
+    state_key: str = STATE_KEY
+    bars_key: str = BARS_KEY
+    error_limit: int = 5
+    """consecutive refused orders / failed steps that put the grid in its error state (0 = off)"""
 
 
 @dataclass
@@ -100,6 +117,10 @@ class TradingCore:
         self.risk = risk
         self.ledger = ledger
         self.profile = profile  # {"name", "version", "source", "params"}
+        self.account: AccountRisk | None = None
+        self.error: str | None = None  # the error state's reason (None = healthy)
+        self.errors_in_row = 0
+        self.refused_in_row = 0
         self._notify = notify
         self._redact = redact or (lambda x: x)
         n = strategy.slots.shape[0]
@@ -115,16 +136,18 @@ class TradingCore:
         self.last_price = math.nan
         self.next_risk = -1
         self.next_grid = -1
+        self.rest_mark = -1  # execTime up to which REST delivered every execution (-1 unknown)
         self.paused = False
         self.apply_seq = 0
         self.created_at = _wall_ms()
         self.stats = {"prints": 0, "fills_stored": 0, "fills_applied": 0, "duplicates": 0,
                       "orders_placed": 0, "orders_refused": 0, "blocked": 0, "post_only": 0,
                       "recenters": 0, "checks": 0, "errors": 0, "late_fills": 0,
-                      "strays_cancelled": 0}
+                      "strays_cancelled": 0, "blocked_account": 0}
         self.last_recenter_reason = ""
         self.force_rebuild = False
         self._bars_at = 0.0
+        self._cancel_retry_at = 0.0
 
     # ---- small helpers ---------------------------------------------------------------------
 
@@ -134,22 +157,32 @@ class TradingCore:
 
     @property
     def trading(self) -> bool:
-        """True while orders may be placed (not paused, no stop)."""
-        return not self.paused and self.risk.stopped == Stop.NONE
+        """True while orders may be placed (not paused, no stop, no error)."""
+        return not self.paused and self.risk.stopped == Stop.NONE and self.error is None
+
+    @property
+    def state_name(self) -> str:
+        """running, paused, error, stopped:<stop code>."""
+        if self.risk.stopped != Stop.NONE:
+            return "stopped:" + name_of(Stop, self.risk.stopped).lower()
+        if self.error is not None:
+            return "error"
+        return "paused" if self.paused else "running"
 
     def event(self, kind: str, message: str, severity: str = "info",
-              details: dict[str, Any] | None = None) -> None:
-        """Store an event, log it, and pass it to the alerter."""
+              details: dict[str, Any] | None = None, *, alert: bool = True) -> None:
+        """Store an event of this grid, log it, and pass it to the alerter."""
         level = {"info": logging.INFO, "warning": logging.WARNING}.get(severity, logging.ERROR)
         message = self._redact(message)
         details = self._redact(details) if details is not None else None
-        log.log(level, "%s: %s", kind, message)
+        log.log(level, "%s %s: %s", self.s.symbol, kind, message)
         try:
-            self.store.add_event(kind, message, severity=severity, details=details)
+            self.store.add_event(kind, message, severity=severity, details=details,
+                                 symbol=self.s.symbol)
         except Exception:  # an event must never break trading
             log.exception("storing the event failed")
-        if self._notify is not None:
-            self._notify(kind, message, severity, details)
+        if self._notify is not None and alert:
+            self._notify(kind, message, severity, {**(details or {}), "symbol": self.s.symbol})
 
     def key_of(self, link: str) -> LinkKey | None:
         return parse_link(link, self.s.prefix, self.s.tag)
@@ -172,12 +205,15 @@ class TradingCore:
         return rb, rs, rbn
 
     def _allowed(self, side: int, qty: float, price: float, p: float) -> bool:
+        """The grid's own risk checks, then the account's (see live/account.py)."""
         rb, rs, rbn = self._resting()
         ok = self.risk.order_allowed(side, qty, price, self.ledger.position, rb, rs,
                                      self.ledger.equity(p))
         if ok and self.s.category == "spot":
             ok = self.risk.spot_order_allowed(side, qty, price, float(self.ledger.acc[ACC.CASH]),
                                               self.ledger.position, rbn, rs, self.s.maker_fee)
+        if ok and self.account is not None:
+            ok = self.account.allowed(self, side, qty, price)
         return ok
 
     # ---- persistence -----------------------------------------------------------------------
@@ -194,7 +230,7 @@ class TradingCore:
             "next_risk": self.next_risk, "next_grid": self.next_grid, "last_ts": self.last_ts,
             "last_price": None if math.isnan(self.last_price) else self.last_price,
             "paused": self.paused, "apply_seq": self.apply_seq, "created_at": self.created_at,
-            "first_ts": self.first_ts,
+            "first_ts": self.first_ts, "error": self.error, "rest_mark": self.rest_mark,
             "strategy": strategy, "risk": self.risk.snapshot(),
             "ledger": self.ledger.snapshot(), "slot_link": {str(k): v for k, v in
                                                           self.slot_link.items()},
@@ -208,10 +244,10 @@ class TradingCore:
     def persist(self, bars: bool = False) -> None:
         """Write the state (in the caller's transaction, if any); the bar ring too when asked
         or when it was last written more than BARS_EVERY_S ago."""
-        self.store.put_state(STATE_KEY, self.state())
+        self.store.put_state(self.s.state_key, self.state())
         now = time.monotonic()
         if bars or now - self._bars_at >= BARS_EVERY_S:
-            self.store.put_state(BARS_KEY, self.bars_state())
+            self.store.put_state(self.s.bars_key, self.bars_state())
             self._bars_at = now
 
     def restore(self, snap: dict[str, Any], bars: dict[str, Any] | None = None) -> bool:
@@ -229,6 +265,8 @@ class TradingCore:
         self.apply_seq = int(snap["apply_seq"])
         self.created_at = int(snap.get("created_at", self.created_at))
         self.first_ts = int(snap.get("first_ts", -1))
+        self.error = snap.get("error")
+        self.rest_mark = int(snap.get("rest_mark", -1))
         self.ledger.restore(snap["ledger"])
         self.risk.restore(snap["risk"])
         same = snap.get("profile", {}).get("params") == self.profile.get("params")
@@ -297,10 +335,14 @@ class TradingCore:
             self.seen.popitem(last=False)
 
     def load_unapplied(self) -> int:
-        """Queue the stored fills that were never applied (after a crash)."""
-        for row in self.store.unapplied_fills():
+        """Queue the stored fills that were never applied (after a crash), except those
+        already queued (the stream may have stored some since the runner started)."""
+        queued = {pf.row.exec_id for pf in self.pending}
+        for row in self.store.unapplied_fills(self.s.symbol):
             self._remember(row.exec_id)
-            self.pending.append(PendingFill(row, self.key_of(row.order_link_id), arrived=0.0))
+            if row.exec_id not in queued:
+                self.pending.append(PendingFill(row, self.key_of(row.order_link_id),
+                                                arrived=0.0))
         return len(self.pending)
 
     # ---- executions: apply (phase 2) -------------------------------------------------------
@@ -426,12 +468,20 @@ class TradingCore:
         except BybitError as exc:
             self._dead(row, "Rejected", f"{type(exc).__name__}: {exc.message}")
             self.stats["orders_refused"] += 1
+            self.refused_in_row += 1
             self.event("order_refused", f"{link} refused: {exc.message}", "warning",
                        {"code": exc.code})
+            if exc.code in HALT_CODES:
+                await self.fail(f"{self.s.symbol} does not trade now (retCode {exc.code}: "
+                                f"{exc.message})")
+            elif 0 < self.s.error_limit <= self.refused_in_row:
+                await self.fail(f"{self.refused_in_row} orders refused in a row "
+                                f"(last: retCode {exc.code}: {exc.message})")
             return -1
         row.order_id = ack.order_id or row.order_id
         row.status = "New"
         self.stats["orders_placed"] += 1
+        self.refused_in_row = 0
         if ack.existed:
             found = await self.ex.find_order(link)
             if found is not None:
@@ -513,6 +563,43 @@ class TradingCore:
                     self._dead(row, "Cancelled", reason)
         self.slot_link.clear()
 
+    def has_active_orders(self) -> bool:
+        return any(r.active for r in self.orders.values())
+
+    async def ensure_cancelled(self) -> bool:
+        """While not trading (stopped, paused, error), cancel what is still active (a cancel
+        that failed before; tried again at most every 30 s). True when it cancelled."""
+        if self.trading or not self.has_active_orders():
+            return False
+        now = time.monotonic()
+        if now < self._cancel_retry_at:
+            return False
+        self._cancel_retry_at = now + 30.0
+        await self.cancel_all(f"not trading ({self.state_name})")
+        self._cancel_retry_at = 0.0
+        return True
+
+    async def fail(self, reason: str) -> None:
+        """Put the grid in its error state: cancel its orders (best effort), an event and an
+        alert; nothing is placed until POST /api/start. The other grids are not affected."""
+        first = self.error is None
+        self.error = reason
+        try:
+            await self.cancel_all(f"error: {reason}"[:200])
+        except Exception as exc:  # the REST poll retries (ensure_cancelled)
+            log.warning("%s: cancelling after the error failed: %s", self.s.symbol, exc)
+        if first:
+            self.event("grid_error", f"{self.s.symbol} grid stopped: {reason}. Its orders are "
+                                     "cancelled; the other grids keep trading. Fix the cause, "
+                                     f"then POST /api/start?symbol={self.s.symbol}", "error",
+                       {"reason": reason})
+        self.persist()
+
+    def note_error(self) -> bool:
+        """A step of this grid failed; True when that makes `error_limit` failures in a row."""
+        self.errors_in_row += 1
+        return 0 < self.s.error_limit <= self.errors_in_row
+
     async def _market(self, leg: str, side: int, qty: float, p: float, *,
                       reduce_only: bool = False) -> None:
         """A market order (seed or flatten); waits for its executions and applies them."""
@@ -549,6 +636,8 @@ class TradingCore:
             self.first_ts = int(ts)
         self.last_ts, self.last_price = max(self.last_ts, int(ts)), float(price)
         await self.apply_pending(ts, price)
+        if self.account is not None:
+            await self.account.on_print(ts)  # the account check precedes the grid's own
         risk_due = ts >= self.next_risk
         grid_due = ts >= self.next_grid
         if not (risk_due or grid_due):
@@ -563,10 +652,15 @@ class TradingCore:
         self.persist()
 
     def exec_cursor(self) -> int:
-        """Where the next executions query starts: 1 s before the newest stored execution,
-        else a minute before the runner's first print or creation (market clock: a paper
-        exchange replaying old data reports old execution times)."""
-        last = self.store.last_exec_time()
+        """Where the next executions query starts: 1 s before the REST watermark (the newest
+        execution a REST query returned: every older one was in that answer too), else 1 s
+        before the newest stored execution, else a minute before the runner's first print or
+        creation (market clock: a paper exchange replaying old data reports old execution
+        times). Executions the stream delivers do not move the watermark: a fill the stream
+        missed is older than the ones it delivered after a gap, and must still be fetched."""
+        if self.rest_mark >= 0:
+            return self.rest_mark - 1000
+        last = self.store.last_exec_time(self.s.symbol)
         if last is not None:
             return last - 1000
         first = self.created_at if self.first_ts < 0 else min(self.created_at, self.first_ts)
@@ -577,9 +671,17 @@ class TradingCore:
         if start_ms is None:
             start_ms = self.exec_cursor()
         n = 0
-        for ex in await self.ex.executions(start_ms):
+        found = await self.ex.executions(start_ms)
+        for ex in found:
             n += self.store_execution(ex, "rest")
+        self.note_rest(found)
         return n
+
+    def note_rest(self, found: list[Execution]) -> None:
+        """Every execution of a REST answer is stored: move the watermark to the newest."""
+        mine = [int(e.exec_time) for e in found if e.symbol == self.s.symbol]
+        if mine:
+            self.rest_mark = max(self.rest_mark, max(mine))
 
     async def check(self, ts: int, p: float, risk_due: bool, grid_due: bool) -> None:
         """Step 3: stops and kill switch, then recenter, then orders for empty slots."""
@@ -614,6 +716,10 @@ class TradingCore:
         await self.cancel_all(f"rebuild: {name_of(Reason, reason)}")
         self.force_rebuild = False
         self.gen += 1
+        # forget dead orders older than the previous generation (a restart would not reload
+        # them either): the resting-order sums of the risk checks walk this dict
+        self.orders = {k: r for k, r in self.orders.items()
+                       if r.active or r.gen >= self.gen - 1}
         seed = self.strategy.build(ts, p)
         self.cycles = [0] * self.strategy.slots.shape[0]
         lo, hi = self.strategy.bounds()
@@ -623,7 +729,7 @@ class TradingCore:
         if reason not in (Reason.INITIAL,):
             self.stats["recenters"] += 1
         with self.store.batch():
-            self.store.add_grid(gen=self.gen, ts=int(ts), price=float(p),
+            self.store.add_grid(gen=self.gen, symbol=self.s.symbol, ts=int(ts), price=float(p),
                                 lowest=None if math.isnan(lo) else lo,
                                 highest=None if math.isnan(hi) else hi,
                                 spacing=float(self.strategy.spacing),
@@ -645,16 +751,23 @@ class TradingCore:
             else:
                 self.stats["blocked"] += 1
 
-    async def stop_trading(self, code: int, ts: int, p: float) -> None:
-        """A stop fired: cancel everything, optionally flatten, stop until restarted."""
-        await self.cancel_all(f"stop: {name_of(Stop, code)}")
-        eq = self.ledger.equity(p)
+    async def stop_trading(self, code: int, ts: int, p: float, *, account: bool = False
+                           ) -> None:
+        """A stop fired: cancel everything, optionally flatten, stop until restarted.
+
+        `account`: the account's kill switch stopped every grid (one alert for the account,
+        none per grid)."""
+        await self.cancel_all(f"{'account ' if account else ''}stop: {name_of(Stop, code)}")
+        mark = p if not math.isnan(p) else self.ledger.avg_price
+        eq = self.ledger.equity(mark)
         sev = "critical" if code == Stop.KILL_SWITCH else "error"
+        who = "the account kill switch" if account else name_of(Stop, code)
         self.event("kill_switch" if code == Stop.KILL_SWITCH else "risk_stop",
-                   f"{name_of(Stop, code)} at price {p:g}, equity {eq:.2f}: all orders "
-                   "cancelled, trading stopped until POST /api/start", sev,
-                   {"code": code, "equity": eq, "price": p, "ts": ts})
-        if self.risk.rk.flatten_on_kill:
+                   f"{who} at price {p:g}, equity {eq:.2f}: all orders cancelled, trading "
+                   "stopped until POST /api/start", sev,
+                   {"code": code, "equity": eq, "price": p, "ts": ts, "account": account},
+                   alert=not account)
+        if self.risk.rk.flatten_on_kill and not math.isnan(p):
             await self._flatten(p)
         self.persist()
 
@@ -667,8 +780,10 @@ class TradingCore:
         self.persist()
 
     async def resume(self) -> None:
-        """Clear a pause or a stop and rebuild the grid at the last price."""
+        """Clear a pause, a stop or the error state and rebuild the grid at the last price."""
         self.paused = False
+        self.error = None
+        self.errors_in_row = self.refused_in_row = 0
         self.risk.reset()
         if not math.isnan(self.last_price):
             ts = max(self.last_ts, 0)

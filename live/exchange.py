@@ -1,5 +1,6 @@
-"""Async access to the Bybit adapter for the runner: every REST call of one runner goes through
-one worker thread, in order, so the event loop (and the panel served on it) never blocks."""
+"""Async access to the Bybit adapter for the runner: every REST call of one runner, whatever
+its symbol, goes through one worker thread, in order, so the event loop (and the panel served
+on it) never blocks; the symbols share the client's session and rate limiter."""
 
 from __future__ import annotations
 
@@ -20,13 +21,20 @@ EXEC_WINDOW_MS = 7 * 86_400_000
 
 
 class Exchange:
-    """One symbol on one account, through a `BybitClient`."""
+    """One symbol on one account, through a `BybitClient`. `for_symbol` gives the view of
+    another symbol sharing the REST thread, the HTTP session and the rate limiter."""
 
-    def __init__(self, client: BybitClient, symbol: str) -> None:
+    def __init__(self, client: BybitClient, symbol: str,
+                 pool: ThreadPoolExecutor | None = None) -> None:
         self.client = client
         self.symbol = symbol
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridlab-rest")
+        self._owner = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridlab-rest")
         self.calls = 0
+
+    def for_symbol(self, symbol: str, category: str) -> Exchange:
+        """`symbol` of `category` on the same account, REST thread and limiter."""
+        return Exchange(self.client.for_category(category), symbol, self._pool)
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a blocking client call on the REST thread."""
@@ -72,6 +80,8 @@ class Exchange:
         return await self.call(self.client.get_positions, self.symbol)
 
     def close(self) -> None:
-        """Stop the REST thread and close the HTTP pool."""
+        """Stop the REST thread and close the HTTP pool (the owner; views do nothing)."""
+        if not self._owner:
+            return
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()

@@ -2,10 +2,13 @@
 
 Pages (dashboard, grid, positions, history, settings) render with Jinja2 and fill themselves
 from the JSON API every `panel.refresh_s` seconds; charts use plotly.js served from the
-installed plotly package (never a CDN). Reads go through the runner's memory and the writer's
-own DuckDB connection (a cursor). Every mutating endpoint needs `Authorization: Bearer <token>`
-with the token from the environment variable `live.panel.token_env`; with no token configured
-they answer 403. Secrets never appear in responses or pages. Prometheus metrics at /metrics.
+installed plotly package (never a CDN). Every page has a symbol selector: every endpoint takes
+an optional `symbol` query parameter (one grid) and without it answers for the whole runner
+(totals over the grids, and a row per grid; with one grid, that grid). Reads go through the
+runner's memory and the writer's own DuckDB connection (a cursor). Every mutating endpoint
+needs `Authorization: Bearer <token>` with the token from the environment variable
+`live.panel.token_env`; with no token configured they answer 403. Secrets never appear in
+responses or pages. Prometheus metrics at /metrics (one series per grid, label `symbol`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gridlab.strategy.enums import Side, SlotState, Stop, name_of
 
 if TYPE_CHECKING:
+    from live.core import TradingCore
     from live.runner import LiveRunner
 
 __all__ = ["ProfileChange", "create_app", "plotly_js_path", "serve_panel"]
@@ -77,67 +81,94 @@ def _side(code: int) -> str:
     return {Side.BUY: "Buy", Side.SELL: "Sell"}.get(int(code), "")
 
 
-# ---- data --------------------------------------------------------------------------------
+# ---- data: one grid ----------------------------------------------------------------------
 
 def _state_name(r: LiveRunner) -> str:
-    core = r.core
-    if core is None:
+    """The runner's state: one grid's; with several: `stopped:account_kill_switch`, `running`
+    (every grid), `partial` (some trade) or the grids' common state."""
+    if not r.cores:
         return "starting"
-    if core.risk.stopped != Stop.NONE:
-        return "stopped:" + name_of(Stop, core.risk.stopped).lower()
-    return "paused" if core.paused else "running"
+    if r.account is not None and r.account.stopped != Stop.NONE and r.multi:
+        return "stopped:account_kill_switch"
+    states = [c.state_name for c in r.cores.values()] + ["error"] * len(r.failed)
+    if len(set(states)) == 1:
+        return states[0]
+    return "partial" if any(c.trading for c in r.cores.values()) else states[0]
 
 
-def status(r: LiveRunner) -> dict[str, Any]:
-    core = r.core
-    assert core is not None and r.active is not None
+def _mark(core: TradingCore) -> float:
+    p = core.last_price
+    return p if not math.isnan(p) else core.ledger.avg_price or 0.0
+
+
+def _profile(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
+    a = r.actives[(core.s.category, core.s.symbol)]
+    return {"name": a.name, "version": a.version, "source": a.source}
+
+
+def grid_status(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
     cfg = r.config
     return {
-        "name": r.name, "state": _state_name(r), "trading": core.trading,
-        "exchange": cfg.exchange.env, "paper": r.paper, "symbol": cfg.trading.symbol,
-        "category": cfg.trading.category, "capital": cfg.trading.capital,
-        "profile": {"name": r.active.name, "version": r.active.version,
-                    "source": r.active.source},
-        "generation": core.gen, "last_price": _num(core.last_price),
+        "name": r.name, "state": core.state_name, "trading": core.trading,
+        "exchange": cfg.exchange.env, "paper": r.paper, "symbol": core.s.symbol,
+        "category": core.s.category, "capital": core.ledger.capital,
+        "profile": _profile(r, core), "generation": core.gen,
+        "last_price": _num(core.last_price),
         "last_market_ts": core.last_ts if core.last_ts >= 0 else None,
-        "streams_healthy": r.streams_healthy, "uptime_s": round(time.time() - r.started_at, 1),
+        "error": core.error, "streams_healthy": r.streams_healthy,
+        "uptime_s": round(time.time() - r.started_at, 1),
         "pending_fills": len(core.pending), "stats": dict(core.stats),
         "control_enabled": r.panel_token is not None,
         "last_export_ms": r.store.last_export_ms if r.store else None,
-        "refresh_s": cfg.live.panel.refresh_s,
+        "refresh_s": cfg.live.panel.refresh_s, "multi": r.multi,
     }
 
 
-def balance(r: LiveRunner) -> dict[str, Any]:
-    core = r.core
-    assert core is not None
-    p = core.last_price
-    out: dict[str, Any] = {"strategy": {k: _num(v) for k, v in core.ledger.totals(
-        p if not math.isnan(p) else core.ledger.avg_price or 0.0).items()},
-        "capital": core.ledger.capital}
+def grid_row(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
+    """One line of the per-symbol tables: state, position, PnL, equity."""
+    m = _mark(core)
+    tot = core.ledger.totals(m)
+    eq = tot["equity"]
+    return {"symbol": core.s.symbol, "category": core.s.category, "state": core.state_name,
+            "trading": core.trading, "error": core.error, "generation": core.gen,
+            "profile": _profile(r, core)["name"], "capital": core.ledger.capital,
+            "last_price": _num(core.last_price), "position": tot["position"],
+            "notional": abs(tot["position"]) * m, "equity": _num(eq),
+            "pnl": _num(eq - core.ledger.capital), "grid_profit": tot["grid_profit"],
+            "exposure": _num(abs(tot["position"]) * m / eq) if eq > 0 else None,
+            "open_orders": len(core.slot_link), "fills": core.stats["fills_applied"]}
+
+
+def _failed_rows(r: LiveRunner) -> list[dict[str, Any]]:
+    return [{"symbol": k[1], "category": k[0], "state": "error", "trading": False,
+             "error": v} for k, v in r.failed.items()]
+
+
+def grid_balance(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
+    return {"strategy": {k: _num(v) for k, v in core.ledger.totals(_mark(core)).items()},
+            "capital": core.ledger.capital, "wallet": _wallet(r)}
+
+
+def _wallet(r: LiveRunner) -> dict[str, Any] | None:
     w = r.wallet
-    out["wallet"] = None if w is None else {
+    return None if w is None else {
         "total_equity": w.total_equity, "total_wallet_balance": w.total_wallet_balance,
         "total_available_balance": w.total_available_balance,
         "total_unrealised_pnl": w.total_unrealised_pnl}
-    return out
 
 
-def positions(r: LiveRunner) -> dict[str, Any]:
-    core, store = r.core, r.store
-    assert core is not None and store is not None
+def grid_positions(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
+    assert r.store is not None
     p = core.last_price
-    led = {"symbol": r.config.trading.symbol, "size": core.ledger.position,
+    led = {"symbol": core.s.symbol, "size": core.ledger.position,
            "avg_price": core.ledger.avg_price, "mark_price": _num(p),
            "unrealized": _num(core.ledger.unrealized(p)) if not math.isnan(p) else None}
-    snaps = _records(store.positions(1))
+    snaps = _records(r.store.positions(1, symbol=core.s.symbol))
     return {"ledger": led, "exchange": snaps[0] if snaps else None,
-            "history": _records(store.positions(100))}
+            "history": _records(r.store.positions(100, symbol=core.s.symbol))}
 
 
-def grid_levels(r: LiveRunner) -> dict[str, Any]:
-    core = r.core
-    assert core is not None
+def grid_levels(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
     rows = []
     for v in core.strategy.levels():
         link = core.slot_link.get(v.slot)
@@ -149,39 +180,32 @@ def grid_levels(r: LiveRunner) -> dict[str, Any]:
                          "link": o.order_link_id, "side": _side(o.side), "price": o.price,
                          "qty": o.qty, "filled": o.filled_qty, "status": o.status}})
     lo, hi = core.strategy.bounds() if core.strategy.built else (math.nan, math.nan)
-    return {"generation": core.gen, "centre": _num(core.strategy.centre),
-            "spacing": core.strategy.spacing, "lowest": _num(lo), "highest": _num(hi),
-            "last_price": _num(core.last_price), "slots": rows,
-            "recent_grids": _records(r.store.grids(20)) if r.store else []}
+    return {"symbol": core.s.symbol, "generation": core.gen,
+            "centre": _num(core.strategy.centre), "spacing": core.strategy.spacing,
+            "lowest": _num(lo), "highest": _num(hi), "last_price": _num(core.last_price),
+            "slots": rows,
+            "recent_grids": _records(r.store.grids(20, symbol=core.s.symbol)) if r.store
+            else []}
 
 
-def recent_trades(r: LiveRunner, limit: int) -> dict[str, Any]:
+def grid_pnl(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
     assert r.store is not None
-    return {"trades": _records(r.store.fills(limit))}
-
-
-def pnl(r: LiveRunner) -> dict[str, Any]:
-    core, store = r.core, r.store
-    assert core is not None and store is not None
-    p = core.last_price
-    tot = core.ledger.totals(p if not math.isnan(p) else core.ledger.avg_price or 0.0)
-    summ = {k: _num(v) for k, v in store.fills_summary().items()}
-    eq = tot["equity"]
+    tot = core.ledger.totals(_mark(core))
+    summ = {k: _num(v) for k, v in r.store.fills_summary(core.s.symbol).items()}
+    cap = core.ledger.capital
     return {**{k: _num(v) for k, v in tot.items()}, **summ,
-            "return": _num(eq / core.ledger.capital - 1.0) if core.ledger.capital else None}
+            "return": _num(tot["equity"] / cap - 1.0) if cap else None}
 
 
-def equity_chart(r: LiveRunner, since: int) -> dict[str, Any]:
+def grid_equity_chart(r: LiveRunner, core: TradingCore, since: int) -> dict[str, Any]:
     assert r.store is not None
-    df = r.store.equity(since)
+    df = r.store.equity(since, symbol=core.s.symbol)
     return {"ts": df["ts"].tolist(), "equity": [_num(x) for x in df["equity"]],
             "price": [_num(x) for x in df["price"]],
             "wallet_equity": [_num(x) for x in df["wallet_equity"]]}
 
 
-def risk_metrics(r: LiveRunner) -> dict[str, Any]:
-    core = r.core
-    assert core is not None
+def grid_risk(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
     p = core.last_price
     rk = core.risk.rk
     eq = core.ledger.equity(p) if not math.isnan(p) else core.ledger.capital
@@ -190,7 +214,7 @@ def risk_metrics(r: LiveRunner) -> dict[str, Any]:
     day_max = float(core.risk.kill_state[1])
     worst = max(abs(pos + rb), abs(pos - rs))
     return {
-        "equity": _num(eq), "position": pos,
+        "symbol": core.s.symbol, "equity": _num(eq), "position": pos,
         "exposure": _num(abs(pos) * p / eq) if eq > 0 and not math.isnan(p) else None,
         "worst_case_exposure": _num(worst * p / eq) if eq > 0 and not math.isnan(p) else None,
         "max_exposure_pct": rk.max_exposure_pct, "max_position": rk.max_position,
@@ -198,49 +222,198 @@ def risk_metrics(r: LiveRunner) -> dict[str, Any]:
         "kill_switch_dd": rk.kill_switch_dd, "daily_max_equity": _num(day_max) or None,
         "daily_drawdown": _num((day_max - eq) / day_max) if day_max > 0 else None,
         "stopped": name_of(Stop, core.risk.stopped), "paused": core.paused,
-        "blocked_orders": core.stats["blocked"],
+        "error": core.error, "blocked_orders": core.stats["blocked"],
+        "blocked_by_account": core.stats["blocked_account"],
     }
+
+
+# ---- data: every grid (no `symbol`) ---------------------------------------------------------
+
+def _sum_stats(r: LiveRunner) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for c in r.cores.values():
+        for k, v in c.stats.items():
+            out[k] = out.get(k, 0) + v
+    out["errors"] = out.get("errors", 0) + r.stats["errors"]
+    return out
+
+
+def _account(r: LiveRunner) -> dict[str, Any]:
+    assert r.account is not None
+    return {k: _num(v) for k, v in r.account.summary().items()}
+
+
+def status(r: LiveRunner) -> dict[str, Any]:
+    cfg = r.config
+    core = r.core
+    assert core is not None and r.account is not None
+    out = {
+        "name": r.name, "state": _state_name(r),
+        "trading": any(c.trading for c in r.cores.values()), "exchange": cfg.exchange.env,
+        "paper": r.paper, "symbol": None, "category": None, "capital": r.account.capital,
+        "profile": {"name": None, "version": None, "source": "per grid"},
+        "streams_healthy": r.streams_healthy,
+        "uptime_s": round(time.time() - r.started_at, 1),
+        "pending_fills": sum(len(c.pending) for c in r.cores.values()),
+        "stats": _sum_stats(r), "control_enabled": r.panel_token is not None,
+        "last_export_ms": r.store.last_export_ms if r.store else None,
+        "refresh_s": cfg.live.panel.refresh_s, "multi": r.multi,
+        "symbols": [g.symbol for g in r.grids],
+        "grids": [grid_row(r, c) for c in r.cores.values()] + _failed_rows(r),
+        "account": _account(r),
+    }
+    if not r.multi:  # one grid: its status is the runner's
+        out.update({k: v for k, v in grid_status(r, core).items() if k != "state"})
+    return out
+
+
+def balance(r: LiveRunner) -> dict[str, Any]:
+    if not r.multi:
+        assert r.core is not None
+        return {**grid_balance(r, r.core), "account": _account(r)}
+    a = _account(r)
+    keys = ("equity", "realized", "unrealized", "fees", "funding", "grid_profit")
+    return {"strategy": {k: a[k] for k in keys}, "capital": a["capital"], "wallet": _wallet(r),
+            "account": a, "grids": {c.s.symbol: grid_balance(r, c)["strategy"]
+                                    for c in r.cores.values()}}
+
+
+def positions(r: LiveRunner) -> dict[str, Any]:
+    assert r.store is not None
+    rows = [grid_row(r, c) for c in r.cores.values()]
+    if not r.multi:
+        assert r.core is not None
+        return {**grid_positions(r, r.core), "grids": rows}
+    latest = _records(r.store.positions(len(r.cores) * 4))
+    seen: dict[str, dict[str, Any]] = {}
+    for row in latest:
+        seen.setdefault(row["symbol"], row)
+    ledger = {c.s.symbol: {"size": c.ledger.position, "avg_price": c.ledger.avg_price,
+                           "mark_price": _num(c.last_price)} for c in r.cores.values()}
+    return {"ledger": ledger, "exchange": seen or None, "grids": rows,
+            "history": _records(r.store.positions(100))}
+
+
+def levels(r: LiveRunner) -> dict[str, Any]:
+    if not r.multi:
+        assert r.core is not None
+        return grid_levels(r, r.core)
+    out = []
+    for c in r.cores.values():
+        lo, hi = c.strategy.bounds() if c.strategy.built else (math.nan, math.nan)
+        out.append({"symbol": c.s.symbol, "generation": c.gen,
+                    "centre": _num(c.strategy.centre), "spacing": c.strategy.spacing,
+                    "lowest": _num(lo), "highest": _num(hi), "last_price": _num(c.last_price),
+                    "slots": c.strategy.active_slots(), "open_orders": len(c.slot_link)})
+    return {"grids": out, "symbols": [c.s.symbol for c in r.cores.values()],
+            "recent_grids": _records(r.store.grids(20)) if r.store else []}
+
+
+def pnl(r: LiveRunner) -> dict[str, Any]:
+    assert r.store is not None
+    if not r.multi:
+        assert r.core is not None
+        return grid_pnl(r, r.core)
+    a = _account(r)
+    summ = {k: _num(v) for k, v in r.store.fills_summary().items()}
+    by = {row["symbol"]: row for row in _records(r.store.fills_by_symbol())}
+    grids = []
+    for c in r.cores.values():
+        row = grid_row(r, c)
+        f = by.get(c.s.symbol, {})
+        grids.append({**row, "realized": c.ledger.totals(_mark(c))["realized"],
+                      "n_fills": f.get("n_fills", 0),
+                      "n_round_trips": f.get("n_round_trips", 0)})
+    keys = ("equity", "realized", "unrealized", "fees", "funding", "grid_profit")
+    return {**{k: a[k] for k in keys}, "position": None, **summ, "capital": a["capital"],
+            "return": _num(a["equity"] / a["capital"] - 1.0) if a["capital"] else None,
+            "grids": grids}
+
+
+def equity_chart(r: LiveRunner, since: int) -> dict[str, Any]:
+    assert r.store is not None
+    if not r.multi:
+        assert r.core is not None
+        return grid_equity_chart(r, r.core, since)
+    acc = r.store.account(since)
+    per: dict[str, dict[str, list[Any]]] = {}
+    df = r.store.equity(since)
+    for sym, g in df.groupby("symbol", sort=True):
+        per[str(sym)] = {"ts": g["ts"].tolist(), "equity": [_num(x) for x in g["equity"]]}
+    return {"ts": acc["ts"].tolist(), "equity": [_num(x) for x in acc["equity"]],
+            "price": [], "wallet_equity": [_num(x) for x in acc["wallet_equity"]],
+            "grids": per}
+
+
+def risk_metrics(r: LiveRunner) -> dict[str, Any]:
+    if not r.multi:
+        assert r.core is not None
+        return {**grid_risk(r, r.core), "account": _account(r)}
+    a = _account(r)
+    return {**a, "paused": all(c.paused for c in r.cores.values()),
+            "grids": [grid_risk(r, c) for c in r.cores.values()]}
 
 
 # ---- metrics -----------------------------------------------------------------------------
 
 class _Collector:
-    """Prometheus collector reading the runner at scrape time."""
+    """Prometheus collector reading the runner at scrape time (label `symbol` per grid)."""
 
     def __init__(self, r: LiveRunner) -> None:
         self.r = r
 
     def collect(self) -> Iterator[Metric]:
-        core = self.r.core
-        if core is None:
+        r = self.r
+        if not r.cores or r.account is None:
             return
-        p = core.last_price
         g = GaugeMetricFamily
-        yield g("gridlab_live_up", "1 while the runner is trading", value=int(core.trading))
-        yield g("gridlab_live_stopped", "stop code (0 = none, 1 = kill switch, ...)",
-                value=int(core.risk.stopped))
-        yield g("gridlab_live_generation", "grid generation", value=core.gen)
-        yield g("gridlab_live_position", "strategy position (base units)",
-                value=core.ledger.position)
-        if not math.isnan(p):
-            yield g("gridlab_live_price", "last market price", value=p)
-            yield g("gridlab_live_equity", "strategy equity", value=core.ledger.equity(p))
-        yield g("gridlab_live_open_orders", "working orders of the grid",
-                value=len(core.slot_link))
-        yield g("gridlab_live_pending_fills", "stored fills not applied yet",
-                value=len(core.pending))
+        cores = list(r.cores.values())
+
+        def per(name: str, help_: str, fn: Any) -> Metric:
+            m = g(name, help_, labels=["symbol"])
+            for c in cores:
+                v = fn(c)
+                if v is not None and not (isinstance(v, float) and math.isnan(v)):
+                    m.add_metric([c.s.symbol], v)
+            return m
+
+        yield per("gridlab_live_up", "1 while the grid is trading", lambda c: int(c.trading))
+        yield per("gridlab_live_stopped", "stop code (0 = none, 1 = kill switch, ...)",
+                  lambda c: int(c.risk.stopped))
+        yield per("gridlab_live_error", "1 while the grid is in its error state",
+                  lambda c: int(c.error is not None))
+        yield per("gridlab_live_generation", "grid generation", lambda c: c.gen)
+        yield per("gridlab_live_position", "strategy position (base units)",
+                  lambda c: c.ledger.position)
+        yield per("gridlab_live_price", "last market price", lambda c: c.last_price)
+        yield per("gridlab_live_equity", "grid equity",
+                  lambda c: None if math.isnan(c.last_price) else c.ledger.equity(c.last_price))
+        yield per("gridlab_live_open_orders", "working orders of the grid",
+                  lambda c: len(c.slot_link))
+        yield per("gridlab_live_pending_fills", "stored fills not applied yet",
+                  lambda c: len(c.pending))
+        a = r.account.summary()
+        yield g("gridlab_live_account_equity", "total equity of every grid",
+                value=a["equity"])
+        yield g("gridlab_live_account_exposure", "total |position| x price / total equity",
+                value=a["exposure"] or 0.0)
+        yield g("gridlab_live_account_stopped", "account stop code (1 = kill switch)",
+                value=int(r.account.stopped))
+        yield g("gridlab_live_grids_failed", "grids that could not start", value=len(r.failed))
         yield g("gridlab_live_streams_healthy", "1 when every WebSocket stream is healthy",
-                value=int(self.r.streams_healthy))
+                value=int(r.streams_healthy))
         for name, help_ in (("fills_stored", "executions stored"),
                             ("fills_applied", "executions applied"),
                             ("duplicates", "execution deliveries dropped as duplicates"),
                             ("orders_placed", "orders placed"),
                             ("orders_refused", "orders refused by the exchange"),
                             ("blocked", "orders blocked by the risk checks"),
+                            ("blocked_account", "orders blocked by the account limits"),
                             ("post_only", "PostOnly orders cancelled as takers"),
                             ("recenters", "grid recenters"), ("errors", "errors")):
-            c = CounterMetricFamily(f"gridlab_live_{name}", help_)
-            c.add_metric([], core.stats[name])
+            c = CounterMetricFamily(f"gridlab_live_{name}", help_, labels=["symbol"])
+            for core in cores:
+                c.add_metric([core.s.symbol], core.stats[name])
             yield c
 
 
@@ -278,71 +451,104 @@ def create_app(r: LiveRunner) -> FastAPI:
                                      "<token>", headers={"WWW-Authenticate": "Bearer"})
 
     def ready() -> None:
-        if r.core is None or r.store is None:
+        if not r.ready.is_set() or r.store is None or r.account is None:
             raise HTTPException(503, "the runner is starting")
+
+    def grid(symbol: str | None) -> TradingCore | None:
+        """The core of `symbol` (None: no symbol given); 404 / 409 otherwise."""
+        if symbol is None:
+            return None
+        core = r.core_of(symbol)
+        if core is None:
+            why = next((v for k, v in r.failed.items() if k[1] == symbol), None)
+            if why is not None:
+                raise HTTPException(409, f"the {symbol} grid did not start: {why}")
+            raise HTTPException(404, f"no grid trades {symbol}; symbols: "
+                                     f"{', '.join(g.symbol for g in r.grids)}")
+        return core
 
     def page(key: str) -> Any:
         async def handler(request: Request) -> HTMLResponse:
             ready()
             template, title = PAGES[key]
+            first = r.grids[0]
             return templates.TemplateResponse(request, f"{template}.html", {
                 "title": title, "page": template, "pages": PAGES, "name": r.name,
-                "symbol": r.config.trading.symbol, "env": r.config.exchange.env,
+                "symbol": first.symbol if not r.multi else f"{len(r.grids)} symbols",
+                "symbols": [g.symbol for g in r.grids], "multi": r.multi,
+                "env": r.config.exchange.env,
                 "refresh_ms": int(r.config.live.panel.refresh_s * 1000)})
         return handler
 
     for path in PAGES:
         app.add_api_route(path, page(path), methods=["GET"], response_class=HTMLResponse)
 
-    api = [("/api/status", status), ("/api/balance", balance), ("/api/positions", positions),
-           ("/api/grid/levels", grid_levels), ("/api/pnl", pnl),
-           ("/api/risk/metrics", risk_metrics)]
-    for path, fn in api:
-        def make(fn: Any = fn) -> Any:
-            async def handler() -> JSONResponse:
+    SYM = Query(None, pattern=r"^[A-Z0-9]{2,30}$", description="one grid; none = totals")
+    api = [("/api/status", status, grid_status), ("/api/balance", balance, grid_balance),
+           ("/api/positions", positions, grid_positions),
+           ("/api/grid/levels", levels, grid_levels), ("/api/pnl", pnl, grid_pnl),
+           ("/api/risk/metrics", risk_metrics, grid_risk)]
+    for path, total_fn, grid_fn in api:
+        def make(total_fn: Any = total_fn, grid_fn: Any = grid_fn) -> Any:
+            async def handler(symbol: str | None = SYM) -> JSONResponse:
                 ready()
-                return JSONResponse(r.redact.clean(fn(r)))
+                core = grid(symbol)
+                out = total_fn(r) if core is None else grid_fn(r, core)
+                return JSONResponse(r.redact.clean(out))
             return handler
         app.add_api_route(path, make(), methods=["GET"])
 
     @app.get("/api/trades/recent")
-    async def trades(limit: int = Query(50, ge=1, le=1000)) -> JSONResponse:
+    async def trades(limit: int = Query(50, ge=1, le=1000),
+                     symbol: str | None = SYM) -> JSONResponse:
         ready()
-        return JSONResponse(recent_trades(r, limit))
+        grid(symbol)
+        assert r.store is not None
+        return JSONResponse({"trades": _records(r.store.fills(limit, symbol=symbol))})
 
     @app.get("/api/equity/chart")
-    async def equity(since: int = Query(0, ge=0)) -> JSONResponse:
+    async def equity(since: int = Query(0, ge=0), symbol: str | None = SYM) -> JSONResponse:
         ready()
-        return JSONResponse(equity_chart(r, since))
+        core = grid(symbol)
+        return JSONResponse(equity_chart(r, since) if core is None
+                            else grid_equity_chart(r, core, since))
 
     @app.get("/api/events")
-    async def events(limit: int = Query(50, ge=1, le=1000)) -> JSONResponse:
+    async def events(limit: int = Query(50, ge=1, le=1000),
+                     symbol: str | None = SYM) -> JSONResponse:
         ready()
+        grid(symbol)
         assert r.store is not None
-        rows = _records(r.store.events(limit))
+        rows = _records(r.store.events(limit, symbol=symbol))
         for row in rows:
             if isinstance(row.get("details"), str):
                 row["details"] = json.loads(row["details"])
         return JSONResponse(r.redact.clean(rows))
 
-    @app.post("/api/start", dependencies=[Depends(need_token)])
-    async def start() -> JSONResponse:
-        ready()
-        return JSONResponse(await r.command("start"))
+    async def run(name: str, symbol: str | None, **kwargs: Any) -> JSONResponse:
+        from live.runner import CommandError
 
-    @app.post("/api/stop", dependencies=[Depends(need_token)])
-    async def stop() -> JSONResponse:
         ready()
-        return JSONResponse(await r.command("stop"))
-
-    @app.post("/api/profile/change", dependencies=[Depends(need_token)])
-    async def change(body: ProfileChange) -> JSONResponse:
-        ready()
+        grid(symbol)
         try:
-            out = await r.command("profile", profile=body.profile, version=body.version)
+            out = await r.command(name, symbol, **kwargs)
+        except CommandError as exc:
+            raise HTTPException(exc.status, r.redact(str(exc))) from None
         except Exception as exc:
             raise HTTPException(400, r.redact(str(exc))) from None
         return JSONResponse(out)
+
+    @app.post("/api/start", dependencies=[Depends(need_token)])
+    async def start(symbol: str | None = SYM) -> JSONResponse:
+        return await run("start", symbol)
+
+    @app.post("/api/stop", dependencies=[Depends(need_token)])
+    async def stop(symbol: str | None = SYM) -> JSONResponse:
+        return await run("stop", symbol)
+
+    @app.post("/api/profile/change", dependencies=[Depends(need_token)])
+    async def change(body: ProfileChange, symbol: str | None = SYM) -> JSONResponse:
+        return await run("profile", symbol, profile=body.profile, version=body.version)
 
     @app.get("/metrics")
     async def metrics() -> Response:
@@ -350,7 +556,7 @@ def create_app(r: LiveRunner) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        ok = r.core is not None
+        ok = bool(r.cores)
         return JSONResponse({"ok": ok, "state": _state_name(r)}, status_code=200 if ok else 503)
 
     return app

@@ -98,14 +98,16 @@ def _versions(store: Store, name: str) -> list[Any]:
 
 
 def choose_profile(config: GridlabConfig, override: str | None,
-                   state_profile: dict[str, Any] | None, wait_s: float = 10.0) -> ActiveProfile:
-    """The profile to start with (see the module docstring)."""
+                   state_profile: dict[str, Any] | None, wait_s: float = 10.0, *,
+                   use_promotions: bool = True) -> ActiveProfile:
+    """The profile to start with (see the module docstring). `use_promotions=False` (a
+    portfolio grid naming its own profile): promotions do not replace `config.profile`."""
     if override:
         return resolve_named(config, override, source="cli", wait_s=wait_s)
     promo: Promotion | None = None
     prof: ProfileConfig | None = None
     try:
-        store = _open_research(config, wait_s)
+        store = _open_research(config, wait_s) if use_promotions else None
     except StoreError as exc:
         log.warning("cannot read promotions (%s); using the stored / configured profile", exc)
         store = None

@@ -1,4 +1,5 @@
-"""Start-up reconciliation: make the stored state and the exchange agree before trading.
+"""Start-up reconciliation of one grid: make the stored state and the exchange agree before
+trading (the runner reconciles every grid of the store in turn).
 
 1. reload our orders from the live store (active ones, and every order of the current grid
    generation) and the fills stored but never applied (a crash between the two phases);
@@ -29,9 +30,12 @@ log = logging.getLogger("gridlab.live")
 
 
 def load_orders(core: TradingCore) -> int:
-    """Our orders from the store: active ones and those of the current generation."""
+    """Our orders (this grid's symbol and tag) from the store: active ones and those of the
+    current generation."""
     n = 0
-    for row in reversed(core.store.orders(limit=50_000)):  # oldest first
+    for row in reversed(core.store.orders(limit=50_000, symbol=core.s.symbol)):  # oldest first
+        if core.key_of(row.order_link_id) is None:
+            continue
         if row.status in ACTIVE_STATUSES or row.gen == core.gen:
             core.orders[row.order_link_id] = row
             n += 1
@@ -46,25 +50,32 @@ def load_orders(core: TradingCore) -> int:
     return n
 
 
-async def backfill(core: TradingCore, now_ms: int | None = None) -> int:
-    """Store every execution since the newest stored one (or since the runner's creation)."""
+async def backfill(core: TradingCore, now_ms: int | None = None,
+                   start_ms: int | None = None) -> int:
+    """Store every execution since `start_ms` (default `core.exec_cursor()`: the REST
+    watermark, else the newest stored one, else the runner's creation)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    start = core.exec_cursor()
+    start = core.exec_cursor() if start_ms is None else start_ms
     n = 0
     while True:
         end = min(start + EXEC_WINDOW_MS - 1, now_ms + 60_000)
-        for ex in await core.ex.executions(start, end):
+        found = await core.ex.executions(start, end)
+        for ex in found:
             n += core.store_execution(ex, "backfill")
+        core.note_rest(found)
         if end >= now_ms:
             return n
         start = end + 1
 
 
-async def reconcile(core: TradingCore) -> dict[str, Any]:
-    """Run the start-up reconciliation (see the module docstring); returns a summary."""
+async def reconcile(core: TradingCore, start_ms: int | None = None) -> dict[str, Any]:
+    """Run the start-up reconciliation (see the module docstring); returns a summary.
+
+    `start_ms`: where the backfill starts, taken before the streams started (the runner
+    reconciles its grids one after the other while the streams already store executions)."""
     summary: dict[str, Any] = {"orders_loaded": load_orders(core),
                                "unapplied": core.load_unapplied()}
-    summary["backfilled"] = await backfill(core)
+    summary["backfilled"] = await backfill(core, start_ms=start_ms)
     sync = await core.sync_orders()
     summary.update(sync)
     p = core.last_price

@@ -1,15 +1,23 @@
-"""The live runner: one asyncio process trading one grid on Bybit (or the local exchange).
+"""The live runner: one asyncio process trading the grids of one account on Bybit (or the local
+exchange): the one grid of `trading`, or one grid per symbol of `portfolio`.
 
 Tasks on one event loop:
-- the consumer: the only task that changes trading state; it takes market prints,
-  executions, order updates, timer ticks and panel commands from one queue, in order, and
-  hands them to `TradingCore` (see live/core.py for the per-event order);
-- WebSocket streams (threads of the Bybit adapter) post prints, executions and order updates
-  to that queue; a reconnect posts a resync;
-- timers: the REST poll every `order_poll_s` (executions, and orders/prices while a stream is
-  down), equity/position snapshots every `snapshot_s`, the Parquet export every `export_s`;
+- the consumer: the only task that changes trading state; it takes market prints (tagged with
+  their symbol), executions, order updates, timer ticks and panel commands from one queue, in
+  order, and hands them to the grid's `TradingCore` (see live/core.py for the per-event order);
+  the prints of one batch are played in time order across symbols, so the account checks
+  (live/account.py) see one market clock;
+- WebSocket streams (threads of the Bybit adapter): one public stream per category with a
+  `publicTrade` subscription per symbol, one private stream; they post prints, executions and
+  order updates to that queue; a reconnect posts a resync;
+- timers: the REST poll every `order_poll_s` (executions of every grid, and orders/prices while a
+  stream is down), equity/position/account snapshots every `snapshot_s`, the Parquet export
+  every `export_s`;
 - the control panel (uvicorn, same loop) when enabled.
-SIGTERM / SIGINT stop it gracefully (orders left or cancelled per `live.on_shutdown`).
+Every REST call goes through one worker thread and one rate limiter (the client's). One live
+store holds every grid (rows carry `symbol`). A grid that fails is contained (its error state,
+see live/core.py); the others keep trading. SIGTERM / SIGINT stop it gracefully (orders left
+or cancelled per `live.on_shutdown`).
 """
 
 from __future__ import annotations
@@ -22,41 +30,40 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gridlab.bybit.client import BybitClient
 from gridlab.bybit.credentials import Credentials, load_credentials
+from gridlab.bybit.errors import TransientError
 from gridlab.bybit.parse import Execution, Order, PublicTrade, Wallet
 from gridlab.bybit.ws import BybitStream
 from gridlab.config import GridlabConfig
 from gridlab.errors import ConfigError, GridlabError, StoreLockedError
 from gridlab.store.live import LiveStore
 from gridlab.strategy.classes import GridStrategy, RiskManager
-from gridlab.strategy.enums import Stop, name_of
+from gridlab.strategy.enums import Stop
 from gridlab.strategy.params import make_filters
+from live.account import ACCOUNT_KEY, AccountRisk
 from live.alerts import Alerter
-from live.core import BARS_KEY, STATE_KEY, CoreSettings, TradingCore
+from live.control import CommandError, run_command
+from live.core import CoreSettings, TradingCore
 from live.exchange import Exchange
-from live.ids import runner_tag
+from live.grids import GridSpec, grid_specs, live_paths
 from live.ledger import Ledger
-from live.promote import ActiveProfile, choose_profile, resolve_named
+from live.promote import ActiveProfile, choose_profile
 from live.reconcile import reconcile
 from live.redact import Redactor
 
-__all__ = ["LiveRunner", "live_paths", "main_live", "paper_config", "setup_logging"]
+__all__ = ["CommandError", "LiveRunner", "live_paths", "main_live", "paper_config",
+           "setup_logging"]
 
 log = logging.getLogger("gridlab.live")
 
 PAPER_URL = "http://127.0.0.1:8765"
-
-
-def live_paths(config: GridlabConfig) -> tuple[str, Path, Path]:
-    """(name, live DuckDB file, Parquet mirror folder) of a config's runner."""
-    t = config.trading
-    name = config.live.name or f"{t.symbol.lower()}-{t.category}"
-    base = Path(config.live.data_dir)
-    return name, base / f"{name}.duckdb", base / name
+Key = tuple[str, str]  # (category, symbol)
+_ALERT_KINDS = ("kill_switch", "risk_stop", "recenter", "account_kill_switch", "grid_error")
 
 
 def paper_config(config: GridlabConfig) -> GridlabConfig:
@@ -72,7 +79,7 @@ def paper_config(config: GridlabConfig) -> GridlabConfig:
 
 
 class LiveRunner:
-    """One grid, live. `await runner.run()` until `request_stop()` or a signal."""
+    """The grids of one account, live. `await runner.run()` until `request_stop()` or a signal."""
 
     def __init__(self, config: GridlabConfig, *, paper: bool = False, profile: str | None = None,
                  credentials: Credentials | None = None, env_file: str | Path | None = ".env",
@@ -93,17 +100,22 @@ class LiveRunner:
                               "--paper for the local exchange)")
         self.credentials = credentials
         self.name, self.db_path, self.mirror_dir = live_paths(self.config)
-        self.tag = runner_tag(self.name)
+        self.grids: list[GridSpec] = grid_specs(self.config, self.name)
+        self.tag = self.grids[0].tag
         self.panel_token = os.environ.get(self.config.live.panel.token_env) or None
         self.redact = Redactor([credentials.api_key, credentials.api_secret, self.panel_token,
                                 self.config.live.alerts.webhook_url,
                                 self.config.live.alerts.telegram_url])
         self.alerter = Alerter(self.config.live.alerts, runner=self.name, redact=self.redact)
         self.store: LiveStore | None = None
-        self.core: TradingCore | None = None
+        self.cores: dict[Key, TradingCore] = {}
+        self.actives: dict[Key, ActiveProfile] = {}
+        self.failed: dict[Key, str] = {}  # grids that could not start (no core)
+        self.restored: dict[Key, bool | None] = {}
+        self._halted: dict[Key, str] = {}  # instruments not trading at start
+        self.account: AccountRisk | None = None
         self.exchange: Exchange | None = None
         self.streams: list[BybitStream] = []
-        self.active: ActiveProfile | None = None
         self.wallet: Wallet | None = None
         self.started_at = time.time()
         self.ready = threading.Event()
@@ -111,6 +123,9 @@ class LiveRunner:
         self.panel_url: str | None = None
         self.reconcile_summary: dict[str, Any] = {}
         self.exit_code = 0
+        self.stats = {"errors": 0}
+        self._by_symbol: dict[str, TradingCore] = {}
+        self._order: dict[Key, int] = {g.key: i for i, g in enumerate(self.grids)}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: asyncio.Queue[tuple[Any, ...]] | None = None
         self._stop_event: asyncio.Event | None = None
@@ -120,6 +135,33 @@ class LiveRunner:
         self._panel_task: asyncio.Task[Any] | None = None
         self._last_print_wall = 0.0
         self._errors = 0
+
+    # ---- grids -----------------------------------------------------------------------------
+
+    @property
+    def multi(self) -> bool:
+        """True with a `portfolio` section (several grids, account-level limits)."""
+        return self.config.portfolio is not None
+
+    @property
+    def core(self) -> TradingCore | None:
+        """The first grid's core (the only one without a portfolio)."""
+        return next(iter(self.cores.values()), None)
+
+    @property
+    def active(self) -> ActiveProfile | None:
+        """The first grid's profile."""
+        return next(iter(self.actives.values()), None)
+
+    def core_of(self, symbol: str) -> TradingCore | None:
+        """The core trading `symbol` (None if the runner has no such running grid)."""
+        return self._by_symbol.get(symbol)
+
+    def _route(self, symbol: str, category: str = "") -> TradingCore | None:
+        core = self._by_symbol.get(symbol)
+        if core is None or (category and category != core.s.category):
+            return None
+        return core
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -156,52 +198,129 @@ class LiveRunner:
         if loop.is_running():
             loop.call_soon_threadsafe(self._stop_event.set)
 
+    async def _make_core(self, spec: GridSpec) -> TradingCore:
+        """A grid's core: instrument rules, fees, leverage, profile, restored state."""
+        cfg = self.config
+        assert self.exchange is not None and self.store is not None
+        ex = self.exchange.for_symbol(spec.symbol, spec.category)
+        inst = await ex.call(ex.client.get_instrument, spec.symbol)
+        fees = await ex.call(ex.client.get_fee_rates, spec.symbol)
+        if spec.category == "linear":
+            await ex.call(ex.client.set_leverage, spec.symbol, spec.leverage)
+        filters = make_filters(inst.tick_size, inst.qty_step, inst.min_qty, inst.min_notional,
+                               inst.max_qty)
+        state = self.store.get_state(spec.state_key)
+        pcfg = cfg if spec.profile == cfg.profile else cfg.model_copy(
+            update={"profile": spec.profile})
+        active = choose_profile(pcfg, self.profile_override,
+                                state.get("profile") if state else None,
+                                use_promotions=not spec.own_profile)
+        settings = CoreSettings(
+            symbol=spec.symbol, category=spec.category, capital=spec.capital,
+            prefix=cfg.live.link_prefix, tag=spec.tag,
+            risk_ms=round(cfg.live.risk_check_s * 1000),
+            grid_ms=round(cfg.live.grid_check_s * 1000), qty_step=inst.qty_step,
+            maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
+            leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
+            error_limit=cfg.live.symbol_error_limit)
+        res = active.resolved
+        strategy = GridStrategy(res.grid, res.recenter, filters, spec.capital, spec.leverage)
+        risk = RiskManager(res.risk, spec.capital)
+        core = TradingCore(self.store, ex, settings, strategy, risk,
+                           Ledger(spec.capital, inst.qty_step), profile=active.as_state(),
+                           notify=self._alert, redact=self.redact.clean)
+        self.restored[spec.key] = None
+        if state:
+            self.restored[spec.key] = core.restore(state, self.store.get_state(spec.bars_key))
+            core.profile = active.as_state()
+        self.actives[spec.key] = active
+        if inst.status and inst.status != "Trading":
+            self._halted[spec.key] = f"instrument status is {inst.status} (not Trading)"
+        return core
+
     async def _startup(self) -> None:
         cfg = self.config
-        t = cfg.trading
         self.mirror_dir.mkdir(parents=True, exist_ok=True)
         try:
             self.store = LiveStore.open(self.db_path, self.mirror_dir)
         except StoreLockedError as exc:
             raise StoreLockedError(f"another runner holds {self.db_path}",
                                    "stop it first: one runner per live store") from exc
-        state = self.store.get_state(STATE_KEY)
-        self.active = choose_profile(cfg, self.profile_override,
-                                     state.get("profile") if state else None)
-        client = BybitClient(cfg.exchange, self.credentials, t.category)
-        self.exchange = ex = Exchange(client, t.symbol)
-        inst = await ex.call(client.get_instrument, t.symbol)
-        fees = await ex.call(client.get_fee_rates, t.symbol)
-        lev = t.leverage if t.category == "linear" else 1.0
-        if t.category == "linear":
-            await ex.call(client.set_leverage, t.symbol, lev)
-        filters = make_filters(inst.tick_size, inst.qty_step, inst.min_qty, inst.min_notional,
-                               inst.max_qty)
-        settings = CoreSettings(
-            symbol=t.symbol, category=t.category, capital=t.capital,
-            prefix=cfg.live.link_prefix, tag=self.tag,
-            risk_ms=round(cfg.live.risk_check_s * 1000),
-            grid_ms=round(cfg.live.grid_check_s * 1000), qty_step=inst.qty_step,
-            maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s)
-        res = self.active.resolved
-        strategy = GridStrategy(res.grid, res.recenter, filters, t.capital, lev)
-        risk = RiskManager(res.risk, t.capital)
-        self.core = core = TradingCore(self.store, ex, settings, strategy, risk,
-                                       Ledger(t.capital, inst.qty_step),
-                                       profile=self.active.as_state(), notify=self._alert,
-                                       redact=self.redact.clean)
-        restored = None
-        if state:
-            restored = core.restore(state, self.store.get_state(BARS_KEY))
-            core.profile = self.active.as_state()
+        if not self.multi:
+            self.store.claim_symbol(self.grids[0].symbol)
+        first = self.grids[0]
+        client = BybitClient(cfg.exchange, self.credentials, first.category)
+        self.exchange = Exchange(client, first.symbol)
+        errors: list[GridlabError] = []
+        for spec in self.grids:
+            try:
+                core = await self._make_core(spec)
+            except (TransientError, StoreLockedError):
+                raise
+            except GridlabError as exc:
+                if not self.multi:
+                    raise
+                errors.append(exc)
+                self.failed[spec.key] = f"cannot start: {exc}"
+                self.event("grid_error", f"{spec.symbol} grid cannot start: {exc}; the other "
+                                          "grids trade without it", "error",
+                            {"reason": str(exc)}, symbol=spec.symbol)
+                continue
+            self.cores[spec.key] = core
+            self._by_symbol[spec.symbol] = core
+        if not self.cores:
+            raise errors[0]
+        pf = cfg.portfolio
+        self.account = AccountRisk(
+            pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
+            check_ms=round(cfg.live.risk_check_s * 1000),
+            max_total_exposure_pct=pf.max_total_exposure_pct if pf else 0.0,
+            max_symbol_share=pf.max_symbol_share if pf else 0.0,
+            kill_switch_dd=pf.kill_switch_dd if pf else 0.0, event=self.event)
+        self.account.restore(self.store.get_state(ACCOUNT_KEY))
+        if self.account.stopped != Stop.NONE:  # a kill cut short by a crash: finish it
+            for core in self.cores.values():
+                if core.risk.stopped == Stop.NONE:
+                    core.risk.stopped = Stop.KILL_SWITCH
+        # where each grid's backfill starts, fixed before the streams store anything new
+        starts = {key: core.exec_cursor() for key, core in self.cores.items()}
         if cfg.live.ws:
             self._start_streams()
-        self.reconcile_summary = await reconcile(core)
-        core.event("start", f"runner {self.name} started on {cfg.exchange.env} "
-                            f"({t.category} {t.symbol}), profile {self.active.name} "
-                            f"v{self.active.version} ({self.active.source})",
-                   details={"reconcile": self.reconcile_summary, "restored": restored,
-                            "paper": self.paper, "tag": self.tag})
+        summaries: dict[str, Any] = {}
+        for key, core in self.cores.items():
+            halted = self._halted.get(key)
+            if halted:
+                core.error = halted  # no order is placed while reconciling
+            try:
+                summaries[core.s.symbol] = await reconcile(core, starts[key])
+            except (TransientError, StoreLockedError):
+                raise
+            except Exception as exc:
+                if not self.multi:
+                    raise
+                summaries[core.s.symbol] = {"error": f"{type(exc).__name__}: {exc}"}
+                halted = halted or f"reconciliation failed: {type(exc).__name__}: {exc}"
+            if halted:
+                core.error = None
+                await core.fail(halted)
+            elif not core.trading:
+                await self._guard("cancelling", core.ensure_cancelled(), core)
+        self.reconcile_summary = (summaries[self.grids[0].symbol] if not self.multi
+                                  else summaries)
+        where = (f"({first.category} {first.symbol})" if not self.multi else
+                 f"({len(self.cores)} grids: {', '.join(c.s.symbol for c in self.cores.values())}"
+                 + (f"; not started: {', '.join(k[1] for k in self.failed)}" if self.failed
+                    else "") + ")")
+        act = self.active
+        assert act is not None
+        self.event("start", f"runner {self.name} started on {cfg.exchange.env} {where}, "
+                             f"profile {act.name} v{act.version} ({act.source})",
+                    details={"reconcile": self.reconcile_summary,
+                             "restored": (self.restored.get(first.key) if not self.multi
+                                          else {k[1]: v for k, v in self.restored.items()}),
+                             "paper": self.paper, "tag": self.tag,
+                             "grids": {c.s.symbol: c.s.tag for c in self.cores.values()},
+                             "failed": {k[1]: v for k, v in self.failed.items()}})
         await asyncio.to_thread(self.store.export)
         self._tasks = [
             asyncio.create_task(self._consume(), name="consumer"),
@@ -214,7 +333,7 @@ class LiveRunner:
             await self._start_panel()
 
     async def _shutdown(self) -> None:
-        core, store = self.core, self.store
+        store = self.store
         for t in self._tasks:
             if t.get_name() != "consumer":
                 t.cancel()
@@ -226,18 +345,25 @@ class LiveRunner:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await consumer
-        if core is not None:
+        if self.cores:
             try:
                 if self._inbox is not None and not self._inbox.empty():
                     await self._process(self._drain())
-                if self.config.live.on_shutdown == "cancel":
-                    await core.cancel_all("shutdown")
-                    core.event("shutdown_cancel", "orders cancelled at shutdown")
-                core.persist(bars=True)
-                core.event("shutdown", f"runner {self.name} stopped "
-                                   f"(orders {self.config.live.on_shutdown})")
             except Exception:
                 log.exception("shutdown steps failed")
+            for core in self.cores.values():
+                try:
+                    if self.config.live.on_shutdown == "cancel":
+                        await core.cancel_all("shutdown")
+                        core.event("shutdown_cancel", "orders cancelled at shutdown")
+                    core.persist(bars=True)
+                except Exception:
+                    log.exception("shutdown steps of %s failed", core.s.symbol)
+            with contextlib.suppress(Exception):
+                if self.account is not None:
+                    self.account.persist()
+            self.event("shutdown", f"runner {self.name} stopped "
+                                    f"(orders {self.config.live.on_shutdown})")
         await self.alerter.close()
         if self._panel_server is not None:
             self._panel_server.should_exit = True
@@ -261,23 +387,29 @@ class LiveRunner:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(inbox.put_nowait, item)
 
-    def _start_streams(self) -> None:
-        cfg = self.config
-        sym = cfg.trading.symbol
-        pub = BybitStream(cfg.exchange, None, cfg.trading.category,
-                          on_reconnect=lambda: self._post("resync", "public"))
-
+    def _on_trades(self, key: Key) -> Callable[[list[PublicTrade]], None]:
         def on_trades(trades: list[PublicTrade]) -> None:
             self._last_print_wall = time.monotonic()
-            self._post("prints", [(t.ts, t.price) for t in trades])
+            self._post("prints", key, [(t.ts, t.price) for t in trades])
+        return on_trades
 
-        pub.subscribe_trades(sym, on_trades)
+    def _start_streams(self) -> None:
+        """One public stream per category (a publicTrade topic per symbol), one private."""
+        cfg = self.config
+        streams: list[BybitStream] = []
+        for cat in dict.fromkeys(k[0] for k in self.cores):
+            pub = BybitStream(cfg.exchange, None, cat,
+                              on_reconnect=lambda cat=cat: self._post("resync", "public", cat))
+            for key in self.cores:
+                if key[0] == cat:
+                    pub.subscribe_trades(key[1], self._on_trades(key))
+            streams.append(pub)
         priv = BybitStream(cfg.exchange, self.credentials, "private",
-                           on_reconnect=lambda: self._post("resync", "private"))
+                           on_reconnect=lambda: self._post("resync", "private", None))
         priv.subscribe_executions(self._on_execs)
         priv.subscribe_orders(lambda os_: self._post("orders", os_))
         priv.subscribe_wallet(self._on_wallet)
-        self.streams = [pub, priv]
+        self.streams = [*streams, priv]
         for s in self.streams:
             s.start(wait=0)
         for s in self.streams:
@@ -295,11 +427,13 @@ class LiveRunner:
                 loop.call_soon_threadsafe(self._store_now, xs, "ws")
 
     def _store_now(self, xs: list[Execution], source: str) -> None:
-        core = self.core
-        if core is None:
+        if not self.cores:
             self._post("execs", xs, source)
             return
         for e in xs:
+            core = self._route(e.symbol, e.category)
+            if core is None:
+                continue
             try:
                 core.store_execution(e, source)
             except Exception as exc:  # the REST poll stores it later
@@ -320,12 +454,13 @@ class LiveRunner:
         return out
 
     async def _consume(self) -> None:
-        assert self._inbox is not None and self.core is not None
+        assert self._inbox is not None
         while True:
             timeout = None
-            if self.core.pending:
-                oldest = min(pf.arrived for pf in self.core.pending)
-                timeout = max(0.01, self.core.s.fill_wait_s - (time.monotonic() - oldest))
+            pending = [pf.arrived for c in self.cores.values() for pf in c.pending]
+            if pending:
+                wait = self.config.live.fill_wait_s
+                timeout = max(0.01, wait - (time.monotonic() - min(pending)))
             try:
                 first = await asyncio.wait_for(self._inbox.get(), timeout)
                 batch = [first, *self._drain()]
@@ -337,121 +472,186 @@ class LiveRunner:
             finally:
                 self._busy = False
 
-    async def _guard(self, what: str, coro: Any) -> Any:
+    def event(self, kind: str, message: str, severity: str = "info",
+               details: dict[str, Any] | None = None, *, symbol: str | None = None) -> None:
+        """An event of the runner or the account (symbol None), or of a grid without a core."""
+        level = {"info": logging.INFO, "warning": logging.WARNING}.get(severity, logging.ERROR)
+        message = self.redact.clean(message)
+        details = self.redact.clean(details) if details is not None else None
+        log.log(level, "%s: %s", kind, message)
+        if self.store is not None:
+            try:
+                self.store.add_event(kind, message, severity=severity, details=details,
+                                     symbol=symbol)
+            except Exception:  # an event must never break trading
+                log.exception("storing the event failed")
+        self._alert(kind, message, severity, details)
+
+    async def _guard(self, what: str, coro: Any, core: TradingCore | None = None) -> Any:
+        """Run a step; an exception becomes an `error` event (of the grid, if given) and the
+        consumer carries on. Non-transient failures of one grid in a row count towards its
+        error state (`live.symbol_error_limit`)."""
         try:
-            return await coro
+            out = await coro
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._errors += 1
-            assert self.core is not None
-            self.core.stats["errors"] += 1
             log.debug("%s failed", what, exc_info=True)
-            self.core.event("error", f"{what} failed: {type(exc).__name__}: {exc}", "error")
+            msg = f"{what} failed: {type(exc).__name__}: {exc}"
+            if core is None:
+                self.stats["errors"] += 1
+                self.event("error", msg, "error")
+                return None
+            core.stats["errors"] += 1
+            core.event("error", msg, "error")
+            if not isinstance(exc, TransientError) and core.note_error() and core.error is None:
+                try:
+                    await core.fail(f"{core.errors_in_row} failures in a row (last: {msg})")
+                except Exception:
+                    log.exception("putting %s in its error state failed", core.s.symbol)
             return None
+        if core is not None:
+            core.errors_in_row = 0
+        return out
 
     async def _process(self, batch: list[tuple[Any, ...]]) -> None:
-        core = self.core
-        assert core is not None
-        prints: list[tuple[int, float]] = []
+        prints: dict[Key, list[tuple[int, float]]] = {}
+
+        def add(found: dict[Key, list[tuple[int, float]]] | None) -> None:
+            for k, ps in (found or {}).items():
+                prints.setdefault(k, []).extend(ps)
+
         for item in batch:
             kind = item[0]
             if kind == "execs":
                 for e in item[1]:
-                    await self._guard("storing an execution", self._store_exec(e, item[2]))
+                    core = self._route(e.symbol, e.category)
+                    if core is not None:
+                        await self._guard("storing an execution",
+                                          self._store_exec(core, e, item[2]), core)
             elif kind == "orders":
                 for o in item[1]:
                     self._on_order(o)
             elif kind == "prints":
-                prints.extend(item[1])
+                prints.setdefault(item[1], []).extend(item[2])
             elif kind == "poll":
-                prints.extend(await self._guard("the REST poll", self._poll()) or [])
+                add(await self._guard("the REST poll", self._poll()))
             elif kind == "resync":
-                prints.extend(await self._guard("the resync", self._resync(item[1])) or [])
+                add(await self._guard("the resync", self._resync(item[1], item[2])))
             elif kind == "snapshot":
                 await self._guard("the snapshot", self._snapshot())
             elif kind == "command":
                 await self._command(*item[1:])
-        prints.sort(key=lambda x: x[0])
-        for ts, price in prints:
+        # one market clock: every symbol's prints in time order (config order on a tie)
+        merged = sorted(((ts, self._order.get(k, 0), k, p) for k, ps in prints.items()
+                         if k in self.cores for ts, p in ps), key=lambda x: (x[0], x[1]))
+        for ts, _, k, price in merged:
+            core = self.cores[k]
             if ts < core.last_ts:
                 continue  # an old print (a REST ticker behind the stream): the ring moves forward
-            await self._guard("a market event", core.on_print(int(ts), float(price)))
-        if core.pending:
-            await self._guard("applying fills", core.apply_pending(core.last_ts,
-                                                                   core.last_price))
-            await self._guard("applying fills",
-                              core.apply_pending(None, None, expired_only=True))
+            await self._guard("a market event", core.on_print(int(ts), float(price)), core)
+        for core in self.cores.values():
+            if core.pending:
+                await self._guard("applying fills",
+                                  core.apply_pending(core.last_ts, core.last_price), core)
+                await self._guard("applying fills",
+                                  core.apply_pending(None, None, expired_only=True), core)
 
-    async def _store_exec(self, e: Execution, source: str) -> None:
-        assert self.core is not None
-        self.core.store_execution(e, source)
+    async def _store_exec(self, core: TradingCore, e: Execution, source: str) -> None:
+        core.store_execution(e, source)
 
     def _on_order(self, o: Order) -> None:
-        assert self.core is not None
-        if o.symbol == self.config.trading.symbol:
-            self.core.on_order(o)
+        core = self._route(o.symbol, o.category)
+        if core is not None:
+            core.on_order(o)
 
-    async def _poll(self) -> list[tuple[int, float]]:
-        """REST fallback: executions always; orders and prints while a stream is down."""
-        core = self.core
-        assert core is not None
-        await core.catch_up()
-        if not self.streams_healthy:
-            await core.sync_orders()
-            if time.monotonic() - self._last_print_wall > self.config.live.order_poll_s:
-                return await self._recent_prints()
-        return []
+    async def _poll(self) -> dict[Key, list[tuple[int, float]]]:
+        """REST fallback: executions always; orders and prints while a stream is down; and
+        orders of a grid that is not trading cancelled again if a cancel failed before."""
+        healthy = self.streams_healthy
+        for core in self.cores.values():
+            await self._guard("the REST poll", core.catch_up(), core)
+            if not healthy:
+                await self._guard("the order sync", core.sync_orders(), core)
+            await self._guard("cancelling", core.ensure_cancelled(), core)
+        out: dict[Key, list[tuple[int, float]]] = {}
+        if not healthy and time.monotonic() - self._last_print_wall > self.config.live.order_poll_s:
+            for key, core in self.cores.items():
+                out[key] = await self._guard("the recent prints", self._recent_prints(core),
+                                             core) or []
+        return out
 
-    async def _recent_prints(self) -> list[tuple[int, float]]:
+    async def _recent_prints(self, core: TradingCore) -> list[tuple[int, float]]:
         """Public prints newer than the last one seen (REST recent-trade, market clock)."""
-        core, ex = self.core, self.exchange
-        assert core is not None and ex is not None
+        ex = core.ex
         trades = await ex.call(ex.client.get_recent_trades, ex.symbol, 1000)
         return [(t.ts, t.price) for t in trades if t.ts > core.last_ts]
 
-    async def _resync(self, which: str) -> list[tuple[int, float]]:
+    async def _resync(self, which: str, category: str | None
+                      ) -> dict[Key, list[tuple[int, float]]]:
         """After a stream reconnect: what it may have missed, over REST (executions and
-        orders; for the public stream the recent prints newer than the last one seen)."""
-        core, ex = self.core, self.exchange
-        assert core is not None and ex is not None
-        core.event("ws_reconnect", f"{which} stream reconnected; resyncing over REST", "warning")
-        await core.catch_up()
-        await core.sync_orders()
-        if which != "public" or core.last_ts < 0:
-            return []
-        return await self._recent_prints()
+        orders; for a public stream the recent prints newer than the last one seen)."""
+        stream = f"{which} {category}" if category else which
+        self.event("ws_reconnect", f"{stream} stream reconnected; resyncing over REST",
+                    "warning")
+        out: dict[Key, list[tuple[int, float]]] = {}
+        for key, core in self.cores.items():
+            await self._guard("the resync", core.catch_up(), core)
+            await self._guard("the resync", core.sync_orders(), core)
+            if which == "public" and key[0] == category and core.last_ts >= 0:
+                out[key] = await self._guard("the resync", self._recent_prints(core),
+                                             core) or []
+        return out
 
     async def _snapshot(self) -> None:
-        core, ex, store = self.core, self.exchange, self.store
-        assert core is not None and ex is not None and store is not None
+        """Equity of every grid, the account, and the exchange positions (one transaction)."""
+        ex, store, acct = self.exchange, self.store, self.account
+        assert ex is not None and store is not None and acct is not None
         try:
-            wallet = await ex.wallet()
-            self.wallet = wallet
+            self.wallet = await ex.wallet()
         except Exception as exc:
             log.warning("wallet snapshot failed: %s", type(exc).__name__)
-            wallet = self.wallet
-        p = core.last_price
-        if math.isnan(p):
-            return
-        tot = core.ledger.totals(p)
+        wallet = self.wallet
+        w_eq = wallet.total_equity if wallet else None
+        w_av = wallet.total_available_balance if wallet else None
+        positions = {}
+        for key, core in self.cores.items():
+            if key[0] == "linear" and not math.isnan(core.last_price):
+                positions[key] = await self._guard("the position snapshot", core.ex.positions(),
+                                                   core) or []
         now = int(time.time() * 1000)
-        store.add_equity(ts=now, price=p, equity=tot["equity"], position=tot["position"],
-                         realized=tot["realized"], unrealized=tot["unrealized"],
-                         fees=tot["fees"], funding=tot["funding"],
-                         grid_profit=tot["grid_profit"],
-                         exposure=abs(tot["position"]) * p / tot["equity"]
-                         if tot["equity"] > 0 else 0.0,
-                         wallet_equity=wallet.total_equity if wallet else None,
-                         wallet_available=wallet.total_available_balance if wallet else None)
-        if self.config.trading.category == "linear":
-            for pos in await ex.positions():
-                store.add_position(ts=now, symbol=pos.symbol, size=pos.signed_size,
-                                   avg_price=pos.avg_price, mark_price=pos.mark_price,
-                                   unrealised_pnl=pos.unrealised_pnl,
-                                   cum_realised_pnl=pos.cum_realised_pnl, leverage=pos.leverage,
-                                   liq_price=pos.liq_price, ledger_position=tot["position"])
-        core.persist(bars=True)
+        with store.batch():
+            for key, core in self.cores.items():
+                p = core.last_price
+                if math.isnan(p):
+                    continue
+                tot = core.ledger.totals(p)
+                store.add_equity(ts=now, symbol=core.s.symbol, price=p, equity=tot["equity"],
+                                 position=tot["position"], realized=tot["realized"],
+                                 unrealized=tot["unrealized"], fees=tot["fees"],
+                                 funding=tot["funding"], grid_profit=tot["grid_profit"],
+                                 exposure=abs(tot["position"]) * p / tot["equity"]
+                                 if tot["equity"] > 0 else 0.0,
+                                 wallet_equity=w_eq, wallet_available=w_av)
+                for pos in positions.get(key, []):
+                    store.add_position(ts=now, symbol=pos.symbol, size=pos.signed_size,
+                                       avg_price=pos.avg_price, mark_price=pos.mark_price,
+                                       unrealised_pnl=pos.unrealised_pnl,
+                                       cum_realised_pnl=pos.cum_realised_pnl,
+                                       leverage=pos.leverage, liq_price=pos.liq_price,
+                                       ledger_position=tot["position"])
+                core.persist(bars=True)
+            if any(not math.isnan(c.last_price) for c in self.cores.values()):
+                a = acct.summary()
+                store.add_account(
+                    ts=now, capital=a["capital"], equity=a["equity"], realized=a["realized"],
+                    unrealized=a["unrealized"], fees=a["fees"], funding=a["funding"],
+                    grid_profit=a["grid_profit"], notional=a["notional"],
+                    worst_notional=a["worst_notional"], exposure=a["exposure"] or 0.0,
+                    daily_max=a["daily_max"], drawdown=a["drawdown"], stopped=acct.stopped,
+                    n_grids=a["n_grids"] + len(self.failed), n_trading=a["n_trading"],
+                    wallet_equity=w_eq, wallet_available=w_av)
 
     async def _timer(self, every: float, item: tuple[Any, ...], first: float | None = None
                      ) -> None:
@@ -474,82 +674,32 @@ class LiveRunner:
 
     def _alert(self, kind: str, message: str, severity: str,
                details: dict[str, Any] | None) -> None:
-        if kind in ("kill_switch", "risk_stop", "recenter"):
+        if kind in _ALERT_KINDS:
             self.alerter.notify(kind, message, severity=severity, details=details)
         elif severity in ("error", "critical"):
             self.alerter.notify("error", message, severity=severity, details=details)
 
-    async def command(self, name: str, **kwargs: Any) -> dict[str, Any]:
-        """Run a control command on the consumer (start, stop, profile)."""
+    async def command(self, name: str, symbol: str | None = None, **kwargs: Any
+                      ) -> dict[str, Any]:
+        """Run a control command on the consumer (start, stop, profile) for one grid
+        (`symbol`) or every grid (None)."""
         assert self._loop is not None
         fut: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._post("command", name, kwargs, fut)
+        self._post("command", name, symbol, kwargs, fut)
         return await asyncio.wait_for(fut, 120)
 
-    async def _command(self, name: str, kwargs: dict[str, Any],
+    async def _command(self, name: str, symbol: str | None, kwargs: dict[str, Any],
                        fut: asyncio.Future[dict[str, Any]]) -> None:
-        core = self.core
-        assert core is not None
         try:
-            if name == "stop":
-                await core.pause()
-                core.event("paused", "trading paused from the panel: orders cancelled")
-                out = {"ok": True, "trading": core.trading}
-            elif name == "start":
-                was = name_of(Stop, core.stopped) if core.stopped else (
-                    "paused" if core.paused else "running")
-                await core.resume()
-                core.event("resumed", f"trading resumed from the panel (was {was})")
-                out = {"ok": True, "trading": core.trading, "was": was}
-            elif name == "profile":
-                out = await self._change_profile(kwargs["profile"], kwargs.get("version"))
-            else:
-                raise ValueError(f"unknown command {name}")
+            out = await run_command(self, name, symbol, kwargs)
         except Exception as exc:
-            core.event("error", f"command {name} failed: {exc}", "error")
+            if not isinstance(exc, CommandError):
+                self.event("error", f"command {name} failed: {exc}", "error", symbol=symbol)
             if not fut.done():
                 fut.set_exception(exc)
             return
         if not fut.done():
             fut.set_result(out)
-
-    async def _change_profile(self, name: str, version: int | None) -> dict[str, Any]:
-        """Safe handover: resolve, cancel all, new strategy objects, rebuild at the last price."""
-        core = self.core
-        assert core is not None and self.active is not None
-        new = await asyncio.to_thread(resolve_named, self.config, name, version,
-                                      source="panel")
-        new = ActiveProfile(new.name, new.version, "panel", self.active.promotion_id,
-                            new.resolved)
-        old = self.active
-        t = self.config.trading
-        lev = t.leverage if t.category == "linear" else 1.0
-        strategy = GridStrategy(new.resolved.grid, new.resolved.recenter, core.strategy.filters,
-                                t.capital, lev)
-        risk = RiskManager(new.resolved.risk, core.risk.initial_equity)
-        risk.kill_state[:] = core.risk.kill_state
-        risk.stopped = core.risk.stopped
-        await core.cancel_all("profile change")
-        bars = core.bars_state()
-        core.strategy, core.risk = strategy, risk
-        core.copy_bars(bars)  # the bar history carries over when the ring has the same shape
-        core.cycles = [0] * strategy.slots.shape[0]
-        core.profile = new.as_state()
-        self.active = new
-        core.event("profile_change", f"profile {old.name} v{old.version} -> {new.name} "
-                                     f"v{new.version}: orders cancelled, grid rebuilt",
-                   details={"from": old.as_state()["name"], "to": new.name,
-                            "version": new.version})
-        if core.trading and not math.isnan(core.last_price):
-            from gridlab.strategy.enums import Reason
-
-            await core.rebuild(max(core.last_ts, 0), core.last_price, Reason.MANUAL)
-            await core.fill_slots(core.last_price)
-        else:
-            core.force_rebuild = True
-            core.next_grid = -1
-        core.persist()
-        return {"ok": True, "profile": new.name, "version": new.version, "gen": core.gen}
 
     # ---- the panel -------------------------------------------------------------------------
 
@@ -563,7 +713,7 @@ class LiveRunner:
     def idle(self) -> bool:
         """Nothing queued, nothing being processed, no fill waiting."""
         return (self._inbox is not None and self._inbox.empty() and not self._busy
-                and self.core is not None and not self.core.pending)
+                and bool(self.cores) and not any(c.pending for c in self.cores.values()))
 
 
 def setup_logging(level: str, log_file: Path | None) -> None:

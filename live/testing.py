@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 def local_config(fx: Any, data_dir: str | Path, **sections: Any) -> GridlabConfig:
     """A config for a runner on the local exchange `fx` (panel off, fast client retries);
-    keyword sections are merged in (e.g. grid={...}, live={...})."""
+    keyword sections are merged in (e.g. grid={...}, live={...}, portfolio={...})."""
     raw: dict[str, Any] = {
         "exchange": {"env": "local", "endpoint": fx.url, "ws_public": fx.ws_public,
                      "ws_private": fx.ws_private, "timeout": 2.0,
@@ -79,19 +79,25 @@ class RunnerThread:
                 raise TimeoutError(f"timed out waiting for {what or pred}")
             time.sleep(0.005)
 
-    def settle(self, fx: Any, ts: int | None = None, timeout: float = 20.0) -> None:
-        """Wait until the runner saw the print at `ts` (if given), stored and applied every
-        execution of the account, and has nothing queued."""
-        core = self.runner.core
-        assert core is not None
+    def settle(self, fx: Any, ts: int | None = None, timeout: float = 20.0,
+               symbols: list[str] | tuple[str, ...] | None = None) -> None:
+        """Wait until the grids of `symbols` (default: every grid) saw the print at `ts` (if
+        given), every grid stored and applied every execution of its symbol on the account,
+        and the runner has nothing queued."""
+        cores = list(self.runner.cores.values())
+        assert cores
+        clocked = [c for c in cores if symbols is None or c.s.symbol in symbols]
         acct = fx.engine.accounts[self.runner.credentials.api_key]
 
         def done() -> bool:
-            if ts is not None and core.last_ts < ts:
+            if ts is not None and any(c.last_ts < ts for c in clocked):
                 return False
             with fx.engine.lock:
-                n = sum(1 for e in acct.executions if e["symbol"] == core.s.symbol)
-            return core.apply_seq >= n and self.runner.idle()
+                n: dict[str, int] = {}
+                for e in acct.executions:
+                    n[e["symbol"]] = n.get(e["symbol"], 0) + 1
+            return (all(c.apply_seq >= n.get(c.s.symbol, 0) for c in cores)
+                    and self.runner.idle())
 
         self.wait(done, timeout, "the runner to settle")
         time.sleep(0.002)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from gridlab.research.report import execute_notebook, notebooks_dir
 from gridlab.store.live import FillRow, LiveStore
@@ -22,27 +23,55 @@ def test_notebook_is_stored_clean() -> None:
     assert len(tagged) == 1 and "mirror_dir" in tagged[0].source
 
 
-def test_notebook_runs_on_a_mirror(tmp_path: Path) -> None:
+def _mirror(tmp_path: Path, symbols: tuple[str, ...]) -> tuple[LiveStore, Path]:
+    """A live store with fills, equity, grids and events of `symbols` (and, with several,
+    account snapshots), exported to its mirror."""
     ls = LiveStore.open(tmp_path / "x.duckdb", tmp_path / "mirror")
-    try:
+    t0 = 1_700_000_000_000
+    for k, sym in enumerate(symbols):
         for i in range(6):
-            ls.insert_fill(FillRow(f"e{i}", 1_700_000_000_000 + i * 1000, "BTCUSDT",
-                                   "gl-x", "o", "Trade", 1 if i % 2 else -1, 100.0 + i, 0.1,
-                                   0.002, 0.0002, True), kind="grid", gen=1, slot=i % 3)
-            ls.add_equity(ts=1_700_000_000_000 + i * 1000, price=100.0 + i, equity=1000.0 + i,
-                          position=0.1, realized=0.0, unrealized=0.0, fees=0.0, funding=0.0,
-                          grid_profit=0.0, exposure=0.01, wallet_equity=None,
-                          wallet_available=None)
-        ls.add_grid(gen=1, ts=1_700_000_000_000, price=100.0, lowest=99.0, highest=101.0,
+            ls.insert_fill(FillRow(f"e{k}-{i}", t0 + i * 1000, sym, "gl-x", "o", "Trade",
+                                   1 if i % 2 else -1, 100.0 + i, 0.1, 0.002, 0.0002, True),
+                           kind="grid", gen=1, slot=i % 3)
+            ls.add_equity(ts=t0 + i * 1000, symbol=sym if len(symbols) > 1 else "",
+                          price=100.0 + i, equity=1000.0 + i, position=0.1, realized=0.0,
+                          unrealized=0.0, fees=0.0, funding=0.0, grid_profit=0.0,
+                          exposure=0.01, wallet_equity=None, wallet_available=None)
+        ls.add_grid(gen=1, symbol=sym, ts=t0, price=100.0, lowest=99.0, highest=101.0,
                     spacing=0.01, n_buy=2, n_sell=2, reason="INITIAL", profile="Normal",
                     profile_version=1, seed_qty=0.0)
-        ls.add_event("start", "hello")
-        ls.export()
+        ls.add_event("grid_built", "hello", symbol=sym)
+    if len(symbols) > 1:
+        for i in range(6):
+            ls.add_account(ts=t0 + i * 1000, capital=3000.0, equity=3000.0 + 2 * i,
+                           realized=0.0, unrealized=0.0, fees=0.0, funding=0.0,
+                           grid_profit=0.0, notional=20.0, worst_notional=60.0,
+                           exposure=0.007, daily_max=3000.0 + 2 * i, drawdown=0.0, stopped=0,
+                           n_grids=len(symbols), n_trading=len(symbols), wallet_equity=None,
+                           wallet_available=None)
+    ls.add_event("start", "hello")
+    ls.export()
+    return ls, tmp_path / "mirror"
+
+
+@pytest.mark.parametrize(("symbols", "symbol"), [
+    (("BTCUSDT",), ""), (("BTCUSDT", "ETHUSDT", "SOLUSDT"), ""),
+    (("BTCUSDT", "ETHUSDT", "SOLUSDT"), "ETHUSDT")], ids=["one-grid", "totals", "one-symbol"])
+def test_notebook_runs_on_a_mirror(tmp_path: Path, symbols: tuple[str, ...],
+                                   symbol: str) -> None:
+    ls, mirror = _mirror(tmp_path, symbols)
+    try:
         out = execute_notebook(notebooks_dir() / NB, tmp_path / "out.ipynb",
-                               {"mirror_dir": str(tmp_path / "mirror")}, timeout=300)
+                               {"mirror_dir": str(mirror), "symbol": symbol}, timeout=300)
     finally:
         ls.close()
     nb = nbformat.read(out, as_version=4)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
+    text = "\n".join(str(o.get("data", {}).get("text/plain", "")) for c in nb.cells
+                     if c.cell_type == "code" for o in c.get("outputs", []))
+    shown = {s for s in ("BTCUSDT", "ETHUSDT", "SOLUSDT") if s in text}
+    assert shown == ({symbol} if symbol else set(symbols))
+    if len(symbols) > 1 and not symbol:
+        assert "TOTAL" in text

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -99,3 +100,58 @@ def test_settings_buttons_use_the_token(browser: object, panel: Panel) -> None:
         assert errors == [] or all("401" in e for e in errors)
     finally:
         page.close()
+
+
+PF_PRICES = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0}
+
+
+def test_portfolio_pages_totals_and_symbol_selector(
+        browser: object, fake_exchange_factory: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from live.runner import LiveRunner
+    from live.testing import RunnerThread, local_config
+
+    fx = fake_exchange_factory(symbols=tuple(PF_PRICES), price=PF_PRICES)
+    monkeypatch.setenv("GRIDLAB_PANEL_TOKEN", "tok-pages")
+    pf = {"capital": 3000.0, "symbols": [{"symbol": s, "allocation": 1 / 3} for s in PF_PRICES]}
+    cfg = local_config(fx, tmp_path / "live", portfolio=pf,
+                       live={"panel": {"enabled": True, "port": 0}, "snapshot_s": 0.2})
+    runner = LiveRunner(cfg, credentials=fx.credentials, install_signals=False)
+    rt = RunnerThread(runner).start()
+    try:
+        ts = 1_700_000_040_000
+        for move in (0.0, -0.0025, 0.0015):
+            ts += 1000
+            for sym, p in PF_PRICES.items():
+                fx.engine.trade(sym, round(p * (1 + move), 2), ts=ts)
+            rt.settle(fx, ts)
+        rt.wait(lambda: len(runner.store.account()) > 0, 10, "an account snapshot")
+        panel = SimpleNamespace(url=runner.panel_url, token="tok-pages")
+        page, errors, outside = _open(browser, panel, "/")
+        try:
+            assert page.locator("#grids-table tr").count() == 4  # header + 3 symbols
+            assert page.locator("#symbol option").count() == 4  # all + 3 symbols
+            assert page.locator("#symbol").input_value() == ""
+            assert page.locator("#state").text_content() == "running"
+            assert page.locator(".js-plotly-plot").count() >= 1
+            assert errors == [] and outside == []
+        finally:
+            page.close()
+        page, errors, outside = _open(browser, panel, "/grid")
+        try:  # the grid page shows one grid: the first symbol unless one is chosen
+            assert page.locator("#symbol").input_value() == "BTCUSDT"
+            assert page.locator("#grid-gen").text_content().startswith("BTCUSDT")
+            assert page.locator("#slots-table tr").count() >= 9
+            page.select_option("#symbol", "ETHUSDT")
+            page.wait_for_url("**/grid?symbol=ETHUSDT")
+            page.wait_for_function(
+                "document.getElementById('grid-gen').textContent.startsWith('ETHUSDT')")
+            assert page.locator("#slots-table tr").count() >= 9
+            assert "symbol=ETHUSDT" in page.locator("nav a").first.get_attribute("href")
+            assert errors == [] and outside == []
+        finally:
+            page.close()
+    finally:
+        rt.stop()

@@ -222,3 +222,131 @@ def test_kill_9_inside_order_create_adopts_or_resends_the_same_id(
         assert not [o for o in ls.orders() if o.status in ("Intent", "Void")]
     finally:
         ls.close()
+
+
+PF_SYMBOLS = {"BTCUSDT": 60_000.0, "ETHUSDT": 3_000.0, "SOLUSDT": 150.0}
+
+
+class PortfolioMarket(threading.Thread):
+    """Mean-reverting random walks of three symbols, one print each per market second."""
+
+    def __init__(self, fx: FakeExchange, seed: int = 11) -> None:
+        super().__init__(daemon=True)
+        self.fx = fx
+        self.rng = np.random.default_rng(seed)
+        self.halt = threading.Event()
+        self.ts = 1_700_000_000_000
+        self.price = dict(PF_SYMBOLS)
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.ts += 1000
+            for sym, p0 in PF_SYMBOLS.items():
+                p = self.price[sym]
+                p += self.rng.normal(0, 4e-4 * p0) - 0.03 * (p - p0)
+                self.price[sym] = p = round(p, 2)
+                self.fx.engine.trade(sym, p, side=1 if self.rng.random() < 0.5 else -1,
+                                     ts=self.ts)
+            time.sleep(0.004)
+
+
+def test_kill_9_and_restart_three_symbols(fake_exchange_factory: Any, tmp_path: Path) -> None:
+    """The same with a portfolio of three symbols in one runner: per symbol, no order twice
+    and every execution stored once."""
+    fx = fake_exchange_factory(symbols=tuple(PF_SYMBOLS), price=PF_SYMBOLS)
+    for s in PF_SYMBOLS:
+        fx.engine.set_funding_rate(s, 0.0)
+    pf = {"capital": 3000.0, "max_total_exposure_pct": 2.0,
+          "symbols": [{"symbol": s, "allocation": 1 / 3} for s in PF_SYMBOLS]}
+    cfg = local_config(fx, tmp_path / "live", portfolio=pf,
+                       grid={"spacing": 0.0015, "n_buy": 4, "n_sell": 4},
+                       live={"order_poll_s": 0.5, "export_s": 0.2})
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {**os.environ, ENV_KEY: fx.api_key, ENV_SECRET: fx.api_secret, "TZ": "UTC"}
+    mirror = tmp_path / "live" / "portfolio"
+    starts = "select count(*) from live_events where kind = 'start'"
+
+    def executions() -> list[dict[str, Any]]:
+        with fx.engine.lock:
+            return [dict(e) for e in fx.engine.accounts[fx.api_key].executions]
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        log = tmp_path / f"run{n}.log"
+        proc = subprocess.Popen([sys.executable, "-m", "live", "live", "--config", str(path),
+                                 "--paper"], cwd=ROOT, env=env, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT)
+        _wait(lambda: _mirror_count(mirror, starts) >= n or proc.poll() is not None, 120,
+              f"runner start {n}")
+        assert proc.poll() is None, log.read_text()[-3000:]
+        return proc
+
+    def by_symbol(xs: list[dict[str, Any]]) -> Counter[str]:
+        return Counter(e["symbol"] for e in xs)
+
+    market = PortfolioMarket(fx)
+    fx.faults.set_latency(0.01)
+    procs = [start(1)]
+    market.start()
+    try:
+        try:
+            _wait(lambda: min(by_symbol(executions()).get(s, 0) for s in PF_SYMBOLS) >= 4,
+                  60, "fills of every symbol before the kill")
+            procs[0].send_signal(signal.SIGKILL)
+            procs[0].wait(10)
+            fx.faults.set_latency(0.0)
+            n_dead = len(executions())
+            _wait(lambda: len(executions()) >= n_dead + 3, 30,
+                  "fills while the runner is down")
+            procs.append(start(2))
+            back = by_symbol(executions())
+            _wait(lambda: all(by_symbol(executions()).get(s, 0) >= back.get(s, 0) + 3
+                              for s in PF_SYMBOLS), 60,
+                  "fills of every symbol after the restart")
+        finally:
+            market.halt.set()
+            market.join(5)
+        n_total = len(executions())
+        _wait(lambda: _mirror_count(mirror, "select count(*) from live_fills where applied")
+              == n_total, 60, "the runner to store every execution")
+        procs[1].send_signal(signal.SIGTERM)
+        assert procs[1].wait(60) == 0, (tmp_path / "run2.log").read_text()[-3000:]
+    finally:
+        for proc in procs:  # a failed wait leaves no runner behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+
+    tags = {s: runner_tag(f"portfolio/linear/{s}") for s in PF_SYMBOLS}
+    with fx.engine.lock:
+        orders = list(fx.engine.accounts[fx.api_key].orders.values())
+    assert max(Counter(o.order_link_id for o in orders).values()) == 1
+    for sym, tag in tags.items():
+        mine = [o for o in orders if o.symbol == sym]
+        assert mine and all(parse_link(o.order_link_id, "gl", tag) for o in mine), sym
+        live_per_key: dict[tuple[int, int, str, int], int] = defaultdict(int)
+        for o in mine:
+            k = parse_link(o.order_link_id, "gl", tag)
+            assert k is not None
+            if o.status not in ("Cancelled", "Rejected") or o.cum_qty > 0:
+                live_per_key[(k.gen, k.slot, k.leg, k.cycle)] += 1
+        assert max(live_per_key.values()) == 1, sym
+        open_slots = Counter(k.slot for o in mine if o.is_open
+                             for k in [parse_link(o.order_link_id, "gl", tag)] if k)
+        assert not open_slots or max(open_slots.values()) == 1, sym
+    ls = LiveStore.open(tmp_path / "live" / "portfolio.duckdb")
+    try:
+        df = ls.fills(100_000)
+        assert sorted(df["exec_id"]) == sorted(e["execId"] for e in executions())
+        assert ls.unapplied_fills() == []
+        assert set(df[df["source"] == "backfill"]["symbol"]) <= set(PF_SYMBOLS)
+        assert (df["source"] == "backfill").any()
+        assert Counter(df["symbol"]) == by_symbol(executions())
+        for sym in PF_SYMBOLS:
+            pos = fx.engine.accounts[fx.api_key].positions[sym].size
+            state = ls.get_state(f"runner/linear/{sym}")
+            assert state["ledger"]["acc"][0] == pytest.approx(pos, abs=1e-9), sym
+        ev = ls.events(1000)
+        assert (ev["kind"] == "start").sum() == 2
+    finally:
+        ls.close()

@@ -145,3 +145,69 @@ def test_second_writer_refused(tmp_path: Path) -> None:
     finally:
         ls.close()
     assert StoreLockedError.__name__ == "StoreLockedError"
+
+
+def test_a_store_of_one_grid_migrates_to_symbols(tmp_path: Path) -> None:
+    """A live store written before migration 0006 (one grid, no symbol on equity / grid /
+    events) keeps its rows; the single-symbol runner claims them."""
+    import duckdb
+
+    from gridlab.store.core import load_sql, migrations
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(load_sql("schema_version"))
+    for m in migrations():
+        if m.version <= 4:
+            con.execute(m.sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, 0)", [m.version, m.name])
+    con.execute("INSERT INTO live_equity VALUES (1, 100.0, 1000.0, 0.1, 0, 0, 0, 0, 0, 0.01, "
+                "NULL, NULL)")
+    con.execute("INSERT INTO live_grid VALUES (1, 1, 100.0, 99.0, 101.0, 0.01, 2, 2, "
+                "'INITIAL', 'Normal', NULL, 0.0)")
+    con.execute("INSERT INTO live_positions VALUES (1, 'BTCUSDT', 0.1, 100, 100, 0, 0, 1, 0, "
+                "0.1)")
+    con.execute("INSERT INTO live_events (ts, kind, severity, message) VALUES "
+                "(1, 'start', 'info', 'hello')")
+    con.close()
+    ls = LiveStore.open(path)
+    try:
+        assert ls.store.schema_version >= 6
+        assert ls.equity()["symbol"].tolist() == [""]
+        ls.claim_symbol("BTCUSDT")
+        assert ls.equity(symbol="BTCUSDT")["equity"].tolist() == [1000.0]
+        assert ls.grids(symbol="BTCUSDT")["reason"].tolist() == ["INITIAL"]
+        assert len(ls.positions(symbol="BTCUSDT")) == 1
+        assert ls.events()["symbol"].isna().all()
+        # the same generation / time of another symbol is another row now
+        ls.add_grid(gen=1, symbol="ETHUSDT", ts=1, price=10.0, lowest=9.0, highest=11.0,
+                    spacing=0.01, n_buy=2, n_sell=2, reason="INITIAL", profile="Normal",
+                    profile_version=None, seed_qty=0.0)
+        ls.add_equity(ts=1, symbol="ETHUSDT", price=10.0, equity=500.0, position=0.0,
+                      realized=0.0, unrealized=0.0, fees=0.0, funding=0.0, grid_profit=0.0,
+                      exposure=0.0, wallet_equity=None, wallet_available=None)
+        assert sorted(ls.grids()["symbol"]) == ["BTCUSDT", "ETHUSDT"]
+        assert len(ls.equity()) == 2 and len(ls.equity(symbol="ETHUSDT")) == 1
+    finally:
+        ls.close()
+
+
+def test_symbol_filters_and_account_rows(live: LiveStore) -> None:
+    for i, sym in enumerate(("BTCUSDT", "ETHUSDT", "BTCUSDT")):
+        f = _fill(f"e{i}", 1_000 + i)
+        live.insert_fill(FillRow(**{**f.__dict__, "symbol": sym}), kind="grid", gen=1, slot=i)
+    assert live.last_exec_time("ETHUSDT") == 1_001 and live.last_exec_time() == 1_002
+    assert [f.exec_id for f in live.unapplied_fills("BTCUSDT")] == ["e0", "e2"]
+    assert live.fills_summary("ETHUSDT")["n_fills"] == 1
+    assert live.fills_by_symbol()["n_fills"].tolist() == [2, 1]
+    live.add_event("grid_error", "eth halted", symbol="ETHUSDT")
+    live.add_event("start", "runner")
+    live.add_event("recenter", "btc", symbol="BTCUSDT")
+    assert live.events(symbol="ETHUSDT")["kind"].tolist() == ["start", "grid_error"]
+    live.add_account(ts=5, capital=3000.0, equity=2990.0, realized=0.0, unrealized=-10.0,
+                     fees=0.0, funding=0.0, grid_profit=0.0, notional=500.0,
+                     worst_notional=900.0, exposure=0.167, daily_max=3000.0,
+                     drawdown=0.0033, stopped=0, n_grids=3, n_trading=3, wallet_equity=None,
+                     wallet_available=None)
+    assert live.account()["equity"].tolist() == [2990.0]
+    assert "live_account" in {p.stem for p in live.export()}

@@ -80,10 +80,15 @@ class LiveConfig(StrictModel):
                              "them) or cancel them")
     data_dir: Path = Field(Path("data/live"), description="live DuckDB files and Parquet mirrors")
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,60}$",
-                             description="live store name; default <profile>-<symbol>")
+                             description="live store name; default <symbol>-<category>, or "
+                                         "'portfolio' with a portfolio section")
     link_prefix: str = Field("gl", pattern=r"^[a-z]{1,4}$",
                              description="orderLinkId prefix of the runner's orders")
     ws: bool = Field(True, description="use the WebSocket streams (the REST poll always runs)")
+    symbol_error_limit: int = Field(
+        5, ge=0, le=1000,
+        description="refused orders or failed steps in a row that put one grid in its error "
+                    "state (orders cancelled, the other grids keep trading); 0 = never")
     panel: PanelConfig = Field(default_factory=PanelConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 

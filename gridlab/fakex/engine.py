@@ -318,6 +318,9 @@ class Engine(MarketDataMixin):
             if category not in ("linear", "spot"):
                 raise EngineError(10001, "params error: category only support linear and spot")
             m, inst = self._market(category, str(p.get("symbol", "")))
+            if inst.status != "Trading":  # halted / settling / delisting: no new orders
+                raise EngineError(110065, f"No trading is allowed at the current time "
+                                          f"({inst.symbol} is {inst.status})")
             side = p.get("side")
             if side not in ("Buy", "Sell"):
                 raise EngineError(10001, "params error: side invalid")

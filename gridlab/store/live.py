@@ -1,4 +1,9 @@
-"""The live runner's store (tables `live_*`, migration 0004) and its Parquet mirror; promotions.
+"""The live runner's store (tables `live_*`, migrations 0004 and 0006) and its Parquet mirror;
+promotions.
+
+One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
+readers take an optional `symbol` (None = every symbol). Events with symbol None are the
+runner's or the account's; `live_account` holds the account snapshots (every grid together).
 
 DuckDB lets one process hold a file for writing and then no other process may open it, not
 even read-only. So the runner is the single writer of its live file and keeps it open; every
@@ -43,7 +48,7 @@ __all__ = [
 ]
 
 LIVE_TABLES: tuple[str, ...] = ("live_orders", "live_fills", "live_positions", "live_equity",
-                                "live_grid", "live_events", "live_state")
+                                "live_grid", "live_events", "live_state", "live_account")
 """Tables of a live store, each mirrored to `<table>.parquet`."""
 
 ACTIVE_STATUSES = ("Intent", "New", "PartiallyFilled")
@@ -184,9 +189,11 @@ class LiveStore:
             "filled_qty": float(filled_qty), "reason": reason[:200], "updated_at": _now_ms()},
             "live_orders")
 
-    def orders(self, active_only: bool = False, limit: int = 100_000) -> list[OrderRow]:
-        """Orders, newest first."""
-        rows = self._rows("live_orders_select", {"active_only": active_only, "limit": limit})
+    def orders(self, active_only: bool = False, limit: int = 100_000, *,
+               symbol: str | None = None) -> list[OrderRow]:
+        """Orders (of `symbol`, or all), newest first."""
+        rows = self._rows("live_orders_select", {"active_only": active_only, "limit": limit,
+                                                 "symbol": symbol})
         return [OrderRow(order_link_id=r[0], order_id=r[1], symbol=r[2], kind=r[3], gen=r[4],
                          slot=r[5], leg=r[6], cycle=r[7], attempt=r[8], side=r[9], price=r[10],
                          qty=r[11], status=r[12], filled_qty=r[13], reason=r[14],
@@ -210,69 +217,96 @@ class LiveStore:
             "slot": int(slot), "position": float(position), "grid_profit": float(grid_profit)},
             "live_fills")
 
-    def unapplied_fills(self) -> list[FillRow]:
-        """Stored fills that were never applied, oldest first."""
-        rows = self._rows("live_fills_unapplied")
+    def unapplied_fills(self, symbol: str | None = None) -> list[FillRow]:
+        """Stored fills (of `symbol`, or all) that were never applied, oldest first."""
+        rows = self._rows("live_fills_unapplied", {"symbol": symbol})
         return [FillRow(exec_id=r[0], exec_time=r[1], symbol=r[2], order_link_id=r[3],
                         order_id=r[4], exec_type=r[5], side=r[6], price=r[7], qty=r[8], fee=r[9],
                         fee_rate=r[10], is_maker=r[11], source=r[12]) for r in rows]
 
-    def last_exec_time(self) -> int | None:
-        """execTime of the newest stored execution."""
-        rows = self._rows("live_fills_last_time")
+    def last_exec_time(self, symbol: str | None = None) -> int | None:
+        """execTime of the newest stored execution (of `symbol`, or of any)."""
+        rows = self._rows("live_fills_last_time", {"symbol": symbol})
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
-    def fills(self, limit: int = 100) -> pd.DataFrame:
-        """The latest fills, newest first."""
-        return self._df("live_fills_recent", {"limit": limit})
+    def fills(self, limit: int = 100, *, symbol: str | None = None) -> pd.DataFrame:
+        """The latest fills (of `symbol`, or all), newest first."""
+        return self._df("live_fills_recent", {"limit": limit, "symbol": symbol})
 
-    def fills_summary(self) -> dict[str, Any]:
-        """Counts and totals over the stored executions."""
+    def fills_summary(self, symbol: str | None = None) -> dict[str, Any]:
+        """Counts and totals over the stored executions (of `symbol`, or all)."""
         with self.reader() as cur:
-            cur.execute(load_sql("live_fills_summary"))
+            cur.execute(load_sql("live_fills_summary"), {"symbol": symbol})
             names = [d[0] for d in cur.description]
             row = cur.fetchall()[0]
         return dict(zip(names, row, strict=True))
 
+    def fills_by_symbol(self) -> pd.DataFrame:
+        """Counts and totals over the stored executions, one row per symbol."""
+        return self._df("live_fills_by_symbol")
+
     # ---- events, snapshots, grid, state ----------------------------------------------------
 
     def add_event(self, kind: str, message: str, *, severity: str = "info",
-                  details: dict[str, Any] | None = None, ts: int | None = None) -> int:
-        """Append an event; returns its id."""
+                  details: dict[str, Any] | None = None, ts: int | None = None,
+                  symbol: str | None = None) -> int:
+        """Append an event (of grid `symbol`; None = the runner / account); returns its id."""
         rows = self._exec("live_event_insert", {
             "ts": _now_ms() if ts is None else int(ts), "kind": kind, "severity": severity,
             "message": message[:2000],
-            "details": None if details is None else json.dumps(details, default=str)},
-            "live_events")
+            "details": None if details is None else json.dumps(details, default=str),
+            "symbol": symbol}, "live_events")
         return int(rows[0][0])
 
-    def events(self, limit: int = 100) -> pd.DataFrame:
-        """The latest events, newest first."""
-        return self._df("live_events_recent", {"limit": limit})
+    def events(self, limit: int = 100, *, symbol: str | None = None) -> pd.DataFrame:
+        """The latest events, newest first: all, or those of `symbol` and of the runner."""
+        return self._df("live_events_recent", {"limit": limit, "symbol": symbol})
 
     def add_equity(self, **row: Any) -> None:
-        """One equity snapshot (columns of `live_equity`)."""
+        """One equity snapshot of one grid (columns of `live_equity`; `symbol` defaults to
+        '')."""
+        row.setdefault("symbol", "")
         self._exec("live_equity_insert", row, "live_equity")
 
-    def equity(self, since: int = 0, limit: int = 100_000) -> pd.DataFrame:
-        """Equity snapshots since `since`, oldest first."""
-        return self._df("live_equity_select", {"since": since, "limit": limit})
+    def equity(self, since: int = 0, limit: int = 100_000, *,
+               symbol: str | None = None) -> pd.DataFrame:
+        """Equity snapshots (of `symbol`, or all) since `since`, oldest first."""
+        return self._df("live_equity_select", {"since": since, "limit": limit,
+                                               "symbol": symbol})
+
+    def add_account(self, **row: Any) -> None:
+        """One account snapshot (columns of `live_account`)."""
+        self._exec("live_account_insert", row, "live_account")
+
+    def account(self, since: int = 0, limit: int = 100_000) -> pd.DataFrame:
+        """Account snapshots since `since`, oldest first."""
+        return self._df("live_account_select", {"since": since, "limit": limit})
 
     def add_position(self, **row: Any) -> None:
         """One exchange position snapshot (columns of `live_positions`)."""
         self._exec("live_position_insert", row, "live_positions")
 
-    def positions(self, limit: int = 100) -> pd.DataFrame:
-        """The latest position snapshots, newest first."""
-        return self._df("live_positions_recent", {"limit": limit})
+    def positions(self, limit: int = 100, *, symbol: str | None = None) -> pd.DataFrame:
+        """The latest position snapshots (of `symbol`, or all), newest first."""
+        return self._df("live_positions_recent", {"limit": limit, "symbol": symbol})
 
     def add_grid(self, **row: Any) -> None:
-        """One grid build (columns of `live_grid`)."""
+        """One grid build (columns of `live_grid`; `symbol` defaults to '')."""
+        row.setdefault("symbol", "")
         self._exec("live_grid_insert", row, "live_grid")
 
-    def grids(self, limit: int = 100) -> pd.DataFrame:
-        """The latest grid builds, newest first."""
-        return self._df("live_grid_recent", {"limit": limit})
+    def grids(self, limit: int = 100, *, symbol: str | None = None) -> pd.DataFrame:
+        """The latest grid builds (of `symbol` by generation, or of all by time), newest
+        first."""
+        return self._df("live_grid_recent", {"limit": limit, "symbol": symbol})
+
+    def claim_symbol(self, symbol: str) -> None:
+        """Give the equity and grid rows written before migration 0006 (symbol '') to
+        `symbol` (a single-symbol runner's store)."""
+        with self.store.transaction() as con:
+            for sql in ("live_claim_equity", "live_claim_grid"):
+                con.execute(load_sql(sql), {"symbol": symbol})
+        self._mark("live_equity", "live_grid")
 
     def put_state(self, key: str, value: Any) -> None:
         """Write a JSON-able state value."""

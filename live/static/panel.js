@@ -3,7 +3,28 @@
 
 const page = document.body.dataset.page;
 const refreshMs = Number(document.body.dataset.refresh) || 5000;
+const multi = document.body.dataset.multi === "1";
 const TOKEN_KEY = "gridlab-panel-token";
+
+// the symbol selector: "" = every grid (totals); the grid page always shows one grid
+const picker = document.getElementById("symbol");
+let symbol = new URLSearchParams(location.search).get("symbol") || "";
+if (picker) {
+  const options = Array.from(picker.options).map((o) => o.value);
+  if (!options.includes(symbol) || (page === "grid" && !symbol)) symbol = options.find((v) => v) || "";
+  picker.value = symbol;
+  picker.addEventListener("change", () => {
+    location.search = picker.value ? "?symbol=" + encodeURIComponent(picker.value) : "";
+  });
+}
+for (const a of document.querySelectorAll("nav a")) {
+  if (symbol) a.href = a.getAttribute("href") + "?symbol=" + encodeURIComponent(symbol);
+}
+const totals = multi && !symbol;
+function api(path) {
+  if (!symbol) return path;
+  return path + (path.includes("?") ? "&" : "?") + "symbol=" + encodeURIComponent(symbol);
+}
 
 function fmt(x, digits = 2) {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
@@ -75,8 +96,10 @@ function plot(id, traces, layout) {
     { displaylogo: false, responsive: true });
 }
 
+function setLabel(id, text) { const el = document.getElementById(id); if (el) el.textContent = text; }
+
 async function header() {
-  const s = await getJSON("/api/status");
+  const s = await getJSON(api("/api/status"));
   const badge = document.getElementById("state");
   badge.textContent = s.state + (s.streams_healthy ? "" : " · streams down");
   badge.className = "badge " + s.state.split(":")[0];
@@ -84,33 +107,63 @@ async function header() {
 }
 
 const EVENT_COLS = [["ts", "time", time], ["severity", "severity", String], ["kind", "kind", String],
-                    ["message", "message", String]];
+                    ["symbol", "symbol", (v) => v || "–"], ["message", "message", String]];
+const GRID_COLS = [["symbol", "symbol", String], ["state", "state", String], ["profile", "profile", (v) => v || "–"],
+  ["last_price", "price"], ["position", "position"], ["notional", "notional", (v) => fmt(v)],
+  ["equity", "equity", (v) => fmt(v)], ["pnl", "PnL", (v) => fmt(v)], ["grid_profit", "grid profit", (v) => fmt(v, 4)],
+  ["exposure", "exposure", pct], ["open_orders", "orders"], ["error", "error", (v) => v || ""]];
+function profileText(p) { return `${p.name ?? "config sections"} v${p.version ?? "-"} (${p.source})`; }
 
 const pages = {
   async dashboard() {
-    const [s, p, risk, eq, ev] = await Promise.all([header(), getJSON("/api/pnl"),
-      getJSON("/api/risk/metrics"), getJSON("/api/equity/chart"), getJSON("/api/events?limit=15")]);
+    const [s, p, risk, eq, ev] = await Promise.all([header(), getJSON(api("/api/pnl")),
+      getJSON(api("/api/risk/metrics")), getJSON(api("/api/equity/chart")), getJSON(api("/api/events?limit=15"))]);
     setText("equity", fmt(p.equity));
     setText("pnl", fmt(p.equity - s.capital) + " (" + pct(p.return) + ")", signClass(p.equity - s.capital));
     setText("grid-profit", fmt(p.grid_profit, 4), signClass(p.grid_profit));
-    setText("position", fmt(p.position, 6));
-    setText("price", fmt(s.last_price));
     setText("exposure", pct(risk.exposure));
-    kvTable("status-table", { state: s.state, profile: `${s.profile.name ?? "config sections"} v${s.profile.version ?? "-"} (${s.profile.source})`,
-      generation: s.generation, exchange: s.exchange, streams: s.streams_healthy ? "healthy" : "down",
-      "market time": time(s.last_market_ts), fills: s.stats.fills_applied, orders: s.stats.orders_placed,
-      recenters: s.stats.recenters, errors: s.stats.errors, uptime_s: s.uptime_s });
+    const sec = document.getElementById("grids-section");
+    if (sec) sec.hidden = !multi || !!symbol;
+    if (totals) {
+      setLabel("position-label", "Notional");
+      setText("position", fmt(risk.notional));
+      setLabel("price-label", "Grids trading");
+      setText("price", `${s.grids.filter((g) => g.trading).length} / ${s.grids.length}`);
+      const a = s.account;
+      kvTable("status-table", { state: s.state, grids: s.grids.length, exchange: s.exchange,
+        streams: s.streams_healthy ? "healthy" : "down", "total equity": fmt(a.equity),
+        "daily max": fmt(a.daily_max), drawdown: pct(a.drawdown), "kill switch at": pct(a.kill_switch_dd),
+        "exposure cap": pct(a.max_total_exposure_pct), "symbol share cap": pct(a.max_symbol_share),
+        fills: s.stats.fills_applied, orders: s.stats.orders_placed, "blocked by account": s.stats.blocked_account,
+        errors: s.stats.errors, uptime_s: s.uptime_s });
+      rowsTable("grids-table", s.grids, GRID_COLS);
+    } else {
+      setLabel("position-label", "Position");
+      setText("position", fmt(p.position, 6));
+      setLabel("price-label", "Last price");
+      setText("price", fmt(s.last_price));
+      kvTable("status-table", { state: s.state, profile: profileText(s.profile),
+        generation: s.generation, exchange: s.exchange, streams: s.streams_healthy ? "healthy" : "down",
+        "market time": time(s.last_market_ts), fills: s.stats.fills_applied, orders: s.stats.orders_placed,
+        recenters: s.stats.recenters, errors: s.stats.errors, uptime_s: s.uptime_s });
+    }
     rowsTable("events-table", ev, EVENT_COLS);
     const t = eq.ts.map((x) => new Date(x));
-    plot("equity-chart", [
-      { x: t, y: eq.equity, name: "strategy equity", type: "scatter", mode: "lines" },
-      { x: t, y: eq.price, name: "price", type: "scatter", mode: "lines", yaxis: "y2", line: { dash: "dot" } },
-    ], { yaxis: { title: "equity" }, yaxis2: { title: "price", overlaying: "y", side: "right" } });
+    const traces = [{ x: t, y: eq.equity, name: totals ? "total equity" : "strategy equity", type: "scatter", mode: "lines" }];
+    if (totals) {
+      for (const [sym, g] of Object.entries(eq.grids || {})) {
+        traces.push({ x: g.ts.map((x) => new Date(x)), y: g.equity, name: sym, type: "scatter", mode: "lines", yaxis: "y2" });
+      }
+      plot("equity-chart", traces, { yaxis: { title: "total equity" }, yaxis2: { title: "grid equity", overlaying: "y", side: "right" } });
+    } else {
+      traces.push({ x: t, y: eq.price, name: "price", type: "scatter", mode: "lines", yaxis: "y2", line: { dash: "dot" } });
+      plot("equity-chart", traces, { yaxis: { title: "equity" }, yaxis2: { title: "price", overlaying: "y", side: "right" } });
+    }
   },
   async grid() {
     await header();
-    const g = await getJSON("/api/grid/levels");
-    document.getElementById("grid-gen").textContent = `generation ${g.generation}, centre ${fmt(g.centre)}, spacing ${pct(g.spacing)}`;
+    const g = await getJSON(api("/api/grid/levels"));
+    document.getElementById("grid-gen").textContent = `${g.symbol} · generation ${g.generation}, centre ${fmt(g.centre)}, spacing ${pct(g.spacing)}`;
     rowsTable("slots-table", g.slots, [["slot", "slot"], ["home", "home", String], ["lo", "lo"], ["hi", "hi"],
       ["qty", "qty"], ["state", "state", String], ["status", "status", String],
       [(r) => r.order && `${r.order.side} ${fmt(r.order.price)} × ${fmt(r.order.qty, 6)} ${r.order.status}`, "order", (v) => v || "–"]]);
@@ -128,16 +181,21 @@ const pages = {
   },
   async positions() {
     await header();
-    const [p, b, risk] = await Promise.all([getJSON("/api/positions"), getJSON("/api/balance"), getJSON("/api/risk/metrics")]);
+    const [p, b, risk] = await Promise.all([getJSON(api("/api/positions")), getJSON(api("/api/balance")), getJSON(api("/api/risk/metrics"))]);
+    const sec = document.getElementById("grids-section");
+    if (sec) sec.hidden = !multi || !!symbol;
+    if (totals) rowsTable("grids-table", p.grids, GRID_COLS);
     kvTable("ledger-table", p.ledger);
     kvTable("exchange-table", p.exchange);
     kvTable("balance-table", Object.assign({}, b.strategy, { wallet: b.wallet }));
-    kvTable("risk-table", risk);
+    const r = Object.assign({}, risk);
+    delete r.grids;
+    kvTable("risk-table", r);
   },
   async history() {
     await header();
-    const [t, ev] = await Promise.all([getJSON("/api/trades/recent?limit=200"), getJSON("/api/events?limit=100")]);
-    rowsTable("trades-table", t.trades, [["exec_time", "time", time], ["side", "side", (v) => (v > 0 ? "Buy" : "Sell")],
+    const [t, ev] = await Promise.all([getJSON(api("/api/trades/recent?limit=200")), getJSON(api("/api/events?limit=100"))]);
+    rowsTable("trades-table", t.trades, [["exec_time", "time", time], ["symbol", "symbol", String], ["side", "side", (v) => (v > 0 ? "Buy" : "Sell")],
       ["price", "price"], ["qty", "qty"], ["fee", "fee"], ["kind", "kind", String], ["slot", "slot"],
       ["position", "position"], ["grid_profit", "grid profit"], ["source", "via", String]]);
     rowsTable("events-table", ev, EVENT_COLS);
@@ -154,8 +212,15 @@ const pages = {
     document.getElementById("control-note").textContent = s.control_enabled
       ? "Start, stop and profile changes need the panel token."
       : "Control is disabled: the runner has no panel token configured.";
-    kvTable("settings-table", { exchange: s.exchange, paper: s.paper, symbol: s.symbol, category: s.category,
-      capital: s.capital, profile: `${s.profile.name ?? "config sections"} v${s.profile.version ?? "-"} (${s.profile.source})` });
+    setLabel("target-note", totals ? "The buttons act on every grid." : `The buttons act on ${s.symbol}.`);
+    if (totals) {
+      const rows = { exchange: s.exchange, paper: s.paper, capital: s.capital };
+      for (const g of s.grids) rows[g.symbol] = `${g.category} · ${g.state} · profile ${g.profile ?? "-"} · capital ${fmt(g.capital)}`;
+      kvTable("settings-table", rows);
+    } else {
+      kvTable("settings-table", { exchange: s.exchange, paper: s.paper, symbol: s.symbol, category: s.category,
+        capital: s.capital, profile: profileText(s.profile) });
+    }
   },
 };
 
@@ -173,12 +238,12 @@ function wireSettings() {
   const tok = document.getElementById("token");
   if (!tok) return;
   tok.value = sessionStorage.getItem(TOKEN_KEY) || "";
-  document.getElementById("btn-start").addEventListener("click", () => post("/api/start"));
-  document.getElementById("btn-stop").addEventListener("click", () => post("/api/stop"));
+  document.getElementById("btn-start").addEventListener("click", () => post(api("/api/start")));
+  document.getElementById("btn-stop").addEventListener("click", () => post(api("/api/stop")));
   document.getElementById("profile-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const v = document.getElementById("version").value;
-    post("/api/profile/change", { profile: document.getElementById("profile").value, version: v ? Number(v) : null });
+    post(api("/api/profile/change"), { profile: document.getElementById("profile").value, version: v ? Number(v) : null });
   });
 }
 

@@ -1,6 +1,6 @@
--- One equity snapshot.
+-- One equity snapshot of one grid.
 INSERT OR REPLACE INTO live_equity
-    (ts, price, equity, position, realized, unrealized, fees, funding, grid_profit, exposure,
-     wallet_equity, wallet_available)
-VALUES ($ts, $price, $equity, $position, $realized, $unrealized, $fees, $funding, $grid_profit,
-        $exposure, $wallet_equity, $wallet_available);
+    (ts, symbol, price, equity, position, realized, unrealized, fees, funding, grid_profit,
+     exposure, wallet_equity, wallet_available)
+VALUES ($ts, $symbol, $price, $equity, $position, $realized, $unrealized, $fees, $funding,
+        $grid_profit, $exposure, $wallet_equity, $wallet_available);

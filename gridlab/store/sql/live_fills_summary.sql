@@ -1,4 +1,4 @@
--- Totals over the stored executions.
+-- Totals over the stored executions, of one symbol or all ($symbol NULL).
 SELECT count(*) FILTER (WHERE exec_type = 'Trade')                        AS n_fills,
        count(*) FILTER (WHERE grid_profit <> 0)                           AS n_round_trips,
        coalesce(sum(grid_profit), 0)                                      AS grid_profit,
@@ -6,4 +6,5 @@ SELECT count(*) FILTER (WHERE exec_type = 'Trade')                        AS n_f
        coalesce(sum(fee) FILTER (WHERE exec_type = 'Funding'), 0)         AS funding,
        coalesce(sum(qty * price) FILTER (WHERE exec_type = 'Trade'), 0)   AS turnover,
        max(exec_time)                                                     AS last_fill
-FROM live_fills;
+FROM live_fills
+WHERE $symbol IS NULL OR symbol = $symbol;

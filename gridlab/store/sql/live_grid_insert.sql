@@ -1,6 +1,6 @@
--- One grid build (generation).
+-- One grid build (generation) of one symbol.
 INSERT OR REPLACE INTO live_grid
-    (gen, ts, price, lowest, highest, spacing, n_buy, n_sell, reason, profile, profile_version,
-     seed_qty)
-VALUES ($gen, $ts, $price, $lowest, $highest, $spacing, $n_buy, $n_sell, $reason, $profile,
-        $profile_version, $seed_qty);
+    (gen, symbol, ts, price, lowest, highest, spacing, n_buy, n_sell, reason, profile,
+     profile_version, seed_qty)
+VALUES ($gen, $symbol, $ts, $price, $lowest, $highest, $spacing, $n_buy, $n_sell, $reason,
+        $profile, $profile_version, $seed_qty);
