@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from gridlab.backtest.engine_nb import n_days_nb, run_nb
-from gridlab.backtest.enums import EQUITY_DTYPE, FILL_DTYPE, N_SUMMARY, SUMMARY_FIELDS, EngineParams
+from gridlab.backtest.enums import (
+    EQUITY_DTYPE,
+    FILL_DTYPE,
+    LEVEL_DTYPE,
+    N_SUMMARY,
+    RECENTER_DTYPE,
+    SUMMARY_FIELDS,
+    EngineParams,
+)
 from gridlab.strategy.enums import Filters, GridParams, RecenterParams, RiskParams
 
 T0 = 1_700_000_000_000
@@ -52,13 +60,30 @@ def params(*, n_buy=4, n_sell=4, spacing=0.003, spacing_mode=0, profit_target=0.
     return gp, f, rp, rk, ep
 
 
-def run_kernel(ts, price, size, fts, frate, gp, f, rp, rk, ep, cap=200_000):
-    """Run `run_nb`; returns (fills list of tuples, equity list, daily list, summary dict)."""
+def run_kernel_full(ts, price, size, fts, frate, gp, f, rp, rk, ep, cap=200_000,
+                    rc_cap=100_000, lv_cap=1_000_000):
+    """Run `run_nb`; returns (fills list of tuples, equity list, daily list, summary dict,
+    recenters list, levels list, (n recenters, n level rows) as counted by the kernel)."""
     fills = np.zeros(cap, FILL_DTYPE)
     eq = np.zeros((ts[-1] - ts[0]) // ep.equity_ms + 3, EQUITY_DTYPE)
+    rc = np.zeros(rc_cap, RECENTER_DTYPE)
+    lv = np.zeros(lv_cap, LEVEL_DTYPE)
     daily = np.zeros(n_days_nb(ts[0], ts[-1]))
     summ = np.zeros(N_SUMMARY)
-    nf, ne = run_nb(ts, price, size, fts, frate, gp, f, rp, rk, ep, fills, eq, daily, summ)
+    nf, ne, nr, nl = run_nb(ts, price, size, fts, frate, gp, f, rp, rk, ep, fills, eq, rc, lv,
+                            daily, summ)
     assert nf <= cap
     return ([tuple(x) for x in fills[:nf].tolist()], [tuple(x) for x in eq[:ne].tolist()],
-            daily.tolist(), dict(zip(SUMMARY_FIELDS, summ.tolist(), strict=True)))
+            daily.tolist(), dict(zip(SUMMARY_FIELDS, summ.tolist(), strict=True)),
+            [tuple(x) for x in rc[:nr].tolist()], [tuple(x) for x in lv[:nl].tolist()],
+            (int(nr), int(nl)))
+
+
+def run_kernel(ts, price, size, fts, frate, gp, f, rp, rk, ep, cap=200_000):
+    """Run `run_nb`; returns (fills list of tuples, equity list, daily list, summary dict)."""
+    return run_kernel_full(ts, price, size, fts, frate, gp, f, rp, rk, ep, cap)[:4]
+
+
+def nan_safe(rows: list[tuple]) -> list[tuple]:
+    """Rows with nan replaced by a marker, so that == compares them (nan != nan)."""
+    return [tuple("nan" if isinstance(v, float) and v != v else v for v in r) for r in rows]

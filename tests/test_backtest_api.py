@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from gridlab.backtest.data import MarketData, load_market
+from gridlab.backtest.data import MarketData, fmt_ms, load_market
 from gridlab.backtest.engine import backtest
 from gridlab.backtest.metrics import METRIC_COLUMNS
 from gridlab.backtest.params import resolve_key
@@ -138,17 +139,23 @@ def store_path(tmp_path_factory: pytest.TempPathFactory):
 
 def test_store_round_trip_and_period_errors(store_path) -> None:
     from gridlab.store.core import Store
+    from gridlab.store.market import trade_span
     from gridlab.store.runs import (
         get_run,
         list_runs,
         load_run_equity,
         load_run_fills,
+        load_run_levels,
+        load_run_recenters,
         load_sweep_results,
     )
 
     with Store.open(store_path) as s:
         with pytest.raises(DataError, match="the store has trades from 2024-01-01"):
             load_market(s, "BTCUSDT", "linear", "trades", "2023-01-01", "2023-02-01")
+        first, last = trade_span(s, "BTCUSDT", "linear")
+        assert fmt_ms(first).startswith("2024-01-01") and fmt_ms(last).startswith("2024-01-02")
+        assert trade_span(s, "ETHUSDT", "linear") is None
         early = load_market(s, "BTCUSDT", "linear", "1", "2023-12-30", "2024-01-01T06:00")
         assert any("after the requested start" in w for w in early.warnings)
         data = load_market(s, "BTCUSDT", "linear", "1", "2024-01-01", "2024-01-02")
@@ -160,6 +167,12 @@ def test_store_round_trip_and_period_errors(store_path) -> None:
         assert run["params"]["config"] == json.loads(res.params_json())
         assert len(load_run_fills(s, res.run_id)) == len(res.fills)
         assert len(load_run_equity(s, res.run_id)) == len(res.equity)
+        assert len(res.recenters) == res.metrics["n_recenters"] + 1  # + the initial build
+        assert res.recenters["reason"].iloc[0] == "initial"
+        pd.testing.assert_frame_equal(load_run_recenters(s, res.run_id), res.recenters,
+                                      check_dtype=False)
+        pd.testing.assert_frame_equal(load_run_levels(s, res.run_id), res.levels,
+                                      check_dtype=False)
         assert res.run_id in set(list_runs(s)["run_id"])
         table = sweep(data, {"spacing": [0.002, 0.004]}, store=s)
         stored = load_sweep_results(s, table.attrs["sweep_id"])
@@ -184,3 +197,40 @@ def test_cli_backtest_sweep_runs(store_path) -> None:
                               "--param", "grid.spacing=0.002,0.004", "--param", "n_buy=3:5:1"])
     assert out.exit_code == 0, out.output
     assert "sweep_id:" in out.output and "(6 sets" in out.output
+
+
+def test_recenters_and_levels_recorded(market: MarketData, monkeypatch) -> None:
+    import gridlab.backtest.engine as engine
+    from gridlab.research.plots import price_grid_figure
+
+    res = backtest(market, spacing=0.002, capital=2000.0, **{"recenter.deviation.pct": 0.002})
+    rc, lv = res.recenters, res.levels
+    assert list(rc.columns) == ["ts", "reason", "price", "centre", "spacing", "lowest",
+                                "highest", "n_slots"]
+    assert list(lv.columns) == ["ts", "price", "side"]
+    m = res.metrics
+    assert len(rc) == m["n_recenters"] + 1 > 2 and rc["reason"].iloc[0] == "initial"
+    for reason, n in rc["reason"].value_counts().items():
+        assert m[f"rc_{reason}"] == n
+    assert rc["ts"].is_monotonic_increasing and (rc["centre"] - rc["price"]).abs().max() <= 0.005
+    for build in rc.itertuples():
+        prices = lv.loc[lv["ts"] == build.ts, "price"]
+        assert len(prices) == build.n_slots + 1  # contiguous grid: n slots, n + 1 levels
+        assert prices.min() == build.lowest and prices.max() == build.highest
+        sides = lv.loc[lv["ts"] == build.ts, "side"]
+        assert (sides[prices < build.centre] == 1).all()
+        assert (sides[prices > build.centre] == -1).all()
+    fig = price_grid_figure(market_prices(market), lv, res.fills, rc)
+    assert {"grid levels", "recenters"} <= {t.name for t in fig.data}
+    # bounded: only the first builds are kept, with a warning; the metrics are unchanged
+    monkeypatch.setattr(engine, "MAX_RECENTERS", 2)
+    small = backtest(market, spacing=0.002, capital=2000.0, **{"recenter.deviation.pct": 0.002})
+    assert len(small.recenters) == 2 and small.recenters.equals(rc.iloc[:2])
+    assert set(small.levels["ts"]) == set(rc["ts"].iloc[:2])
+    assert any(f"first 2 of {len(rc)}" in w for w in small.warnings)
+    assert small.metrics == res.metrics
+    assert backtest(market, spacing=0.002, record=False).recenters is None
+
+
+def market_prices(market: MarketData):
+    return pd.DataFrame({"ts": market.ts, "price": market.price})

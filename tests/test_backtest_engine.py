@@ -10,18 +10,51 @@ from hypothesis import strategies as st
 from gridlab.backtest.enums import FillKind, FillModel
 from gridlab.backtest.path_nb import kline_path, kline_path_order_nb
 from gridlab.strategy.enums import Mode, Stop
-from tests.backtest_helpers import T0, funding_for, params, random_market, run_kernel
+from tests.backtest_helpers import (
+    T0,
+    funding_for,
+    nan_safe,
+    params,
+    random_market,
+    run_kernel,
+    run_kernel_full,
+)
 from tests.reference.engine_ref import run_ref
 
 
 def _compare(ts, price, size, fts, frate, *p):
-    fills, eq, daily, summ = run_kernel(ts, price, size, fts, frate, *p)
+    fills, eq, daily, summ, rcs, lvs, counts = run_kernel_full(ts, price, size, fts, frate, *p)
     ref = run_ref(ts, price, size, fts, frate, *p)
     assert fills == ref.fills
     assert eq == ref.equity
     assert daily == ref.daily
     assert summ == ref.summary
+    assert nan_safe(rcs) == nan_safe(ref.recenters)
+    assert lvs == ref.levels
+    assert counts == (len(rcs), len(lvs))
+    _check_builds(rcs, lvs, summ, p)
     return fills, eq, summ
+
+
+def _check_builds(rcs, lvs, summ, p) -> None:
+    """Recorded builds agree with the summary counts, and levels with their build's bounds."""
+    ep = p[-1]
+    if not ep.record:
+        assert rcs == [] and lvs == []
+        return
+    names = ("initial", "trail_up", "trail_down", "deviation", "pump_dump", "dominance", "time")
+    assert len(rcs) == sum(summ[f"rc_{nm}"] for nm in names)
+    for reason, nm in enumerate(names, start=1):
+        assert sum(1 for r in rcs if r[1] == reason) == summ[f"rc_{nm}"]
+    by_ts: dict[int, list[float]] = {}
+    for ts, price, side in lvs:
+        by_ts.setdefault(ts, []).append(price)
+        assert side in (-1, 0, 1)
+    for ts, _reason, _price, _centre, _spacing, lowest, highest, n_slots in rcs:
+        prices = by_ts.get(ts, [])
+        assert (n_slots == 0) == (not prices)
+        if prices:
+            assert prices == sorted(prices) and min(prices) == lowest and max(prices) == highest
 
 
 scenario = st.fixed_dictionaries({

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,3 +49,19 @@ def test_distributed_sweep_equals_local(data: MarketData, client) -> None:  # ty
     pd.testing.assert_frame_equal(_plain(again), _plain(local), check_exact=True)
     assert np.array_equal(again["total_return"].to_numpy(), local["total_return"].to_numpy(),
                           equal_nan=True)
+    # the hook on sweep() itself: same table, stored like a local sweep
+    hooked = sweep(data, grid, profile="Normal", client=client, chunk_size=4)
+    pd.testing.assert_frame_equal(_plain(hooked), _plain(local), check_exact=True)
+
+
+def test_local_sweep_does_not_import_dask() -> None:
+    code = ("import sys\n"
+            "from gridlab.backtest import MarketData, sweep\n"
+            "import numpy as np\n"
+            "ts = 1_704_067_200_000 + np.arange(2000, dtype=np.int64) * 1000\n"
+            "px = 100 + np.sin(np.arange(2000) / 50)\n"
+            "sweep(MarketData.from_trades(ts, px), {'spacing': [0.002, 0.003]})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True, cwd=Path(__file__).parents[1])
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

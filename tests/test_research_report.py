@@ -50,6 +50,9 @@ def test_run_report_writes_offline_html(tiny_db: Path, tmp_path: Path) -> None:
     _check_html(html)
     assert re.search(r"fill model.{0,80}cross", html, re.S)
     assert "Normal" in html
+    # the price chart carries the grid levels and the recenter marks of the run
+    assert '"name":"grid levels"' in html and '"name":"recenters"' in html
+    assert re.search(r'"name":"recenters","text":\["initial"', html)
 
 
 def test_report_cli_params_and_fill_model(tiny_db: Path, tmp_path: Path) -> None:

@@ -230,6 +230,10 @@ def test_grid_strategy_lifecycle() -> None:
     other = GridStrategy(grid, RecenterConfig(), f, capital=3000.0, leverage=1.0)
     other.restore(snap)
     assert (other.slots == strat.slots).all() and (other.ring == strat.ring).all()
+    # the look-back triggers' cache is derived from the ring: reset, and the answers agree
+    assert np.isnan(other.recenter_cache[0]) and "recenter_cache" not in snap
+    for t, px in ((31 * 60_000, 100.0), (31 * 60_000, 106.0), (40 * 60_000, 100.2)):
+        assert other.recenter_reason(t, px) == strat.recenter_reason(t, px)
     assert (other.centre, other.last_recenter_ts) == (strat.centre, strat.last_recenter_ts)
     # a recenter moves the bounded range with the centre
     strat.build(32 * 60_000, 105.0)

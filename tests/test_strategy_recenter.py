@@ -19,7 +19,12 @@ from gridlab.strategy.bars_nb import (
     new_bar_ring,
 )
 from gridlab.strategy.enums import AtrMode, Reason, RecenterParams
-from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.recenter_nb import (
+    dominance_share_nb,
+    new_recenter_cache,
+    pump_dump_ref_nb,
+    recenter_reason_nb,
+)
 from tests.reference import examples
 from tests.reference import strategy_ref as ref
 
@@ -135,9 +140,91 @@ def test_recenter_matches_reference(which: str, h: tuple, data: st.DataObject) -
     rp = _params(data.draw, which, centre)
     now = t_end + data.draw(st.integers(0, 2 * BAR_MS))
     last = now - data.draw(st.integers(0, 500)) * BAR_MS
-    got = recenter_reason_nb(now, price, centre, lowest, highest, last, ring, meta, rp)
+    got = recenter_reason_nb(now, price, centre, lowest, highest, last, ring, meta,
+                             new_recenter_cache(cap), rp)
     assert got == ref.recenter_reason(now, price, centre, lowest, highest, last, bars.bars, rp)
     event(f"reason {got}")
+
+
+@settings(max_examples=examples(150), deadline=None)
+@given(h=histories(), data=st.data())
+def test_lookback_kernels_match_scans_along_a_stream(h: tuple, data: st.DataObject) -> None:
+    """Pump/dump's cached walk / search and dominance's running counts equal the reference scans
+    at every check of a tick stream: whatever the check spacing, recenters (new centre, pump/dump
+    window starting at the recenter), window lengths, windows moving back, and ring wrap-around
+    (small rings). One cache serves both triggers, as in recenter_reason_nb."""
+    ts, px, cap = h
+    n = len(ts)
+    sparse = data.draw(st.sampled_from([0, 4, 40]))  # checks every tick .. every ~40 ticks
+    checks = data.draw(st.lists(st.integers(0, 3 + sparse), min_size=n, max_size=n))
+    window = data.draw(st.integers(1, 200)) * BAR_MS
+    pd_window = data.draw(st.integers(1, 120)) * BAR_MS
+    centres = [px[0] * data.draw(st.floats(0.95, 1.05)) for _ in range(3)] if n else [100.0]
+    ring, meta = new_bar_ring(cap)
+    cur = np.zeros(4)
+    cache = new_recenter_cache(cap)
+    bars = ref.BarsRef(BAR_MS, cap)
+    centre = centres[0]
+    last_rc = ts[0] if n else 0
+    for t, p, c in zip(ts, px, checks, strict=True):
+        bar_update_nb(ring, meta, cur, t, p, BAR_MS)
+        bars.update(t, p)
+        if c == 0 or c > 3:
+            continue  # no check at this tick
+        if c == 1 and data.draw(st.integers(0, 9)) == 0:
+            centre = data.draw(st.sampled_from([*centres, p]))  # a recenter
+            last_rc = t
+        since = t - window
+        pd_since = max(t - pd_window, last_rc)
+        if c == 2 and data.draw(st.integers(0, 9)) == 0:
+            since -= data.draw(st.integers(0, 5)) * BAR_MS  # the windows move back
+            pd_since -= data.draw(st.integers(0, 5)) * BAR_MS
+        if c == 3 and data.draw(st.integers(0, 19)) == 0:
+            window = data.draw(st.integers(1, 200)) * BAR_MS  # other window lengths
+            pd_window = data.draw(st.integers(1, 120)) * BAR_MS
+        got = dominance_share_nb(ring, meta, cache, since, centre)
+        assert got == ref.dominance_share(bars.bars, since, centre)
+        want = ref.pump_dump_ref(bars.bars, pd_since)
+        got_ref = pump_dump_ref_nb(ring, meta, cache, pd_since)
+        assert got_ref == want or (math.isnan(got_ref) and math.isnan(want))
+        fresh = pump_dump_ref_nb(ring, meta, new_recenter_cache(cap), pd_since)  # the search
+        assert fresh == want or (math.isnan(fresh) and math.isnan(want))
+    # a fresh cache (the scan) agrees with the running one at the end
+    if ts:
+        since = ts[-1] - window
+        assert dominance_share_nb(ring, meta, new_recenter_cache(cap), since, centre) == (
+            dominance_share_nb(ring, meta, cache, since, centre))
+
+
+def test_pump_dump_reference_with_missing_bars() -> None:
+    """Gaps (bars without ticks) break the contiguous guess: the search still finds the bar."""
+    ring, meta = new_bar_ring(50)
+    cur = np.zeros(4)
+    opens = [0, 1, 2, 5, 6, 9, 20, 21, 22, 40]  # bar indices that saw a tick
+    for k, b in enumerate(opens):
+        bar_update_nb(ring, meta, cur, b * BAR_MS, 100.0 + k, BAR_MS)
+    bar_update_nb(ring, meta, cur, 41 * BAR_MS, 1.0, BAR_MS)  # completes bar 40
+    for since_bar, want in ((0, 100.0), (3, 103.0), (7, 105.0), (10, 106.0), (21, 107.0),
+                            (23, 109.0), (40, 109.0), (41, math.nan)):
+        got = pump_dump_ref_nb(ring, meta, new_recenter_cache(50), since_bar * BAR_MS)
+        assert got == want or (math.isnan(got) and math.isnan(want)), since_bar
+
+
+def test_dominance_cache_survives_ring_replacement() -> None:
+    """A cache whose counted bars are no longer in the ring rescans instead of lying."""
+    ring, meta = new_bar_ring(20)
+    cur = np.zeros(4)
+    for i in range(12):
+        bar_update_nb(ring, meta, cur, i * BAR_MS, 101.0, BAR_MS)
+    cache = new_recenter_cache(20)
+    assert dominance_share_nb(ring, meta, cache, 0, 100.0) == (1.0, 0.0, 11)
+    # another ring (e.g. restored) with other bars at other times
+    ring2, meta2 = new_bar_ring(20)
+    cur2 = np.zeros(4)
+    for i in range(30):
+        bar_update_nb(ring2, meta2, cur2, (i + 3) * BAR_MS, 99.0, BAR_MS)
+    assert dominance_share_nb(ring2, meta2, cache, 0, 100.0) == (0.0, 1.0, 20)
+    assert dominance_share_nb(ring2, meta2, cache, 20 * BAR_MS, 100.0) == (0.0, 1.0, 12)
 
 
 def _off() -> RecenterParams:
@@ -152,11 +239,12 @@ def test_trigger_examples() -> None:
     for i in range(600):
         bar_update_nb(ring, meta, cur, i * BAR_MS, 101.0 if i < 560 else 106.0, BAR_MS)
     now = 600 * BAR_MS
-    args = (now, 101.0, 100.0, 98.0, 102.0, 0, ring, meta)
+    rc = new_recenter_cache(700)
+    args = (now, 101.0, 100.0, 98.0, 102.0, 0, ring, meta, rc)
     assert recenter_reason_nb(*args, _off()) == Reason.NONE
     assert recenter_reason_nb(*args, _off()._replace(dom_enabled=True)) == Reason.DOMINANCE
     assert recenter_reason_nb(*args, _off()._replace(pd_enabled=True)) == Reason.NONE
-    pump = (now, 106.0, 100.0, 98.0, 102.0, 0, ring, meta)
+    pump = (now, 106.0, 100.0, 98.0, 102.0, 0, ring, meta, rc)
     # reference = open of the oldest bar within 1 h (101): 106/101 - 1 = 4.95 % < 5 %
     assert recenter_reason_nb(*pump, _off()._replace(pd_enabled=True)) == Reason.NONE
     assert recenter_reason_nb(*pump, _off()._replace(pd_enabled=True, pd_pct=0.04)) == (
@@ -169,11 +257,19 @@ def test_trigger_examples() -> None:
     assert recenter_reason_nb(*pump, rp._replace(trail_up_limit=105.0)) == Reason.DEVIATION
     # time: 24 h after the last recenter
     rp = _off()._replace(time_enabled=True)
-    assert recenter_reason_nb(86_400_000, 100.0, 100.0, 98.0, 102.0, 0, ring, meta, rp) == (
+    assert recenter_reason_nb(86_400_000, 100.0, 100.0, 98.0, 102.0, 0, ring, meta, rc, rp) == (
         Reason.TIME)
-    assert recenter_reason_nb(86_399_999, 100.0, 100.0, 98.0, 102.0, 0, ring, meta, rp) == (
+    assert recenter_reason_nb(86_399_999, 100.0, 100.0, 98.0, 102.0, 0, ring, meta, rc, rp) == (
         Reason.NONE)
     # dominance waits a full window after the last recenter
     rp = _off()._replace(dom_enabled=True)
-    assert recenter_reason_nb(now, 101.0, 100.0, 98.0, 102.0, now - 1, ring, meta, rp) == (
+    assert recenter_reason_nb(now, 101.0, 100.0, 98.0, 102.0, now - 1, ring, meta, rc, rp) == (
         Reason.NONE)
+
+
+def test_too_small_cache_is_refused() -> None:
+    ring, meta = new_bar_ring(10)
+    with pytest.raises(ValueError, match="new_recenter_cache"):
+        pump_dump_ref_nb(ring, meta, np.zeros(3), 0)
+    with pytest.raises(ValueError, match="new_recenter_cache"):
+        dominance_share_nb(ring, meta, np.zeros(3), 0, 100.0)

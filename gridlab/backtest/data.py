@@ -267,11 +267,11 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
     if source == "trades":
         d = mk.load_trades(store, symbol, category, start_ms, end_ms)
         if not len(d["ts"]):
-            first, last, _ = mk._span(store, "market_trade_span",
-                                      {"symbol": symbol, "category": category})
+            span = mk.trade_span(store, symbol, category)
+            hint = (f"the store has trades from {fmt_ms(span[0])} to {fmt_ms(span[1])}" if span
+                    else f"the store has no {symbol} {category} trades: ingest them first")
             raise DataError(f"no trades for {symbol} {category} in [{fmt_ms(start_ms)}, "
-                            f"{fmt_ms(end_ms)})",
-                            f"the store has trades from {fmt_ms(first)} to {fmt_ms(last)}")
+                            f"{fmt_ms(end_ms)})", hint)
         md = MarketData.from_trades(d["ts"], d["price"], d["size"], symbol=symbol,
                                     category=category, filters=filters, funding=fund,
                                     max_gap_ms=max_gap_ms)

@@ -3,29 +3,57 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from gridlab.backtest.data import MarketData, fmt_ms
 from gridlab.backtest.engine_nb import n_days_nb, run_nb
-from gridlab.backtest.enums import EQUITY_DTYPE, FILL_DTYPE, N_SUMMARY, FillKind, Sum
+from gridlab.backtest.enums import (
+    EQUITY_DTYPE,
+    FILL_DTYPE,
+    LEVEL_DTYPE,
+    N_SUMMARY,
+    RECENTER_DTYPE,
+    FillKind,
+    Sum,
+)
 from gridlab.backtest.metrics import metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.results import BacktestResult
 from gridlab.errors import DataError
-from gridlab.strategy.enums import Stop, name_of
+from gridlab.strategy.enums import Reason, Stop, name_of
 
-__all__ = ["backtest", "data_info", "run_arrays"]
+__all__ = ["MAX_LEVEL_ROWS", "MAX_RECENTERS", "RunArrays", "backtest", "data_info",
+           "run_arrays"]
 
 _FILL_KINDS = {v: k.lower() for k, v in zip(FillKind._fields, FillKind, strict=True)}
+_REASONS = {v: k.lower() for k, v in zip(Reason._fields, Reason, strict=True)}
 _FILLS_START = 65_536
+MAX_RECENTERS = 20_000
+"""Recorded (re)builds of one run; more are counted (metrics n_recenters) with a warning."""
+MAX_LEVEL_ROWS = 1_000_000
+"""Recorded grid level rows of one run (levels of each recorded build)."""
 
 
-def run_arrays(data: MarketData, rp: RunParams, funding: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Run the kernel; returns (fills, equity, daily closing equity, summary) arrays."""
+class RunArrays(NamedTuple):
+    """What one kernel run wrote: record arrays trimmed to their counts, and the counts
+    (`n_recenters` / `n_levels` may exceed the recorded rows: bounded, see MAX_*)."""
+
+    fills: np.ndarray
+    equity: np.ndarray
+    daily: np.ndarray
+    summary: np.ndarray
+    recenters: np.ndarray
+    levels: np.ndarray
+    n_recenters: int
+    n_levels: int
+
+
+def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArrays:
+    """Run the kernel; returns its fills, equity, daily closing equity, summary, (re)builds and
+    grid levels (the record arrays are empty when `rp.ep.record` is off)."""
     if funding:
         fts, frate = data.funding_in_run()
     else:
@@ -35,15 +63,23 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True
     daily = np.zeros(n_days_nb(first, last), np.float64)
     summary = np.zeros(N_SUMMARY, np.float64)
     cap = min(_FILLS_START, 4 * data.n_events + 64) if rp.ep.record else 0
+    n_rc = 0
+    n_lv = 0
+    if rp.ep.record:  # at most one (re)build per check
+        n_rc = min(MAX_RECENTERS, (last - first) // rp.ep.check_ms + 2)
+        n_lv = min(MAX_LEVEL_ROWS, n_rc * (rp.gp.n_buy + rp.gp.n_sell + 1))
+    recenters = np.zeros(n_rc, RECENTER_DTYPE)
+    levels = np.zeros(n_lv, LEVEL_DTYPE)
     while True:
         fills = np.zeros(cap, FILL_DTYPE)
         equity = np.zeros(n_eq, EQUITY_DTYPE)
-        nf, ne = run_nb(data.ts, data.price, data.size, fts, frate, rp.gp, rp.f, rp.rp, rp.rk,
-                        rp.ep, fills, equity, daily, summary)
+        nf, ne, nr, nl = run_nb(data.ts, data.price, data.size, fts, frate, rp.gp, rp.f, rp.rp,
+                                rp.rk, rp.ep, fills, equity, recenters, levels, daily, summary)
         if nf <= cap or not rp.ep.record:
             break
         cap = int(nf)  # deterministic: the second run writes every fill
-    return fills[:nf] if rp.ep.record else fills, equity[:ne], daily, summary
+    return RunArrays(fills[:nf] if rp.ep.record else fills, equity[:ne], daily, summary,
+                     recenters[:nr], levels[:nl], int(nr), int(nl))
 
 
 def data_info(data: MarketData) -> dict[str, Any]:
@@ -60,8 +96,8 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
     (default: the config's); `overrides`: config paths or unique suffixes, e.g.
     `spacing=0.002, n_buy=8, fill_model='touch', latency_ms=200, capital=5000`.
-    `record=False` skips the fills/equity tables (metrics only). With `store` the run is
-    saved (tables backtest_runs/fills/equity) and `run_id` is set.
+    `record=False` skips the fills/equity/recenters/levels tables (metrics only). With `store`
+    the run is saved (tables backtest_runs/fills/equity/recenters/levels) and `run_id` is set.
     """
     if not isinstance(data, MarketData):
         raise DataError(f"data must be a MarketData (got {type(data).__name__})",
@@ -70,15 +106,19 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     cfg = effective_config(config, profile, overrides)
     rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record)
     check_grid(rp, float(data.price[0]))
-    fills, equity, daily, summary = run_arrays(data, rp, funding=cfg.backtest.funding)
+    out = run_arrays(data, rp, funding=cfg.backtest.funding)
+    equity, daily, summary = out.equity, out.daily, out.summary
     metrics = {k: v[0].item() for k, v in
                metrics_table(summary[None, :], daily[None, :], np.array([rp.ep.capital])).items()}
     metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
     eq_df = pd.DataFrame(equity)
-    fills_df = None
+    fills_df = rc_df = lv_df = None
     if record:
-        fills_df = pd.DataFrame(fills)
+        fills_df = pd.DataFrame(out.fills)
         fills_df["kind"] = fills_df["kind"].map(_FILL_KINDS)
+        rc_df = pd.DataFrame(out.recenters)
+        rc_df["reason"] = rc_df["reason"].map(_REASONS)
+        lv_df = pd.DataFrame(out.levels)
     first_day = int(data.ts[0]) // 86_400_000
     daily_s = pd.Series(daily, index=pd.to_datetime(
         (first_day + np.arange(len(daily))) * 86_400_000, unit="ms", utc=True),
@@ -87,13 +127,20 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     if metrics["n_empty_builds"]:
         warnings.append(f"{metrics['n_empty_builds']} recenter(s) built a grid with no valid "
                         "level (the run traded nothing until the next recenter)")
+    if record and out.n_recenters > len(out.recenters):
+        warnings.append(f"recorded the first {len(out.recenters):,} of {out.n_recenters:,} grid "
+                        "(re)builds; the metrics count them all")
+    if record and out.n_levels > len(out.levels):
+        warnings.append(f"recorded the first {len(out.levels):,} of {out.n_levels:,} grid level "
+                        "rows (the levels of the later builds are missing)")
     if metrics["stop_code"]:
         stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
         warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
     params = cfg.model_dump(mode="json", exclude={"profiles", "data", "exchange"})
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
                          params=params, data=data_info(data), summary=summary,
-                         warnings=warnings, elapsed_s=time.perf_counter() - t0)
+                         warnings=warnings, elapsed_s=time.perf_counter() - t0,
+                         recenters=rc_df, levels=lv_df)
     if store is not None:
         from gridlab.store.runs import save_run
 

@@ -14,9 +14,12 @@ docs/strategy-kernels.md, calling the strategy kernels for every grid decision:
    `kill_switch_nb` (a stop cancels everything, flattens if `flatten_on_kill`, and ends
    trading), else `recenter_reason_nb` (INITIAL on the first event): cancel all and
    `build_slots_nb` at the event price (ATR spacing if enabled; a bounded range moves with the
-   centre), buy/sell the LONG/SHORT seed at market (taker fee, slippage, same risk checks);
+   centre; recorded with its levels when `ep.record`), buy/sell the LONG/SHORT seed at market
+   (taker fee, slippage, same risk checks);
    then every enabled slot without an order (new, blocked or PostOnly-rejected) asks for one
-   (each refused request counts in `n_blocked`, so a slot blocked for a day counts ~1,440);
+   (each refused request counts in `n_blocked`, so a slot blocked for a day counts ~1,440; a
+   request refused at a lower or equal equity with nothing else changed since is refused
+   again without re-running the checks: the result is the same);
 4. funding for every funding time <= event time (position after the event's fills, event
    price as mark), equity sampling, drawdown tracking.
 
@@ -68,8 +71,8 @@ from gridlab.strategy.grid_nb import (
     on_slot_fill_nb,
     slot_order_nb,
 )
-from gridlab.strategy.levels_nb import shift_range_nb
-from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.levels_nb import round_to_nb, shift_range_nb
+from gridlab.strategy.recenter_nb import new_recenter_cache, recenter_reason_nb
 from gridlab.strategy.risk_nb import (
     kill_switch_nb,
     new_kill_state,
@@ -128,6 +131,40 @@ def _record_fill(out_fills, nf, record, ts, side, price, qty, fee, kind, slot, p
         r["position"] = position
         r["grid_profit"] = gprof
     return nf + 1
+
+
+@njit(cache=True)
+def _record_build(out_rc, out_lv, nr, nl, t, reason, p, centre_level, spacing, lowest, highest,
+                  slots, n_buy):
+    """Write one (re)build: a row of `out_rc` and the levels of its enabled slots into `out_lv`
+    (level j = lo of slot j = hi of slot j-1, once; side 1 for j < n_buy, -1 above, 0 at the
+    centre level). Rows beyond the capacity are counted, not written; returns (nr, nl)."""
+    n = slots.shape[0]
+    n_on = 0
+    for j in range(n + 1):
+        on_lo = j < n and slots[j]["state"] != SlotState.DISABLED
+        on_hi = j > 0 and slots[j - 1]["state"] != SlotState.DISABLED
+        if on_lo:
+            n_on += 1
+        if not (on_lo or on_hi):
+            continue
+        if nl < out_lv.shape[0]:
+            lv = out_lv[nl]
+            lv["ts"] = t
+            lv["price"] = slots[j]["lo"] if on_lo else slots[j - 1]["hi"]
+            lv["side"] = 1 if j < n_buy else (-1 if j > n_buy else 0)
+        nl += 1
+    if nr < out_rc.shape[0]:
+        r = out_rc[nr]
+        r["ts"] = t
+        r["reason"] = reason
+        r["price"] = p
+        r["centre"] = centre_level
+        r["spacing"] = spacing
+        r["lowest"] = lowest
+        r["highest"] = highest
+        r["n_slots"] = n_on
+    return nr + 1, nl
 
 
 @njit(cache=True)
@@ -241,10 +278,12 @@ def _grid_params_with_range(gp, lower, upper):
 
 @njit(cache=True)
 def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
-           out_fills, out_equity, out_daily, summary):
-    """Replay one run. Writes fills/equity (if `ep.record`), daily closing equity and the
-    summary vector; returns (number of fills, number of equity points). Counts beyond the
-    capacity of `out_fills` are still returned (the caller re-runs with more room)."""
+           out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
+    """Replay one run. Writes fills, equity points, (re)builds and their grid levels (if
+    `ep.record`), daily closing equity and the summary vector; returns the number of fills,
+    equity points, builds and level rows. Counts beyond the capacity of an output array are
+    still returned (fills: the caller re-runs with more room; builds and levels: bounded, the
+    caller warns)."""
     n_ev = ts.shape[0]
     n = gp.n_buy + gp.n_sell
     slots = np.zeros(n, dtype=SLOT_DTYPE)
@@ -254,6 +293,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     cap = ring_capacity_nb(gp.bar_ms, gp.atr_period, rp.dom_window_ms, rp.pd_window_ms)
     ring, meta = new_bar_ring(cap)
     cur = np.zeros(4, dtype=np.float64)
+    rcache = new_recenter_cache(cap)
     kstate = new_kill_state()
     summary[:] = 0.0
     eps = f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12
@@ -278,6 +318,8 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     next_fund = fund_ts[0] if n_fund > 0 else INT64_MAX
     nf = 0
     ne = 0
+    nr = 0
+    nl = 0
     next_eq = -1 if ep.record else INT64_MAX
     last_eq_ts = -1
     n_eq_cap = out_equity.shape[0]
@@ -306,6 +348,13 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     pos_c = 0.0
     avg_c = 0.0
     rest_ok = False  # cached resting totals valid (no order changed since they were summed)
+    # refused retries: a slot refused at epoch `blk_epoch[k]` with equity `blk_eq[k]` is refused
+    # again while nothing but the equity changed (`epoch` counts changes of orders, slots,
+    # position and cash) and the equity is not higher: the exposure cap is monotone in equity,
+    # the position cap and the spot checks do not depend on it
+    epoch = 0
+    blk_epoch = np.full(n, -1, dtype=np.int64)
+    blk_eq = np.zeros(n, dtype=np.float64)
     rb0 = 0.0
     rs0 = 0.0
     rbn0 = 0.0
@@ -332,6 +381,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
         if hit or t >= next_book:
             changed = False
             rest_ok = False
+            epoch += 1
             for r in range(2 * n):
                 o = orders[r]
                 side = o["side"]
@@ -401,7 +451,10 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                     at_max = m
         # 3. checks: stops, kill switch, recenter, retries
         if slow and t >= next_check:
-            next_check = (t // ep.check_ms + 1) * ep.check_ms
+            if next_check >= 0 and t < next_check + ep.check_ms:
+                next_check += ep.check_ms  # = (t // check_ms + 1) * check_ms, no division
+            else:
+                next_check = (t // ep.check_ms + 1) * ep.check_ms
             book_dirty = False
             if not stopped:
                 eq = equity_nb(acc, capital, p)
@@ -417,6 +470,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                         n_kill += 1
                     _cancel_all(orders, n, t, lat)
                     rest_ok = False
+                    epoch += 1
                     book_dirty = True
                     if rk.flatten_on_kill and acc[ACC.POS] != 0.0:
                         fs = -1 if acc[ACC.POS] > 0.0 else 1
@@ -432,10 +486,11 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                         reason = Reason.INITIAL
                     else:
                         reason = recenter_reason_nb(t, p, centre, lowest, highest, last_rc,
-                                                    ring, meta, rp)
+                                                    ring, meta, rcache, rp)
                     if reason != Reason.NONE:
                         _cancel_all(orders, n, t, lat)
                         rest_ok = False
+                        epoch += 1
                         book_dirty = True
                         spacing = gp.spacing
                         if gp.atr_mode == AtrMode.SIMPLE:
@@ -457,6 +512,10 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                         if np.isnan(lowest):
                             n_empty += 1
                         summary[_RC0 + reason] += 1.0
+                        if ep.record:
+                            nr, nl = _record_build(out_recenters, out_levels, nr, nl, t, reason,
+                                                   p, round_to_nb(p, f.tick), spacing, lowest,
+                                                   highest, slots, gp.n_buy)
                         if seed != 0.0:
                             ss = 1 if seed > 0.0 else -1
                             sq = abs(seed)
@@ -493,6 +552,9 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                             rb, rs, rbn = rb0, rs0, rbn0
                             eq = equity_nb(acc, capital, p)
                             have = True
+                        if blk_epoch[k] == epoch and eq <= blk_eq[k]:
+                            n_blocked += 1  # refused again (see blk_epoch)
+                            continue
                         # the decision of `_place_with`, inlined: this runs at every check
                         sd, px, q = slot_order_nb(slots, k)
                         if sd == 0:
@@ -503,9 +565,12 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
                                                        rbn, rs, ep.maker_fee)
                         if not ok:
                             n_blocked += 1
+                            blk_epoch[k] = epoch
+                            blk_eq[k] = eq
                             continue
                         _set_order(orders, k, sd, px, q, t + lat, i)
                         rest_ok = False
+                        epoch += 1
                         book_dirty = True
                         if sd > 0:
                             rb += q
@@ -522,6 +587,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
             while fi < n_fund and fund_ts[fi] <= t:
                 apply_funding_nb(acc, p, fund_rate[fi])
                 fi += 1
+            epoch += 1  # cash changed (spot checks)
             next_fund = fund_ts[fi] if fi < n_fund else INT64_MAX
             base = base_equity_nb(acc, capital)
         e = base + pos_c * (p - avg_c)
@@ -586,7 +652,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     summary[Sum.N_EVENTS] = n_ev
     summary[Sum.N_DAYS] = n_days
     summary[Sum.PEAK_EQUITY] = peak
-    return nf, ne
+    return nf, ne, nr, nl
 
 
 @njit(cache=True)

@@ -10,14 +10,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-
 __all__ = [
     "ACC",
     "EQUITY_DTYPE",
     "FILL_DTYPE",
+    "LEVEL_DTYPE",
     "N_ACC",
     "N_SUMMARY",
     "ORDER_DTYPE",
+    "RECENTER_DTYPE",
     "SUMMARY_FIELDS",
     "EngineParams",
     "FillKind",
@@ -112,6 +113,29 @@ EQUITY_DTYPE = np.dtype(
         ("funding", np.float64),
         ("grid_profit", np.float64),
         ("cash", np.float64),
+    ],
+    align=True,
+)
+
+RECENTER_DTYPE = np.dtype(
+    [
+        ("ts", np.int64),          # event time of the (re)build, epoch ms
+        ("reason", np.int64),      # Reason code (INITIAL for the first build)
+        ("price", np.float64),     # event price the grid was built at (the unrounded centre)
+        ("centre", np.float64),    # the centre level: price rounded to the tick
+        ("spacing", np.float64),   # effective spacing (ATR-adjusted when ATR is on)
+        ("lowest", np.float64),    # lowest level of the enabled slots (nan: none)
+        ("highest", np.float64),   # highest level of the enabled slots (nan: none)
+        ("n_slots", np.int64),     # enabled slots
+    ],
+    align=True,
+)
+
+LEVEL_DTYPE = np.dtype(
+    [
+        ("ts", np.int64),          # event time of the (re)build that placed the level
+        ("price", np.float64),     # level price (a lo or hi of an enabled slot)
+        ("side", np.int64),        # 1 below the centre level (buy side), -1 above, 0 the centre
     ],
     align=True,
 )

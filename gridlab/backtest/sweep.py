@@ -19,11 +19,13 @@ from gridlab.backtest.params import RunParams, check_grid, effective_config, run
 from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, rows_of, run_chunk
 from gridlab.errors import ConfigError, DataError, StrategyError
 
-__all__ = ["SweepPlan", "market_arrays", "param_combinations", "parse_param_grid", "plan_sweep",
-           "sweep"]
+__all__ = ["SweepPlan", "market_arrays", "param_combinations", "parse_number", "parse_param_grid",
+           "plan_sweep", "sweep"]
 
 
-def _number(text: str) -> int | float:
+def parse_number(text: str) -> int | float:
+    """An int if `text` is one, else a float; ConfigError naming the text otherwise."""
+    text = text.strip()
     try:
         return int(text)
     except ValueError:
@@ -31,14 +33,14 @@ def _number(text: str) -> int | float:
     try:
         return float(text)
     except ValueError:
-        raise ConfigError(f"{text!r} is not a number", "write values like 5, 0.004, 1e-3"
+        raise ConfigError(f"{text!r} is not a number", "write values like 5, 0.004 or 1e-3"
                           ) from None
 
 
 def _value(text: str) -> Any:
     text = text.strip()
     try:
-        return _number(text)
+        return parse_number(text)
     except ConfigError:
         return {"true": True, "false": False}.get(text.lower(), text)
 
@@ -52,7 +54,7 @@ def parse_param_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
             raise ConfigError(f"--param {spec!r} is not path=values",
                               "write e.g. grid.spacing=0.001,0.002 or grid.n_buy=4:12:2")
         if ":" in body:
-            parts = [_number(p) for p in body.split(":")]
+            parts = [parse_number(p) for p in body.split(":")]
             if len(parts) != 3 or parts[2] <= 0:
                 raise ConfigError(f"range {body!r} must be start:stop:step with step > 0",
                                   "write e.g. grid.n_buy=4:12:2")
@@ -137,7 +139,7 @@ def plan_sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: A
 def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = None,
           profile: str | None = None, *, fill_model: str | None = None,
           n_jobs: int | None = None, chunk_size: int | None = None, progress: bool = False,
-          store: Any = None, **fixed: Any) -> pd.DataFrame:
+          store: Any = None, client: Any = None, **fixed: Any) -> pd.DataFrame:
     """Backtest every combination of `param_grid` ({config path: [values]}) on `data`.
 
     All sets run in one numba `prange` kernel over chunks of `chunk_size` sets (a tqdm bar
@@ -145,7 +147,9 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     `set_id`, the swept parameters (columns named as the grid keys), the metrics (same
     definitions as `backtest`) and `note` (why a set has no valid grid, else ''). `fixed`
     overrides apply to every set; `n_jobs` caps numba threads. With `store` the sweep is
-    saved (tables sweeps, sweep_results) and `df.attrs['sweep_id']` is set.
+    saved (tables sweeps, sweep_results) and `df.attrs['sweep_id']` is set. With a Dask
+    `client` the chunks (`chunk_size`, default 64 sets) run on its cluster instead
+    (`gridlab.research.distributed.run_chunks_on_dask`); the table is the same.
     """
     if not isinstance(data, MarketData):
         raise DataError(f"data must be a MarketData (got {type(data).__name__})",
@@ -156,6 +160,34 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     plan = plan_sweep(data, param_grid, config, profile, **fixed)
     m = len(plan.combos)
     arrays = market_arrays(data, funding=bool(plan.base["backtest"]["funding"]))
+    if client is not None:
+        from gridlab.research.distributed import run_chunks_on_dask  # imports dask lazily
+
+        summary, daily = run_chunks_on_dask(client, arrays, plan.rows, chunk_size or 64)
+    else:
+        summary, daily = _run_local(arrays, plan, m, n_jobs, chunk_size, progress)
+    met = metrics_table(summary, daily, plan.rows.engine[:, 0])
+    table = pd.DataFrame({"set_id": np.arange(m)})
+    for key in param_grid:
+        table[key] = [c[key] for c in plan.combos]
+    for col in METRIC_COLUMNS:
+        table[col] = met[col]
+    table["note"] = plan.notes
+    table.attrs["elapsed_s"] = time.perf_counter() - t0
+    if store is not None:
+        from gridlab.store.runs import save_sweep
+
+        table.attrs["sweep_id"] = save_sweep(
+            store, table, param_names=list(param_grid),
+            param_grid={k: list(v) for k, v in param_grid.items()}, base_params=plan.base,
+            data=data_info(data), fill_model=str(plan.base["backtest"]["fill_model"]),
+            elapsed_s=table.attrs["elapsed_s"])
+    return table
+
+
+def _run_local(arrays: MarketArrays, plan: SweepPlan, m: int, n_jobs: int | None,
+               chunk_size: int | None, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk loop on this machine's numba threads: (summary, daily) of every set."""
     threads = numba.get_num_threads()
     if chunk_size is None:
         chunk_size = m if not progress else max(4 * numba.config.NUMBA_NUM_THREADS,
@@ -181,22 +213,4 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
         numba.set_num_threads(threads)
         if bar is not None:
             bar.close()
-    summary = np.concatenate(summaries)
-    daily = np.concatenate(dailies)
-    met = metrics_table(summary, daily, plan.rows.engine[:, 0])
-    table = pd.DataFrame({"set_id": np.arange(m)})
-    for key in param_grid:
-        table[key] = [c[key] for c in plan.combos]
-    for col in METRIC_COLUMNS:
-        table[col] = met[col]
-    table["note"] = plan.notes
-    table.attrs["elapsed_s"] = time.perf_counter() - t0
-    if store is not None:
-        from gridlab.store.runs import save_sweep
-
-        table.attrs["sweep_id"] = save_sweep(
-            store, table, param_names=list(param_grid),
-            param_grid={k: list(v) for k, v in param_grid.items()}, base_params=plan.base,
-            data=data_info(data), fill_model=str(plan.base["backtest"]["fill_model"]),
-            elapsed_s=table.attrs["elapsed_s"])
-    return table
+    return np.concatenate(summaries), np.concatenate(dailies)

@@ -15,7 +15,14 @@ import numpy as np
 from numba import njit, prange
 
 from gridlab.backtest.engine_nb import run_nb
-from gridlab.backtest.enums import EQUITY_DTYPE, FILL_DTYPE, N_SUMMARY, EngineParams
+from gridlab.backtest.enums import (
+    EQUITY_DTYPE,
+    FILL_DTYPE,
+    LEVEL_DTYPE,
+    N_SUMMARY,
+    RECENTER_DTYPE,
+    EngineParams,
+)
 from gridlab.strategy.enums import GridParams, RecenterParams, RiskParams
 
 __all__ = [
@@ -94,8 +101,10 @@ def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summar
     ep = engine_params_from_row_nb(E[j])
     fills = np.empty(0, dtype=FILL_DTYPE)
     eq = np.empty(0, dtype=EQUITY_DTYPE)
-    run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep, fills, eq, out_daily[j],
-           out_summary[j])
+    rc = np.empty(0, dtype=RECENTER_DTYPE)
+    lv = np.empty(0, dtype=LEVEL_DTYPE)
+    run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep, fills, eq, rc, lv,
+           out_daily[j], out_summary[j])
 
 
 @njit(parallel=True, cache=True)

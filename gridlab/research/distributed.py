@@ -3,7 +3,8 @@
 The market arrays are scattered to every worker once; the backtest's pure
 `gridlab.backtest.sweep_nb.run_chunk(arrays, rows)` is mapped over chunks of parameter rows; the
 summaries come back in order and become the same table as the local `sweep()` (same rows, same
-order, same numbers: each set runs the same kernel on the same inputs).
+order, same numbers: each set runs the same kernel on the same inputs). `sweep(..., client=c)`
+is the entry point; `sweep_distributed` / `run_sweep_on_dask` are thin calls of it.
 
 Start a cluster with `LocalCluster(n_workers=..., threads_per_worker=1)` or, across machines,
 `dask scheduler` + `dask worker tcp://HOST:8786 --nthreads 1` (see docs/research.md).
@@ -11,14 +12,13 @@ Start a cluster with `LocalCluster(n_workers=..., threads_per_worker=1)` or, acr
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gridlab.errors import ConfigError, DataError
+from gridlab.errors import ConfigError
 
 __all__ = ["run_chunks_on_dask", "run_sweep_on_dask", "sweep_distributed"]
 
@@ -56,31 +56,14 @@ def run_sweep_on_dask(client: Any, data: Any, param_grid: dict[str, Sequence[Any
                       **fixed: Any) -> pd.DataFrame:
     """`gridlab.backtest.sweep(data, param_grid, config, profile, **fixed)` with the sets run on
     the Dask cluster of `client`; returns the same table (set_id, parameters, metrics, note)."""
-    from gridlab.backtest.data import MarketData
-    from gridlab.backtest.metrics import METRIC_COLUMNS, metrics_table
-    from gridlab.backtest.sweep import market_arrays, plan_sweep
-
-    if not isinstance(data, MarketData):
-        raise DataError(f"data must be a MarketData (got {type(data).__name__})",
-                        "use load_market(store, ...) or MarketData.from_trades/from_klines")
-    t0 = time.perf_counter()
-    plan = plan_sweep(data, param_grid, config, profile, **fixed)
-    arrays = market_arrays(data, funding=bool(plan.base["backtest"]["funding"]))
-    summary, daily = run_chunks_on_dask(client, arrays, plan.rows, chunk_size)
-    met = metrics_table(summary, daily, plan.rows.engine[:, 0])
-    m = len(plan.combos)
-    table = pd.DataFrame({"set_id": np.arange(m)})
-    for key in param_grid:
-        table[key] = [c[key] for c in plan.combos]
-    for col in METRIC_COLUMNS:
-        table[col] = met[col]
-    table["note"] = plan.notes
-    table.attrs["elapsed_s"] = time.perf_counter() - t0
-    return table
+    return sweep_distributed(data, param_grid, client, chunk_size, config, profile, **fixed)
 
 
 def sweep_distributed(data: Any, param_grid: dict[str, Sequence[Any]], client: Any,
                       chunk_size: int = 64, config: Any = None, profile: str | None = None,
                       **fixed: Any) -> pd.DataFrame:
-    """Same as `run_sweep_on_dask`, with the argument order of `sweep()`."""
-    return run_sweep_on_dask(client, data, param_grid, chunk_size, config, profile, **fixed)
+    """`sweep(..., client=client)`: the sweep with its chunks run on the Dask cluster."""
+    from gridlab.backtest.sweep import sweep
+
+    return sweep(data, param_grid, config, profile, chunk_size=chunk_size, client=client,
+                 **fixed)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gridlab.backtest.sweep import parse_number, parse_param_grid
 from gridlab.errors import ConfigError
 from gridlab.research.optimize import OptimizeResult, Param, optimize
 from gridlab.research.walkforward import Objective, WalkForwardResult, make_windows, walk_forward
@@ -37,24 +38,9 @@ def to_ms(value: Any) -> int:
     return ms
 
 
-def _number(text: str) -> int | float:
-    text = text.strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigError(f"{text!r} is not a number",
-                          "write values like 5, 0.004 or 1e-3") from None
-
-
 def parse_grid(specs: Sequence[str]) -> dict[str, list[Any]]:
-    """`name=v1,v2,...` or `name=start:stop:step` (stop included) -> a sweep grid (the syntax of
-    `gridlab sweep --param`)."""
-    from gridlab.backtest.sweep import parse_param_grid
-
+    """`name=v1,v2,...` or `name=start:stop:step` (stop included) -> a sweep grid: the parser of
+    `gridlab sweep --param`, `gridlab.backtest.parse_param_grid`."""
     return parse_param_grid(specs)
 
 
@@ -68,7 +54,7 @@ def parse_space(specs: Sequence[str]) -> dict[str, Param]:
             raise ConfigError(f"search range {spec!r} is not name=low:high[:log]",
                               "write e.g. spacing=0.001:0.01:log or n_buy=4:20")
         rest = [parts[2]] if len(parts) == 3 else []
-        space[name.strip()] = Param.of((_number(parts[0]), _number(parts[1]), *rest))
+        space[name.strip()] = Param.of((parse_number(parts[0]), parse_number(parts[1]), *rest))
     return space
 
 

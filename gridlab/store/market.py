@@ -58,6 +58,7 @@ __all__ = [
     "summarize_market",
     "trade_file_seen",
     "trade_gaps",
+    "trade_span",
     "upsert_instruments",
     "validate_category",
     "validate_interval",
@@ -301,6 +302,15 @@ def last_trade_time(store: Store, symbol: str, category: str) -> int | None:
     """Time of the last stored trade, or None."""
     params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
     return _span(store, "market_trade_span", params)[1]
+
+
+def trade_span(store: Store, symbol: str, category: str) -> tuple[int, int] | None:
+    """(time of the first, time of the last) stored trade, or None when there is none."""
+    params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
+    first, last, n = _span(store, "market_trade_span", params)
+    if not n or first is None or last is None:
+        return None
+    return first, last
 
 
 def count_trades(store: Store, symbol: str, category: str, start_ms: int | None = None,

@@ -1,4 +1,5 @@
-"""Backtest runs and sweeps in the DuckDB store (tables from migrations/0003_backtest.sql).
+"""Backtest runs and sweeps in the DuckDB store (tables from migrations/0003_backtest.sql and,
+for the grid of a run, 0005_backtest_grid.sql).
 
 Writes are bulk (a DataFrame registered with DuckDB, one `INSERT ... BY NAME SELECT`) inside
 one transaction per run or sweep, so a run lands whole or not at all.
@@ -28,6 +29,8 @@ __all__ = [
     "list_sweeps",
     "load_run_equity",
     "load_run_fills",
+    "load_run_levels",
+    "load_run_recenters",
     "load_sweep_results",
     "new_id",
     "save_run",
@@ -69,7 +72,7 @@ def _dumps(obj: Any) -> str:
 
 
 def save_run(store: Store, result: BacktestResult) -> str:
-    """Store one run (header, fills, equity); returns its run_id."""
+    """Store one run (header, fills, equity, grid builds and levels); returns its run_id."""
     from gridlab.backtest.results import code_version
 
     run_id = new_id()
@@ -102,6 +105,13 @@ def save_run(store: Store, result: BacktestResult) -> str:
             eq = result.equity.drop_duplicates("ts", keep="last").copy()
             eq.insert(0, "run_id", run_id)
             _insert(store, "runs_insert_equity", eq)
+        for frame, sql in ((result.recenters, "runs_insert_recenters"),
+                           (result.levels, "runs_insert_levels")):
+            if frame is not None and len(frame):
+                rows = frame.copy()
+                rows.insert(0, "seq", np.arange(len(rows), dtype=np.int64))
+                rows.insert(0, "run_id", run_id)
+                _insert(store, sql, rows)
     return run_id
 
 
@@ -158,6 +168,17 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
 def load_run_fills(store: Store, run_id: str) -> pd.DataFrame:
     """The fills of a stored run."""
     return store.con.execute(load_sql("runs_fills"), {"run_id": run_id}).df()
+
+
+def load_run_recenters(store: Store, run_id: str) -> pd.DataFrame:
+    """The grid (re)builds of a stored run: ts, reason, price, centre, spacing, lowest, highest,
+    n_slots (empty for a run stored without them)."""
+    return store.con.execute(load_sql("runs_recenters"), {"run_id": run_id}).df()
+
+
+def load_run_levels(store: Store, run_id: str) -> pd.DataFrame:
+    """The grid levels of a stored run at each build: ts, price, side."""
+    return store.con.execute(load_sql("runs_levels"), {"run_id": run_id}).df()
 
 
 def load_run_equity(store: Store, run_id: str) -> pd.DataFrame:

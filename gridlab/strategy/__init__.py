@@ -54,7 +54,7 @@ from gridlab.strategy.params import (
     risk_params,
 )
 from gridlab.strategy.profiles import all_profiles, get_profile
-from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.recenter_nb import new_recenter_cache, recenter_reason_nb
 from gridlab.strategy.risk_nb import (
     check_stops_nb,
     kill_switch_nb,
@@ -105,6 +105,7 @@ __all__ = [
     "name_of",
     "new_bar_ring",
     "new_kill_state",
+    "new_recenter_cache",
     "on_slot_fill_nb",
     "order_allowed_nb",
     "post_only_ok_nb",

@@ -6,6 +6,8 @@ State (preallocated by the caller: `ring, meta = new_bar_ring(cap)`, `cur = np.z
 - `meta` i8[4]: (head, count, cur_open_time, -), `cur_open_time = -1` before the first tick.
 - `cur` f8[4]: (open, high, low, close) of the bar being formed.
 Bars without any tick are not synthesised: the ring holds only bars that saw a price.
+Open times in the ring strictly increase from the oldest bar to the newest (a bar completes
+only when a tick opens a later one), which the recenter kernels' binary search relies on.
 """
 
 from __future__ import annotations
@@ -52,10 +54,19 @@ def ring_capacity_nb(bar_ms, atr_period, dom_window_ms, pd_window_ms):
 def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
     """Feed one tick. A tick in a later bar completes the forming bar into the ring.
 
-    A tick older than the forming bar (out of order) updates the forming bar.
+    A tick older than the forming bar (out of order) updates the forming bar. Fast path: a
+    tick before `cur_open_time + bar_ms` belongs to the forming bar (`cur_open_time` is a
+    multiple of `bar_ms`), so the division runs only on the first tick of a bar.
     """
-    bar_open = (ts // bar_ms) * bar_ms
     cur_open = meta[H_CUR_OPEN]
+    if cur_open >= 0 and ts < cur_open + bar_ms:
+        if price > cur[1]:
+            cur[1] = price
+        if price < cur[2]:
+            cur[2] = price
+        cur[3] = price
+        return
+    bar_open = (ts // bar_ms) * bar_ms
     if cur_open < 0:
         meta[H_CUR_OPEN] = bar_open
         cur[0] = price
@@ -63,35 +74,35 @@ def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
         cur[2] = price
         cur[3] = price
         return
-    if bar_open > cur_open:
-        cap = ring.shape[0]
-        head = meta[H_HEAD]
-        ring[head, B_OPEN_TIME] = cur_open
-        ring[head, B_OPEN] = cur[0]
-        ring[head, B_HIGH] = cur[1]
-        ring[head, B_LOW] = cur[2]
-        ring[head, B_CLOSE] = cur[3]
-        meta[H_HEAD] = (head + 1) % cap
-        if meta[H_COUNT] < cap:
-            meta[H_COUNT] += 1
-        meta[H_CUR_OPEN] = bar_open
-        cur[0] = price
-        cur[1] = price
-        cur[2] = price
-        cur[3] = price
-        return
-    if price > cur[1]:
-        cur[1] = price
-    if price < cur[2]:
-        cur[2] = price
+    # here ts >= cur_open + bar_ms, so bar_open > cur_open: the forming bar is complete
+    cap = ring.shape[0]
+    head = meta[H_HEAD]
+    ring[head, B_OPEN_TIME] = cur_open
+    ring[head, B_OPEN] = cur[0]
+    ring[head, B_HIGH] = cur[1]
+    ring[head, B_LOW] = cur[2]
+    ring[head, B_CLOSE] = cur[3]
+    meta[H_HEAD] = (head + 1) % cap
+    if meta[H_COUNT] < cap:
+        meta[H_COUNT] += 1
+    meta[H_CUR_OPEN] = bar_open
+    cur[0] = price
+    cur[1] = price
+    cur[2] = price
     cur[3] = price
 
 
 @njit(cache=True)
 def bar_at_nb(ring, meta, i):
-    """Row index in `ring` of the i-th most recent completed bar (0 = newest); i < count."""
-    cap = ring.shape[0]
-    return (meta[H_HEAD] - 1 - i) % cap
+    """Row index in `ring` of the i-th most recent completed bar (0 = newest); 0 <= i < count.
+
+    `(head - 1 - i) % capacity`, with an add instead of the division (hot in the scans)."""
+    r = meta[H_HEAD] - 1 - i
+    if r < 0:
+        r += ring.shape[0]
+        if r < 0:
+            r %= ring.shape[0]
+    return r
 
 
 @njit(cache=True)

@@ -42,6 +42,7 @@ _py = {
     "kill": _plain(risk_nb.kill_switch_nb),
     "stop": _plain(risk_nb.stop_reason_nb),
     "shift_range": _plain(levels_nb.shift_range_nb),
+    "round_to": _plain(levels_nb.round_to_nb),
 }
 
 
@@ -102,6 +103,8 @@ class Account:
 class RefResult:
     fills: list[tuple] = field(default_factory=list)
     equity: list[tuple] = field(default_factory=list)
+    recenters: list[tuple] = field(default_factory=list)  # RECENTER_DTYPE order
+    levels: list[tuple] = field(default_factory=list)  # LEVEL_DTYPE order
     daily: list[float] = field(default_factory=list)
     summary: dict[str, float] = field(default_factory=dict)
 
@@ -120,8 +123,8 @@ def _fill_qty(model: int, side: int, limit: float, rem: float, queue: float, p: 
 
 
 def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult:
-    """Replay one run; returns fills (tuples in FILL_DTYPE order), equity points, daily
-    closing equity and the summary dict (SUMMARY_FIELDS)."""
+    """Replay one run; returns fills (tuples in FILL_DTYPE order), equity points, grid
+    (re)builds and their levels, daily closing equity and the summary dict (SUMMARY_FIELDS)."""
     ts = [int(x) for x in ts]
     price = [float(x) for x in price]
     size = [float(x) for x in size]
@@ -130,9 +133,10 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
     slot_orders: list[Order | None] = [None] * n
     old_orders: list[Order | None] = [None] * n
     acc = Account(ep.capital, f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12, cash=ep.capital)
-    ring, meta = bars_nb.new_bar_ring(_py["ring_cap"](gp.bar_ms, gp.atr_period,
-                                                      rp.dom_window_ms, rp.pd_window_ms))
+    cap = _py["ring_cap"](gp.bar_ms, gp.atr_period, rp.dom_window_ms, rp.pd_window_ms)
+    ring, meta = bars_nb.new_bar_ring(cap)
     cur = np.zeros(4)
+    rcache = recenter_nb.new_recenter_cache(cap)
     kstate = np.array([-1.0, 0.0])
     res = RefResult()
     rc = dict.fromkeys(range(10), 0)
@@ -224,6 +228,18 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
                 time_at_max += t - at_max_since
             at_max = m
 
+    def record_build(t, reason, p, spacing, lowest, highest):
+        """The build's row, and its levels: every lo and hi of an enabled slot, once, low to
+        high; side by where the level is against the centre level (buy side below)."""
+        on = [k for k in range(n) if slots[k]["state"] != SlotState.DISABLED]
+        centre_level = _py["round_to"](p, f.tick)
+        res.recenters.append((t, int(reason), p, centre_level, spacing, lowest, highest,
+                              len(on)))
+        prices = sorted({float(slots[k]["lo"]) for k in on} | {float(slots[k]["hi"]) for k in on})
+        for lv in prices:
+            side = 1 if lv < centre_level else (-1 if lv > centre_level else 0)
+            res.levels.append((t, lv, side))
+
     def flatten(t, p):
         if acc.pos != 0.0:
             market(t, -1 if acc.pos > 0.0 else 1, abs(acc.pos), p, FillKind.FLATTEN)
@@ -308,7 +324,7 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
                         reason = Reason.INITIAL
                     else:
                         reason = _py["recenter"](t, p, centre, lowest, highest, last_rc, ring,
-                                                 meta, rp)
+                                                 meta, rcache, rp)
                     if reason != Reason.NONE:
                         cancel_all(t)
                         spacing = gp.spacing
@@ -326,6 +342,8 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
                         lowest, highest = _py["bounds"](slots)
                         cnt["empty"] += bool(np.isnan(lowest))
                         rc[reason] += 1
+                        if ep.record:
+                            record_build(t, reason, p, spacing, lowest, highest)
                         if seed != 0.0:
                             ss = 1 if seed > 0.0 else -1
                             rb, rs, rbn = resting(t)
