@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+from gridlab._numba_cache import configure_numba_cache
 from gridlab._numba_compat import ensure_int128_builtins
 
+configure_numba_cache()  # cache keyed on the kernel sources: never stale across files
 ensure_int128_builtins()  # before any kernel is compiled or loaded from the cache
 
 __version__ = "0.1.0"

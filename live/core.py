@@ -297,9 +297,7 @@ class TradingCore:
         ring = np.asarray(bars["ring"], dtype=np.float64)
         if ring.shape != st.ring.shape:
             return False
-        st.ring[:] = ring
-        st.meta[:] = np.asarray(bars["meta"], dtype=np.int64)
-        st.cur[:] = np.asarray(bars["cur"], dtype=np.float64)
+        st.load_bars(ring, bars["meta"], bars["cur"])
         return True
 
     # ---- executions: store (phase 1) -------------------------------------------------------

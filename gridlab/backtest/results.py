@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +14,13 @@ import pandas as pd
 
 __all__ = ["BacktestResult", "code_version", "format_metrics"]
 
-_KERNEL_PACKAGES = ("gridlab.backtest", "gridlab.strategy")
-
-
 @lru_cache(maxsize=1)
 def code_version() -> dict[str, str]:
     """Package version, git commit (if the source is a git checkout; '+dirty' when changed)
     and a hash of every `*_nb.py` kernel source, so a stored run says what computed it."""
     from gridlab import __version__
+    from gridlab._numba_cache import kernel_source_hash
 
-    h = hashlib.sha256()
-    for pkg in _KERNEL_PACKAGES:
-        files = sorted((f for f in resources.files(pkg).iterdir() if f.name.endswith("_nb.py")
-                        or f.name == "enums.py"), key=lambda f: f.name)
-        for f in files:
-            h.update(f"{pkg}/{f.name}".encode())
-            h.update(f.read_bytes())
     commit = ""
     root = Path(__file__).resolve().parents[2]
     if (root / ".git").exists():
@@ -45,7 +34,7 @@ def code_version() -> dict[str, str]:
                 commit += "+dirty"
         except (OSError, subprocess.SubprocessError):
             commit = ""
-    return {"version": __version__, "commit": commit, "kernel_hash": h.hexdigest()[:16]}
+    return {"version": __version__, "commit": commit, "kernel_hash": kernel_source_hash()}
 
 
 _FMT = {
@@ -72,7 +61,11 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 class BacktestResult:
     """One run: `metrics` (dict), `equity` and `fills` (DataFrames), `daily` closing equity,
     the effective `params` (config dict), data description, `warnings`, and `run_id` once
-    stored."""
+    stored. `recenters` (ts, reason name, price, centre level, spacing, lowest, highest,
+    n_slots: one row per grid (re)build, the initial one included) and `levels` (ts, price,
+    side: the levels of the enabled slots at each build) are None when run with
+    `record=False`; they are what `plots.price_grid_figure(prices, levels, fills, recenters)`
+    draws."""
 
     metrics: dict[str, Any]
     equity: pd.DataFrame
@@ -84,6 +77,8 @@ class BacktestResult:
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
     elapsed_s: float = 0.0
+    recenters: pd.DataFrame | None = None
+    levels: pd.DataFrame | None = None
 
     def params_json(self) -> str:
         """The exact parameters as canonical JSON (what the store keeps)."""

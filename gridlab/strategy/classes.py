@@ -34,7 +34,7 @@ from gridlab.strategy.enums import (
 from gridlab.strategy.grid_nb import build_slots_nb, grid_bounds_nb, on_slot_fill_nb, slot_order_nb
 from gridlab.strategy.levels_nb import shift_range_nb
 from gridlab.strategy.params import grid_params, recenter_params, risk_params
-from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.recenter_nb import new_recenter_cache, recenter_reason_nb
 from gridlab.strategy.risk_nb import (
     check_stops_nb,
     new_kill_state,
@@ -113,7 +113,8 @@ def _jsonable(x: float) -> float | None:
 
 
 class GridStrategy:
-    """One grid: slots, centre, spacing, range, last recenter time and the bar ring."""
+    """One grid: slots, centre, spacing, range, last recenter time and the bar ring (with the
+    look-back triggers' cache `recenter_cache`, derived from the ring: not in the snapshot)."""
 
     def __init__(self, grid: GridParams | GridConfig, recenter: RecenterParams | RecenterConfig,
                  filters: Filters, capital: float, leverage: float | None = None) -> None:
@@ -134,6 +135,7 @@ class GridStrategy:
                                recenter.pd_window_ms)
         self.ring, self.meta = new_bar_ring(cap)
         self.cur = np.zeros(4, dtype=np.float64)
+        self.recenter_cache = new_recenter_cache(cap)
         self.centre = math.nan
         self.spacing = grid.spacing
         self.lower, self.upper = grid.lower, grid.upper
@@ -203,7 +205,8 @@ class GridStrategy:
             raise StrategyError("the grid is not built yet", "call build(ts, price) first")
         lo, hi = grid_bounds_nb(self.slots)
         return int(recenter_reason_nb(int(ts), float(price), self.centre, lo, hi,
-                                      self.last_recenter_ts, self.ring, self.meta, self.rp))
+                                      self.last_recenter_ts, self.ring, self.meta,
+                                      self.recenter_cache, self.rp))
 
     def levels(self) -> list[SlotView]:
         """Every slot with its levels, qty, notional (qty * lo), state and status."""
@@ -249,9 +252,14 @@ class GridStrategy:
         self.last_recenter_ts = int(snap["last_recenter_ts"])
         for name in SLOT_DTYPE.names:
             self.slots[name] = np.asarray(snap["slots"][name], dtype=SLOT_DTYPE[name])
-        self.ring[:] = np.asarray(snap["ring"], dtype=np.float64)
-        self.meta[:] = np.asarray(snap["meta"], dtype=np.int64)
-        self.cur[:] = np.asarray(snap["cur"], dtype=np.float64)
+        self.load_bars(snap["ring"], snap["meta"], snap["cur"])
+
+    def load_bars(self, ring: Any, meta: Any, cur: Any) -> None:
+        """Replace the bar history (same ring size); the derived recenter cache is reset."""
+        self.ring[:] = np.asarray(ring, dtype=np.float64)
+        self.meta[:] = np.asarray(meta, dtype=np.int64)
+        self.cur[:] = np.asarray(cur, dtype=np.float64)
+        self.recenter_cache[:] = new_recenter_cache(self.ring.shape[0])  # derived: reset
 
 
 def preview_grid(grid: GridParams | GridConfig, filters: Filters, price: float, capital: float,
