@@ -89,7 +89,8 @@ def test_account_order_allowed(b: dict[str, list[float]], data: st.DataObject, s
     total_rk = RiskParams(max_total, 0.0, 0.0, False, 0.0, 0.0, 0.0, 0.0)
     worst = pos + rb + qty if side == Side.BUY else pos - rs - qty
     total_ok = max_total == 0.0 or abs(worst) * price + others <= max_total * equity
-    reduces = abs(pos + side * qty) < abs(pos)
+    before = pos + rb if side == Side.BUY else pos - rs
+    reduces = abs(worst) < abs(before)
     assert got == (reduces or (share_ok and total_ok))
     if max_total > 0 and len(b["pos"]) == 1:  # one grid: the total cap is order_allowed_nb
         assert (reduces or total_ok) == order_allowed_nb(side, qty, price, pos, rb, rs, equity,

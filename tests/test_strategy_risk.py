@@ -53,7 +53,8 @@ def test_order_allowed(side: int, qty: float, price: float, position: float, rb:
     assert got == ref.order_allowed(side, qty, price, position, rb, rs, equity, rk)
     # the spec's formula, written out once more
     worst = position + rb + qty if side == Side.BUY else position - rs - qty
-    reduces = abs(position + side * qty) < abs(position)
+    before = position + rb if side == Side.BUY else position - rs
+    reduces = abs(worst) < abs(before)
     cap_ok = rk.max_exposure_pct == 0 or abs(worst) * price <= rk.max_exposure_pct * equity
     pos_ok = rk.max_position == 0 or abs(worst) <= rk.max_position
     assert got == (reduces or (cap_ok and pos_ok))
@@ -67,6 +68,10 @@ def test_order_allowed_examples() -> None:
     # a sell that reduces a long is always allowed, even with equity gone
     assert order_allowed_nb(Side.SELL, 0.01, 25_000.0, 0.02, 0.0, 0.0, 0.0, rk)
     assert not order_allowed_nb(Side.BUY, 0.01, 25_000.0, 0.0, 0.0, 0.0, 0.0, rk)
+    # ...but resting sells count: 0.02 long with 0.05 already resting to sell is a worst case
+    # of -0.03 short; one more sell of 0.02 makes it -0.05 * 25000 = 1250 > 1000: refused
+    assert not order_allowed_nb(Side.SELL, 0.02, 25_000.0, 0.02, 0.0, 0.05, 1000.0, rk)
+    assert order_allowed_nb(Side.SELL, 0.01, 25_000.0, 0.02, 0.0, 0.05, 1000.0, rk)
 
 
 @SETTINGS
@@ -194,7 +199,8 @@ ring, meta = S.new_bar_ring(100); cur = np.zeros(4)
 S.bar_update_nb(ring, meta, cur, 1000, 1.0, 60000); S.atr_nb(ring, meta, 2, 14)
 S.effective_spacing_nb(0.1, 1.0, 1.0, 1, 1.0, 0.001, 0.1)
 rp = RecenterParams(True, 0.02, True, 1, True, 0.8, 1, True, 0.05, 1, True, 0.0, True, 0.0)
-S.recenter_reason_nb(5000, 1.0, 1.0, 0.9, 1.1, 0, ring, meta, rp)
+rc = S.new_recenter_cache(100)
+S.recenter_reason_nb(5000, 1.0, 1.0, 0.9, 1.1, 0, ring, meta, rc, rp)
 rk = RiskParams(1.0, 0.0, 0.05, False, 0.0, 0.0, 0.0, 0.0)
 S.order_allowed_nb(1, 0.01, 3.0, 0.0, 0.0, 0.0, 1.0, rk)
 S.spot_order_allowed_nb(1, 0.01, 3.0, 1.0, 0.0, 0.0, 0.0, 0.001)

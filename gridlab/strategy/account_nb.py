@@ -72,8 +72,8 @@ def account_order_allowed_nb(k, side, qty, price, positions, resting_buy, restin
                              total_equity, max_total_exposure_pct, max_symbol_share):
     """May grid `k` place an order (`side`, `qty`, `price`)? The account-level exposure check.
 
-    An order that reduces |positions[k]| passes (as in `order_allowed_nb`). Otherwise its
-    worst case `w = positions[k] + resting_buy[k] + qty` (buy) or `positions[k] -
+    An order that shrinks the worst case of its side passes (as in `order_allowed_nb`).
+    Otherwise its worst case `w = positions[k] + resting_buy[k] + qty` (buy) or `positions[k] -
     resting_sell[k] - qty` (sell), valued at the order price, `own = |w| * price`, must satisfy
     - `own <= max_symbol_share * total_equity` (0 = off), and
     - `own + sum_{j != k} worst_notional_nb(j at marks[j]) <= max_total_exposure_pct *
@@ -81,9 +81,10 @@ def account_order_allowed_nb(k, side, qty, price, positions, resting_buy, restin
     A comparison with nan (an unknown mark or equity) blocks: the caller passes finite marks.
     """
     pos = positions[k]
-    if abs(pos + side * qty) < abs(pos):
+    before = pos + resting_buy[k] if side == Side.BUY else pos - resting_sell[k]
+    worst = before + side * qty
+    if abs(worst) < abs(before):
         return True
-    worst = pos + resting_buy[k] + qty if side == Side.BUY else pos - resting_sell[k] - qty
     own = abs(worst) * price
     if max_symbol_share > 0.0 and not own <= max_symbol_share * total_equity:
         return False

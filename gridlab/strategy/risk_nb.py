@@ -28,19 +28,22 @@ SPOT_TOL = 1e-9
 
 @njit(cache=True)
 def order_allowed_nb(side, qty, price, position, resting_buy_qty, resting_sell_qty, equity, rk):
-    """Exposure cap and max position on the worst case; orders that reduce |position| pass.
+    """Exposure cap and max position on the worst case of the order's side.
 
-    Worst case: `position + resting_buy_qty + qty` (buy) or `position - resting_sell_qty -
-    qty` (sell); allowed iff `|worst| * price <= max_exposure_pct * equity` and `|worst| <=
-    max_position` (each limit 0 = off).
+    Worst case without the order: `before = position + resting_buy_qty` (buy) or `position -
+    resting_sell_qty` (sell); with it: `worst = before + side * qty`. An order that shrinks
+    that worst case (`|worst| < |before|`) always passes; otherwise it is allowed iff
+    `|worst| * price <= max_exposure_pct * equity` and `|worst| <= max_position` (0 = off).
+    Resting orders on the same side count, so reducing orders cannot stack past the cap.
     """
-    if abs(position + side * qty) < abs(position):
-        return True
     if side == Side.BUY:
-        worst = position + resting_buy_qty + qty
+        before = position + resting_buy_qty
     else:
-        worst = position - resting_sell_qty - qty
+        before = position - resting_sell_qty
+    worst = before + side * qty
     w = abs(worst)
+    if w < abs(before):
+        return True
     if rk.max_exposure_pct > 0.0 and w * price > rk.max_exposure_pct * equity:
         return False
     return not (rk.max_position > 0.0 and w > rk.max_position)
@@ -88,9 +91,12 @@ def kill_switch_nb(ts, equity, state, threshold):
     """Update the UTC-day max equity in `state`; True when the drawdown from it >= threshold.
 
     A new UTC day (`ts // 86_400_000`) resets the max to the current equity. threshold <= 0
-    never fires (the state is still updated).
+    never fires (the state is still updated). The division runs only when `ts` is outside the
+    stored day `[day * DAY_MS, (day + 1) * DAY_MS)` (once a day at one check a minute).
     """
-    day = float(ts // DAY_MS)
+    day = state[0]
+    if not (day * DAY_MS <= ts < (day + 1.0) * DAY_MS):
+        day = float(ts // DAY_MS)
     if state[0] != day:
         state[0] = day
         state[1] = equity

@@ -42,9 +42,10 @@ def account_order_allowed(k: int, side: int, qty: float, price: float, positions
                           rest_buy: list[float], rest_sell: list[float], marks: list[float],
                           equity: float, max_total: float, max_share: float) -> bool:
     pos = positions[k]
-    if abs(pos + side * qty) < abs(pos):
+    before = pos + rest_buy[k] if side == BUY else pos - rest_sell[k]
+    worst = before + qty if side == BUY else before - qty
+    if abs(worst) < abs(before):  # shrinks the worst case of its side
         return True
-    worst = pos + rest_buy[k] + qty if side == BUY else pos - rest_sell[k] - qty
     own = abs(worst) * price
     if max_share > 0 and not own <= max_share * equity:
         return False

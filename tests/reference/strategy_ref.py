@@ -19,6 +19,7 @@ __all__ = [
     "atr_wilder",
     "build_slots",
     "ceil_to",
+    "dominance_share",
     "effective_spacing",
     "floor_to",
     "grid_levels",
@@ -26,6 +27,7 @@ __all__ = [
     "on_slot_fill",
     "order_allowed",
     "post_only_ok",
+    "pump_dump_ref",
     "recenter_reason",
     "round_to",
     "slot_order",
@@ -238,6 +240,33 @@ def effective_spacing(base, atr, price, atr_mode, mult, floor, ceil):
 
 # ---- recenter ---------------------------------------------------------------------------
 
+def _window(bars: list[Bar], since: int) -> list[Bar]:
+    """Bars are chronological: walk back over the contiguous run with open_time >= since
+    (newest first)."""
+    window = []
+    for b in reversed(bars):
+        if b.open_time < since:
+            break
+        window.append(b)
+    return window
+
+
+def pump_dump_ref(bars: list[Bar], since: int) -> float:
+    """Open of the oldest bar opened >= since; nan if none."""
+    window = _window(bars, since)
+    return window[-1].o if window else math.nan
+
+
+def dominance_share(bars: list[Bar], since: int, centre: float) -> tuple[float, float, int]:
+    """(share of closes above centre, share below, n bars) over the bars opened >= since."""
+    window = _window(bars, since)
+    if not window:
+        return 0.0, 0.0, 0
+    up = sum(1 for b in window if b.c > centre) / len(window)
+    down = sum(1 for b in window if b.c < centre) / len(window)
+    return up, down, len(window)
+
+
 def recenter_reason(ts, price, centre, lowest, highest, last_ts, bars: list[Bar], rp) -> int:
     if rp.trail_up and price > highest and (rp.trail_up_limit <= 0 or price <= rp.trail_up_limit):
         return 2
@@ -250,26 +279,13 @@ def recenter_reason(ts, price, centre, lowest, highest, last_ts, bars: list[Bar]
     ):
         return 4
     if rp.pd_enabled:
-        since = max(ts - rp.pd_window_ms, last_ts)
-        # bars are chronological: walk back over the contiguous run with open_time >= since
-        window = []
-        for b in reversed(bars):
-            if b.open_time < since:
-                break
-            window.append(b)
-        if window and window[-1].o > 0 and abs(price / window[-1].o - 1) >= rp.pd_pct:
+        ref = pump_dump_ref(bars, max(ts - rp.pd_window_ms, last_ts))
+        if not math.isnan(ref) and ref > 0 and abs(price / ref - 1) >= rp.pd_pct:
             return 5
     if rp.dom_enabled and ts - last_ts >= rp.dom_window_ms:
-        window = []
-        for b in reversed(bars):
-            if b.open_time < ts - rp.dom_window_ms:
-                break
-            window.append(b)
-        if window:
-            up = sum(1 for b in window if b.c > centre) / len(window)
-            down = sum(1 for b in window if b.c < centre) / len(window)
-            if up >= rp.dom_share or down >= rp.dom_share:
-                return 6
+        up, down, total = dominance_share(bars, ts - rp.dom_window_ms, centre)
+        if total and (up >= rp.dom_share or down >= rp.dom_share):
+            return 6
     if rp.time_enabled and ts - last_ts >= rp.max_age_ms:
         return 7
     return 0
@@ -278,9 +294,10 @@ def recenter_reason(ts, price, centre, lowest, highest, last_ts, bars: list[Bar]
 # ---- risk -------------------------------------------------------------------------------
 
 def order_allowed(side, qty, price, position, rest_buy, rest_sell, equity, rk) -> bool:
-    if abs(position + side * qty) < abs(position):
+    before = position + rest_buy if side == BUY else position - rest_sell
+    worst = before + qty if side == BUY else before - qty
+    if abs(worst) < abs(before):  # shrinks the worst case of its side
         return True
-    worst = position + rest_buy + qty if side == BUY else position - rest_sell - qty
     if rk.max_exposure_pct > 0 and abs(worst) * price > rk.max_exposure_pct * equity:
         return False
     return not (rk.max_position > 0 and abs(worst) > rk.max_position)
