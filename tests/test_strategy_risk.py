@@ -218,7 +218,7 @@ for name in names:
 @pytest.mark.skipif(NO_JIT, reason="needs the compiler")
 def test_hot_path_kernels_do_not_allocate(tmp_path: Path) -> None:
     """Per-tick kernels compile without heap allocation (build_slots_nb may, and does)."""
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}  # fresh compile: IR is inspectable
+    env = {**os.environ, "GRIDLAB_NUMBA_CACHE": str(tmp_path)}  # fresh compile: IR inspectable
     proc = subprocess.run([sys.executable, "-c", _ALLOC_SCRIPT], cwd=Path(__file__).parents[1],
                           env=env, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
