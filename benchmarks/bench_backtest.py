@@ -133,7 +133,7 @@ def run() -> list[Result]:
     out.append(Result("sweep 1,000 sets x 30 d of 1m klines (43,200 bars)", dt, "s", 2.0, False))
     off = {"recenter.dominance.enabled": False, "recenter.pump_dump.enabled": False}
     dt = _best_of(lambda: sweep(bars, _grid(1000), capital=10_000.0, **off), repeat=1)
-    out.append(Result("  same, dominance + pump/dump triggers off (info: their ring scans)", dt,
+    out.append(Result("  same, dominance + pump/dump triggers off (for comparison)", dt,
                       "s", None, False))
 
     dt = _best_of(lambda: sweep(trades, _grid(100), capital=10_000.0), repeat=1)
