@@ -47,7 +47,7 @@ from gridlab.backtest.enums import (
     FillModel,
     Sum,
 )
-from gridlab.backtest.fills_nb import fill_qty_nb
+from gridlab.backtest.fills_nb import STEP_FILLED, STEP_REJECTED, order_step_nb
 from gridlab.strategy.bars_nb import (
     atr_simple_nb,
     atr_wilder_nb,
@@ -77,7 +77,6 @@ from gridlab.strategy.risk_nb import (
     kill_switch_nb,
     new_kill_state,
     order_allowed_nb,
-    post_only_ok_nb,
     spot_order_allowed_nb,
     stop_reason_nb,
 )
@@ -384,34 +383,13 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
             epoch += 1
             for r in range(2 * n):
                 o = orders[r]
-                side = o["side"]
-                if side == 0:
+                stp, side, fq, fee, full = order_step_nb(o, t, i, p, size[i], prev_p, model,
+                                                         ep, acc, eps)
+                if stp == STEP_REJECTED:
+                    n_rej += 1
+                if stp != STEP_FILLED:
                     continue
-                if t >= o["cancel_ts"]:
-                    o["side"] = 0
-                    continue
-                if o["live"] == 0:
-                    if i <= o["dec_idx"] or t < o["active_ts"]:
-                        continue
-                    if ep.post_only and not post_only_ok_nb(side, o["price"], prev_p, prev_p):
-                        n_rej += 1
-                        o["side"] = 0
-                        continue
-                    o["live"] = 1
-                    o["queue"] = ep.queue_ahead + ep.queue_mult * o["qty"]
                 lim = o["price"]
-                rem = o["rem"]
-                fq, q = fill_qty_nb(model, side, lim, rem, o["queue"], p, size[i])
-                o["queue"] = q
-                if fq <= 0.0:
-                    continue
-                fee = apply_fill_nb(acc, side, fq, lim, ep.maker_fee, eps)
-                full = fq >= rem
-                if full:
-                    o["rem"] = 0.0
-                    o["side"] = 0
-                else:
-                    o["rem"] = rem - fq
                 if r < n:
                     n_limit += 1
                     gprof = 0.0

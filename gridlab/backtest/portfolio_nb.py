@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from gridlab.backtest.account_nb import apply_fill_nb, apply_funding_nb, equity_nb
+from gridlab.backtest.account_nb import apply_funding_nb, equity_nb
 from gridlab.backtest.engine_nb import (
     DAY_MS,
     INT64_MAX,
@@ -52,7 +52,7 @@ from gridlab.backtest.engine_nb import (
     at_max_nb,
 )
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, EngineParams, FillKind, FillModel, Sum
-from gridlab.backtest.fills_nb import fill_qty_nb
+from gridlab.backtest.fills_nb import STEP_FILLED, STEP_REJECTED, order_step_nb
 from gridlab.backtest.sweep_nb import (
     grid_params_from_row_nb,
     recenter_params_from_row_nb,
@@ -85,7 +85,6 @@ from gridlab.strategy.risk_nb import (
     kill_switch_nb,
     new_kill_state,
     order_allowed_nb,
-    post_only_ok_nb,
     spot_order_allowed_nb,
     stop_reason_nb,
 )
@@ -352,34 +351,13 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
             changed = False
             for r in range(2 * n):
                 o = od[r]
-                side = o["side"]
-                if side == 0:
+                stp, side, fq, fee, full = order_step_nb(o, t, li, p, SZ[g], prev_p, model,
+                                                         ep, a, eps)
+                if stp == STEP_REJECTED:
+                    IS[s, _NREJ] += 1
+                if stp != STEP_FILLED:
                     continue
-                if t >= o["cancel_ts"]:
-                    o["side"] = 0
-                    continue
-                if o["live"] == 0:
-                    if li <= o["dec_idx"] or t < o["active_ts"]:
-                        continue
-                    if ep.post_only and not post_only_ok_nb(side, o["price"], prev_p, prev_p):
-                        IS[s, _NREJ] += 1
-                        o["side"] = 0
-                        continue
-                    o["live"] = 1
-                    o["queue"] = ep.queue_ahead + ep.queue_mult * o["qty"]
                 lim = o["price"]
-                rem = o["rem"]
-                fq, q = fill_qty_nb(model, side, lim, rem, o["queue"], p, SZ[g])
-                o["queue"] = q
-                if fq <= 0.0:
-                    continue
-                fee = apply_fill_nb(a, side, fq, lim, ep.maker_fee, eps)
-                full = fq >= rem
-                if full:
-                    o["rem"] = 0.0
-                    o["side"] = 0
-                else:
-                    o["rem"] = rem - fq
                 if r < n:
                     IS[s, _NLIM] += 1
                     gprof = 0.0
