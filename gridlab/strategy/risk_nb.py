@@ -36,10 +36,7 @@ def order_allowed_nb(side, qty, price, position, resting_buy_qty, resting_sell_q
     `|worst| * price <= max_exposure_pct * equity` and `|worst| <= max_position` (0 = off).
     Resting orders on the same side count, so reducing orders cannot stack past the cap.
     """
-    if side == Side.BUY:
-        before = position + resting_buy_qty
-    else:
-        before = position - resting_sell_qty
+    before = position + resting_buy_qty if side == Side.BUY else position - resting_sell_qty
     worst = before + side * qty
     w = abs(worst)
     if w < abs(before):
