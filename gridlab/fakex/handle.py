@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import tempfile
 import threading
@@ -219,8 +220,8 @@ def run_local_exchange(*, host: str = "127.0.0.1", port: int = 8765,
     """Serve the local exchange until Ctrl-C (or `stop` is set), replaying a market.
 
     source: "trades" / "klines" (from the store at `db`), "synthetic", or "none" (drive it via
-    POST /admin/trade). The state is saved to `state_path` on exit and reloaded on start unless
-    `fresh`.
+    POST /admin/trade). The state is saved to `state_path` on exit - Ctrl-C, SIGTERM (as systemd
+    or `kill` stop it) or `stop` - and reloaded on start unless `fresh`.
     """
     if state_path is not None and fresh:
         Path(state_path).unlink(missing_ok=True)
@@ -242,17 +243,23 @@ def run_local_exchange(*, host: str = "127.0.0.1", port: int = 8765,
             fx.market.add_synthetic(sym, start, days, seed + i, price, category)
     elif source != "none":
         raise ValueError(f"unknown source {source!r}: trades, klines, synthetic or none")
+    stop = stop or threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():  # signals reach the main thread
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fx.start()
     fx.market.start()
     echo(f"local exchange on {fx.url} (ws {fx.ws_public}/{category}, {fx.ws_private}); "
          f"api key {fx.api_key}, secret {fx.api_secret}; {fx.market.remaining} prints "
          f"at speed {speed or 'max'}; state file {fx.state_path}")
     try:
-        while not (stop.is_set() if stop else False):
-            time.sleep(0.2)
+        while not stop.wait(0.2):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         fx.stop(save=True)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         echo(f"stopped; state saved to {fx.state_path}")
     return fx
