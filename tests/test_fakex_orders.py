@@ -228,3 +228,16 @@ def test_ambiguous_fault_on_a_batch_and_over_admin(fake_exchange: FakeExchange,
     assert open_links(fx) == {"ab1", "ab2"}
     with pytest.raises(ValueError, match="10000 or 10016"):
         fx.faults.ambiguous(code=110007)
+
+
+def test_reject_fault_on_any_private_path(fake_exchange: FakeExchange,
+                                          pybit_http: Maker) -> None:
+    fx, s = fake_exchange, pybit_http(fake_exchange)
+    fx.faults.reject(code=110038, msg="Portfolio margin mode does not support leverage",
+                     path="/v5/position/set-leverage")
+    with pytest.raises(InvalidRequestError) as exc:
+        s.set_leverage(category="linear", symbol=SYM, buyLeverage="5", sellLeverage="5")
+    assert exc.value.status_code == 110038
+    assert fx.engine.accounts[fx.api_key].positions.get(SYM) is None  # nothing done
+    assert s.set_leverage(category="linear", symbol=SYM, buyLeverage="5",
+                          sellLeverage="5")["retCode"] == 0

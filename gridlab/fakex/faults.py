@@ -3,12 +3,12 @@
 
 HTTP faults are rules consumed one request at a time (count), optionally limited to a path
 prefix: `http_error` (5xx), `timeout` (sleep past the client's timeout, before or - for
-order/create - after the order was accepted), `rate_limit` (10006 storm), `reject_orders`
-(forced retCode on order/create), `ambiguous` (the request is carried out - the order accepted
-and resting - and the reply is retCode 10000 "Server Timeout" / 10016 "Server error", as Bybit
-may answer; docs/v5/error). Stream faults: `drop_ws` (close or abort connections),
-`delay_acks` (slow subscribe acks). `latency` delays every REST reply. `restart` restarts the
-server with its state.
+order/create - after the order was accepted), `rate_limit` (10006 storm), `reject` /
+`reject_orders` (a forced retCode on any private path / on order/create, nothing done),
+`ambiguous` (the request is carried out - an order accepted and resting - and the reply is
+retCode 10000 "Server Timeout" / 10016 "Server error", as Bybit may answer; docs/v5/error).
+Stream faults: `drop_ws` (close or abort connections), `delay_acks` (slow subscribe acks).
+`latency` delays every REST reply. `restart` restarts the server with its state.
 """
 
 from __future__ import annotations
@@ -79,7 +79,13 @@ class Faults:
     def reject_orders(self, count: int = 1, code: int = 110007,
                       msg: str = "ab not enough for new order") -> HttpFault:
         """The next `count` order/create calls are refused with `code`."""
-        return self._add(HttpFault("reject", count, "/v5/order/create", code=code, msg=msg))
+        return self.reject(count, code, msg, "/v5/order/create")
+
+    def reject(self, count: int = 1, code: int = 10001, msg: str = "params error",
+               path: str | None = None) -> HttpFault:
+        """The next `count` private calls under `path` are refused with retCode `code` before
+        anything is done (e.g. 110038 or 100028 on /v5/position/set-leverage)."""
+        return self._add(HttpFault("reject", count, path, code=code, msg=msg))
 
     def ambiguous(self, count: int = 1, code: int = 10016, path: str = "/v5/order/create",
                   msg: str | None = None) -> HttpFault:
@@ -146,7 +152,7 @@ class Faults:
         actions: dict[str, Callable[..., Any]] = {
             "http_error": self.http_error, "timeout": self.timeout,
             "rate_limit": self.rate_limit, "reject_orders": self.reject_orders,
-            "ambiguous": self.ambiguous,
+            "ambiguous": self.ambiguous, "reject": self.reject,
             "delay_acks": self.delay_acks, "latency": self.set_latency,
             "drop_ws": self.drop_ws, "restart": self.restart, "clear": self.clear,
         }
