@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pybit.exceptions import InvalidRequestError
+from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
 from gridlab.fakex.handle import FakeExchange
@@ -241,3 +241,19 @@ def test_reject_fault_on_any_private_path(fake_exchange: FakeExchange,
     assert fx.engine.accounts[fx.api_key].positions.get(SYM) is None  # nothing done
     assert s.set_leverage(category="linear", symbol=SYM, buyLeverage="5",
                           sellLeverage="5")["retCode"] == 0
+
+
+def test_5xx_after_accept_loses_only_the_reply(fake_exchange: FakeExchange,
+                                               pybit_http: Maker) -> None:
+    fx, s = fake_exchange, pybit_http(fake_exchange)
+    fx.faults.http_error(status=502, path="/v5/order/create", after_accept=True)
+    with pytest.raises(FailedRequestError) as exc:
+        s.place_order(category="linear", symbol=SYM, side="Buy", orderType="Limit",
+                      qty="0.01", price="59000", orderLinkId="gw")
+    assert exc.value.status_code == 502
+    assert open_links(fx) == {"gw"} and fx.faults.fired["status"] == 1
+    fx.faults.http_error(status=502, path="/v5/order/create")  # before: nothing placed
+    with pytest.raises(FailedRequestError):
+        s.place_order(category="linear", symbol=SYM, side="Buy", orderType="Limit",
+                      qty="0.01", price="58000", orderLinkId="gw2")
+    assert open_links(fx) == {"gw"}

@@ -2,9 +2,9 @@
 (POST /admin/faults with {"action": ..., ...}, loopback only, no auth).
 
 HTTP faults are rules consumed one request at a time (count), optionally limited to a path
-prefix: `http_error` (5xx), `timeout` (sleep past the client's timeout, before or - for
-order/create - after the order was accepted), `rate_limit` (10006 storm), `reject` /
-`reject_orders` (a forced retCode on any private path / on order/create, nothing done),
+prefix: `http_error` (5xx, before or after the request was carried out), `timeout` (sleep past
+the client's timeout, before or after the request was carried out), `rate_limit` (10006 storm),
+`reject` / `reject_orders` (a forced retCode on any private path / on order/create, nothing done),
 `ambiguous` (the request is carried out - an order accepted and resting - and the reply is
 retCode 10000 "Server Timeout" / 10016 "Server error", as Bybit may answer; docs/v5/error).
 Stream faults: `drop_ws` (close or abort connections), `delay_acks` (slow subscribe acks).
@@ -41,7 +41,8 @@ class HttpFault:
     @property
     def late(self) -> bool:
         """True when the rule fires after the request was carried out."""
-        return self.kind == "ambiguous" or (self.kind == "timeout" and self.after_accept)
+        return self.kind == "ambiguous" or (self.kind in ("timeout", "status")
+                                            and self.after_accept)
 
 
 class Faults:
@@ -61,9 +62,12 @@ class Faults:
             self.rules.append(rule)
         return rule
 
-    def http_error(self, count: int = 1, status: int = 503, path: str | None = None) -> HttpFault:
-        """The next `count` requests get HTTP `status` (5xx)."""
-        return self._add(HttpFault("status", count, path, status=status))
+    def http_error(self, count: int = 1, status: int = 503, path: str | None = None,
+                   after_accept: bool = False) -> HttpFault:
+        """The next `count` requests get HTTP `status` (5xx); with `after_accept` the request
+        is carried out first (an order accepted), so only the reply is lost."""
+        return self._add(HttpFault("status", count, path, status=status,
+                                   after_accept=after_accept))
 
     def timeout(self, count: int = 1, seconds: float = 5.0, path: str | None = None,
                 after_accept: bool = False) -> HttpFault:

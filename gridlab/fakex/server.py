@@ -179,6 +179,8 @@ def create_app(state: ExchangeState) -> FastAPI:
         late = faults.take(path, private=True, after_accept=True)
         if late is not None and late.kind == "ambiguous":  # accepted, but the reply is an error
             return _json(_envelope(None, late.code, late.msg), headers)
+        if late is not None and late.kind == "status":
+            return Response("Bad Gateway", status_code=late.status)
         if late is not None:
             await asyncio.sleep(late.seconds)
             return Response("Gateway Timeout", status_code=504)
