@@ -120,3 +120,16 @@ def test_tickers_carry_next_funding_time(fake_exchange: FakeExchange,
     t = s.get_tickers(category="linear", symbol=SYM)["result"]["list"][0]
     assert int(t["nextFundingTime"]) == t0 - 1000 + eight_h
     assert t["bid1Price"] == "59999.9" and t["ask1Price"] == "60000"
+
+
+def test_unchanged_orderbook_1_is_sent_again_with_the_same_update_id(
+        fake_exchange: FakeExchange, pybit_ws: Maker) -> None:
+    fx = fake_exchange
+    fx.faults.book_repush_s = 0.3  # Bybit: 3 s
+    books: list[dict[str, Any]] = []
+    pybit_ws(fx, "linear").orderbook_stream(1, SYM, lambda m: books.append(m["data"]))
+    assert wait_for(lambda: len(books) >= 3)
+    assert len({b["u"] for b in books}) == 1 and books[0]["b"] == books[-1]["b"]
+    fx.engine.trade(SYM, 59990.0, side=-1)
+    assert wait_for(lambda: books[-1]["u"] > books[0]["u"])
+    assert books[-1]["b"] == [["59990", "1"]]

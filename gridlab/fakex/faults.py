@@ -52,6 +52,7 @@ class Faults:
         self._lock = threading.Lock()
         self.rules: list[HttpFault] = []
         self.ws_ack_delay = 0.1  # seconds before a subscribe ack / first push (pybit's race)
+        self.book_repush_s = 3.0  # an unchanged orderbook.1 snapshot is sent again this often
         self.latency = 0.0  # seconds added to every REST reply
         self.fired: Counter[str] = Counter()
         self.drop_hook: Callable[[str, bool], int] | None = None  # set by the server
@@ -147,6 +148,7 @@ class Faults:
         """State for GET /admin/faults."""
         with self._lock:
             return {"rules": [asdict(r) for r in self.rules], "ws_ack_delay": self.ws_ack_delay,
+                    "book_repush_s": self.book_repush_s,
                     "latency": self.latency, "fired": dict(self.fired)}
 
     def apply(self, spec: dict[str, Any]) -> Any:

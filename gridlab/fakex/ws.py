@@ -3,7 +3,8 @@ subscribe/auth/ping handling, as docs/v5/ws/connect and the topic pages describe
 
 Public topics: `publicTrade.{symbol}`, `kline.{interval}.{symbol}`, `tickers.{symbol}` (snapshot,
 then deltas; bid1Price/ask1Price are the best bid/ask) and `orderbook.{depth}.{symbol}` (depth 1,
-50, 200, 1000; snapshot messages with the best bid and ask - docs/v5/websocket/public/orderbook).
+50, 200, 1000; snapshot messages with the best bid and ask - docs/v5/websocket/public/orderbook;
+depth 1 is sent again, same `u`, after `faults.book_repush_s` (3 s, as Bybit) without a change).
 Private: `order`, `execution`, `position`, `wallet`, and the category topics `order.linear`,
 `execution.spot`, `position.linear`, ... (docs/v5/websocket/private/order), each message
 carrying the topic it was subscribed as. Acks and first pushes wait `faults.ws_ack_delay`
@@ -60,6 +61,7 @@ class Conn:
     conn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     key: str | None = None
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    book_sent: dict[str, float] = field(default_factory=dict)  # orderbook.1 topic -> last sent
 
     def send(self, item: str | tuple[str, int]) -> None:
         """Queue a text frame (or a ("close", code) request) from any thread."""
@@ -83,8 +85,11 @@ class Hub:
             conns = tuple(self.subs.get((channel, topic, key), ()))
         if conns:
             text = json.dumps(msg, separators=(",", ":"))
+            repush = topic.startswith("orderbook.1.")
             for c in conns:
                 c.send(text)
+                if repush:
+                    c.book_sent[topic] = time.monotonic()
 
     def add(self, conn: Conn, topic: str) -> None:
         with self._lock:
@@ -145,6 +150,7 @@ async def _subscribe(state: WsState, conn: Conn, msg: dict[str, Any], op: str) -
     if op == "unsubscribe":
         for t in topics:
             state.hub.discard(conn, t)
+            conn.book_sent.pop(t, None)
         return
     eng = state.engine
     with eng.lock:  # snapshot before activation, both under the engine lock: no lost delta
@@ -156,6 +162,8 @@ async def _subscribe(state: WsState, conn: Conn, msg: dict[str, Any], op: str) -
                 snap = eng.book_snapshot(conn.channel, t)
             if snap is not None:
                 conn.queue.put_nowait(json.dumps(snap, separators=(",", ":")))
+                if t.startswith("orderbook.1."):
+                    conn.book_sent[t] = time.monotonic()
             state.hub.add(conn, t)
 
 
@@ -174,8 +182,21 @@ async def serve_ws(state: WsState, websocket: WebSocket, channel: str) -> None:
                 return
             await websocket.send_text(item)
 
+    async def repush() -> None:
+        """orderbook.1: the snapshot again after `book_repush_s` without a change."""
+        while True:
+            period = state.faults.book_repush_s
+            await asyncio.sleep(min(0.5, period / 3))
+            now = time.monotonic()
+            for topic, sent in list(conn.book_sent.items()):
+                if now - sent >= period:
+                    snap = state.engine.book_snapshot(channel, topic)
+                    if snap is not None:
+                        conn.book_sent[topic] = now
+                        conn.queue.put_nowait(json.dumps(snap, separators=(",", ":")))
+
     send_task = asyncio.create_task(sender())
-    tasks: set[asyncio.Task] = set()
+    tasks: set[asyncio.Task] = {asyncio.create_task(repush())} if channel != "private" else set()
     try:
         while True:
             raw = await websocket.receive_text()
