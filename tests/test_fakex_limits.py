@@ -102,10 +102,17 @@ def test_batches_count_orders_and_have_their_own_window(fake_exchange_factory: M
     assert len(fx.engine.open[fx.api_key]) == 11
 
 
-def test_default_limits_cover_every_order_endpoint() -> None:
+def test_default_limits_cover_every_order_endpoint_per_category() -> None:
     for path in ("/v5/order/create", "/v5/order/amend", "/v5/order/cancel",
                  "/v5/order/create-batch", "/v5/order/amend-batch", "/v5/order/cancel-batch"):
-        assert DEFAULT_RATE_LIMITS[path] == 10
+        assert DEFAULT_RATE_LIMITS[path] == {"linear": 10, "spot": 20}
+    rl = RateLimits(DEFAULT_RATE_LIMITS)
+    assert all(rl.check("k", "/v5/order/create", now_ms=0, category="linear").allowed
+               for _ in range(10))
+    assert not rl.check("k", "/v5/order/create", now_ms=0, category="linear").allowed
+    spot = [rl.check("k", "/v5/order/create", now_ms=0, category="spot") for _ in range(21)]
+    assert [v.allowed for v in spot] == [True] * 20 + [False]  # its own window, 20/s
+    assert spot[0].headers["X-Bapi-Limit"] == "20"
 
 
 # ---- unknown paths ----------------------------------------------------------------------------

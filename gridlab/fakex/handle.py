@@ -55,7 +55,7 @@ class FakeExchange:
                  price: float | dict[str, float] = 60_000.0,
                  api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
                  balance: float = 100_000.0, state_path: str | Path | None = None,
-                 resume: bool = True, rate_limits: dict[str, int] | None = None,
+                 resume: bool = True, rate_limits: dict[str, Any] | None = None,
                  speed: float | None = None, faults: Faults | None = None,
                  ws_ack_delay: float = 0.1, rules: Rules | dict[str, Any] | None = None) -> None:
         """`rules`: retention windows and limits (gridlab.fakex.rules.Rules; Bybit's by

@@ -1,8 +1,9 @@
 """Per-UID API rate limits of the local exchange, as docs/v5/rate-limit describes them.
 
-- A rolling one-second window per (api key, endpoint group); a group is one path, and the batch
-  endpoints are groups of their own ("Instructions for batch endpoints": they do not share the
-  single-order limits).
+- A rolling one-second window per (api key, endpoint group); a group is one path (per category
+  where the limit differs by category, as order entry's 10/s linear and 20/s spot do), and the
+  batch endpoints are groups of their own ("Instructions for batch endpoints": they do not share
+  the single-order limits).
 - A batch request weighs as many units as it has items; items past the window's room get
   retCode 10006 in their retExtInfo entry, and a request with no room at all gets 10006.
 - Every limited reply carries X-Bapi-Limit (the limit), X-Bapi-Limit-Status (what is left) and
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field
 
 __all__ = ["BATCH_PATHS", "DEFAULT_RATE_LIMITS", "RateLimits", "Verdict"]
 
-# Bybit's per-UID defaults for a UTA account trading linear (docs/v5/rate-limit, "API Rate Limit
-# Table"); spot order entry is 20/s there, the linear figure is used for both here.
-DEFAULT_RATE_LIMITS: dict[str, int] = {
-    "/v5/order/create": 10, "/v5/order/amend": 10, "/v5/order/cancel": 10,
-    "/v5/order/cancel-all": 10, "/v5/order/create-batch": 10, "/v5/order/amend-batch": 10,
-    "/v5/order/cancel-batch": 10, "/v5/order/realtime": 50, "/v5/order/history": 50,
+Limit = int | dict[str, int]  # per second; a dict: per category ("linear", "spot")
+
+# Bybit's per-UID defaults for a UTA account (docs/v5/rate-limit, "API Rate Limit Table").
+_ORDER_ENTRY = {"linear": 10, "spot": 20}
+DEFAULT_RATE_LIMITS: dict[str, Limit] = {
+    "/v5/order/create": _ORDER_ENTRY, "/v5/order/amend": _ORDER_ENTRY,
+    "/v5/order/cancel": _ORDER_ENTRY, "/v5/order/cancel-all": _ORDER_ENTRY,
+    "/v5/order/create-batch": _ORDER_ENTRY, "/v5/order/amend-batch": _ORDER_ENTRY,
+    "/v5/order/cancel-batch": _ORDER_ENTRY, "/v5/order/realtime": 50, "/v5/order/history": 50,
     "/v5/execution/list": 50, "/v5/position/list": 50, "/v5/position/set-leverage": 10,
     "/v5/account/wallet-balance": 50, "/v5/account/fee-rate": 10,
 }
@@ -57,20 +61,26 @@ class Verdict:
 class RateLimits:
     """Rolling one-second windows per (api key, path)."""
 
-    def __init__(self, limits: dict[str, int] | None) -> None:
-        self.limits: dict[str, int] = dict(limits or {})
-        self._windows: dict[tuple[str, str], deque[tuple[int, int]]] = {}
+    def __init__(self, limits: dict[str, Limit] | None) -> None:
+        self.limits: dict[str, Limit] = dict(limits or {})
+        self._windows: dict[tuple[str, str, str], deque[tuple[int, int]]] = {}
         self._lock = threading.Lock()
 
-    def check(self, key: str, path: str, weight: int = 1,
-              now_ms: int | None = None) -> Verdict:
-        """Take up to `weight` units of the window of (key, path) (a batch: its item count)."""
-        limit = self.limits.get(path)
+    def check(self, key: str, path: str, weight: int = 1, now_ms: int | None = None,
+              category: str | None = None) -> Verdict:
+        """Take up to `weight` units of the window of (key, path[, category]) (a batch: its
+        item count)."""
+        spec = self.limits.get(path)
+        group = ""
+        if isinstance(spec, dict):
+            group = category if category in spec else "linear"
+            spec = spec.get(group)
+        limit = int(spec or 0)
         if not limit:
             return Verdict(weight, weight)
         now = _now_ms() if now_ms is None else now_ms
         with self._lock:
-            w = self._windows.setdefault((key, path), deque())
+            w = self._windows.setdefault((key, path, group), deque())
             while w and w[0][0] <= now - _WINDOW_MS:
                 w.popleft()
             used = sum(n for _, n in w)

@@ -158,7 +158,8 @@ def create_app(state: ExchangeState) -> FastAPI:
                 return _json(_envelope(getattr(engine, name)(params)))
             payload = request.url.query if request.method == "GET" else body
             key = verify_rest(request.headers, payload, state.secret_of)
-            verdict = state.limits.check(key, path, _weight(path, params))
+            verdict = state.limits.check(key, path, _weight(path, params),
+                                         category=str(params.get("category") or ""))
             allowed, headers = verdict.allowed, verdict.headers
             if fault is not None and fault.kind == "rate_limit":
                 allowed = False
