@@ -63,6 +63,24 @@ def ingest_trades_cmd(
     with Store.open(db, wait_s=wait) as store:
         report = ingest_trade_files(store, source, symbol, category, force=force, progress=show)
     typer.echo(report.summary())
+    for line in _after_trades_hints(report, db):
+        typer.echo(line)
+
+
+def _after_trades_hints(report: object, db: Path) -> list[str]:
+    """What to do next after trades are stored: build bars, get the instrument filters."""
+    pairs = sorted({(f.symbol, f.category) for f in getattr(report, "files", [])
+                    if f.symbol})
+    lines = []
+    for sym, cat in pairs:
+        lines.append(f"next: build bars with `gridlab ingest resample --symbol {sym} "
+                     f"--category {cat} -i 1 --db {db}` (kline backtests and `data status`), "
+                     f"or backtest the trades with `gridlab backtest --source trades "
+                     f"--symbol {sym} --category {cat} --db {db}`")
+    if pairs:
+        lines.append("a backtest also needs each instrument's filters (tick, qty step, "
+                     "minimums): `gridlab ingest instruments --symbol SYMBOL --db ...`")
+    return lines
 
 
 @ingest_app.command("resample")
