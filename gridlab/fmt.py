@@ -23,7 +23,9 @@ __all__ = [
     "METRICS",
     "emit_records",
     "emit_table",
+    "format_value",
     "metric_lines",
+    "metric_unit",
     "output_format",
     "params_lines",
     "pct",
@@ -207,6 +209,19 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def metric_unit(name: str) -> str:
+    """Unit of a metric column, also with an is_/oos_/mean_ prefix ('' if not a metric)."""
+    for prefix in ("", "is_", "oos_", "mean_is_", "mean_oos_", "mean_"):
+        if name.startswith(prefix) and name[len(prefix):] in METRICS:
+            return METRICS[name[len(prefix):]][1]
+    return ""
+
+
+def format_value(name: str, value: Any) -> str:
+    """One value as the tables show it (percent for ratios, thousands separators...)."""
+    return _value(metric_unit(name), value)
+
+
 def _is_time(col: str) -> bool:
     return col in _TIME_COLUMNS or col.endswith("_at")
 
@@ -225,8 +240,8 @@ def emit_records(records: Any, fmt: str, empty: str = "nothing to show") -> None
             df[col] = [utc_iso(v) if _finite(v) else "-" for v in df[col]]
         elif str(col) == "side":
             df[col] = [side_name(v) for v in df[col]]
-        elif fmt == "table" and str(col) in METRICS:
-            unit = METRICS[str(col)][1]
+        elif fmt == "table" and metric_unit(str(col)):
+            unit = metric_unit(str(col))
             df[col] = [_value(unit, v) for v in df[col]]
         elif fmt == "table" and pd.api.types.is_float_dtype(df[col]):
             df[col] = [f"{v:.6g}" if _finite(v) else "n/a" for v in df[col]]

@@ -102,15 +102,27 @@ def run_walkforward(db_path: str | Path, symbol: str, start: Any, end: Any, *,
                     anchored: bool = False, category: str = "linear",
                     profile: str | None = "Normal", fill_model: str | None = None,
                     source: str | None = None,
-                    config: str | Path | None = None) -> WalkForwardResult:
-    """Load the market for [start, end) and run a walk-forward over `grid`."""
+                    config: str | Path | None = None,
+                    progress: bool = False) -> WalkForwardResult:
+    """Load the market for [start, end) and run a walk-forward over `grid` (`progress`: a bar
+    over the folds on stderr)."""
+    from gridlab.backtest.sweep import sweep
+    from gridlab.progress import progress_bar
+
     s, e = to_ms(start), to_ms(end)
     data = open_market(db_path, symbol, category, s, e, source or _source(config))
     windows = make_windows(s, e, int(train_days * DAY_MS), int(test_days * DAY_MS),
                            None if step_days is None else int(step_days * DAY_MS), anchored)
     fixed = {"fill_model": fill_model} if fill_model else None
-    return walk_forward(data, grid, objective, windows, profile=profile, config=config,
-                        fixed=fixed)
+    with progress_bar(len(windows), "walkforward", unit="fold", enabled=progress) as bar:
+
+        def sweep_fold(*args: Any, **kwargs: Any) -> Any:
+            table = sweep(*args, **kwargs)
+            bar.update(1)
+            return table
+
+        return walk_forward(data, grid, objective, windows, profile=profile, config=config,
+                            fixed=fixed, sweep_fn=sweep_fold)
 
 
 def run_optimize(db_path: str | Path, symbol: str, start: Any, end: Any, *,
