@@ -66,7 +66,9 @@ def register(app: typer.Typer) -> None:
         with _open(dbp, save) as store:
             data = load_market(store, sym, cat, src, start, end,
                                max_gap_ms=cfg.backtest.max_gap_ms)
-            res = backtest(data, cfg, profile, store=store if save else None, **overrides)
+            # metrics only (no fill/equity tables) when nothing keeps them: faster
+            res = backtest(data, cfg, profile, store=store if save else None,
+                           record=save or fills_csv is not None, **overrides)
         from gridlab.fmt import metric_lines
 
         typer.echo(data.describe())
