@@ -236,7 +236,12 @@ def emit_records(records: Any, fmt: str, empty: str = "nothing to show") -> None
 
     df = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
     for col in df.columns:
-        if _is_time(str(col)) and pd.api.types.is_numeric_dtype(df[col]):
+        if pd.api.types.is_datetime64_any_dtype(df[col]):
+            df[col] = [utc_iso(int(v.value // 1_000_000)) if not pd.isna(v) else "-"
+                       for v in df[col]]
+        elif str(col).endswith("_ranges"):  # [(start_ms, end_ms), ...]
+            df[col] = [[[utc_iso(a), utc_iso(b)] for a, b in (v or [])] for v in df[col]]
+        elif _is_time(str(col)) and pd.api.types.is_numeric_dtype(df[col]):
             df[col] = [utc_iso(v) if _finite(v) else "-" for v in df[col]]
         elif str(col) == "side":
             df[col] = [side_name(v) for v in df[col]]

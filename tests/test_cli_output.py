@@ -152,3 +152,15 @@ def test_progress_bar_counts_and_can_be_silent(capsys: pytest.CaptureFixture[str
     with pytest.raises(RuntimeError), progress_bar(2, "boom") as bar:
         raise RuntimeError("closed on error")
     assert math.isfinite(bar.n)
+
+
+def test_data_status_for_scripts(store_with_runs: Path, capsys: pytest.CaptureFixture[str]
+                                 ) -> None:
+    code, out, err = run(["data", "status", "--db", store_with_runs, "--json"], capsys)
+    assert code == 0, err
+    rows = {r["kind"]: r for r in json.loads(out)}
+    assert {"klines", "trades", "funding"} <= set(rows)
+    assert rows["klines"]["first"] == "2024-01-01T00:00:00Z"
+    assert all(a.endswith("Z") and b.endswith("Z") for a, b in rows["klines"]["gap_ranges"])
+    code, out, err = run(["data", "status", "--db", store_with_runs, "--csv"], capsys)
+    assert code == 0 and out.splitlines()[0].startswith("kind,symbol,category")

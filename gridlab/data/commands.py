@@ -13,6 +13,7 @@ import typer
 
 from gridlab.config.data import DataConfig
 from gridlab.errors import DataError
+from gridlab.fmt import CSV_OPTION, JSON_OPTION
 
 __all__ = ["DB_OPTION", "data_app", "ingest_app", "parse_time_ms", "register"]
 
@@ -114,13 +115,20 @@ def data_status_cmd(
     gap_minutes: float = typer.Option(DataConfig().trade_gap_ms / 60_000, "--gap-minutes",
                                       help="a silence between trades longer than this is a gap"),
     wait: float = _WAIT_OPTION,
+    as_json: bool = JSON_OPTION,
+    as_csv: bool = CSV_OPTION,
 ) -> None:
     """Coverage, gaps and duplicates of every kline, trade and funding series."""
     from gridlab.data.status import data_status, format_status
+    from gridlab.fmt import emit_records, output_format
     from gridlab.store.core import Store
 
+    fmt = output_format(as_json, as_csv)
     with Store.open(db, read_only=True, wait_s=wait) as store:
         status = data_status(store, trade_gap_ms=int(gap_minutes * 60_000))
+    if fmt != "table":
+        emit_records(status, fmt)
+        return
     typer.echo(f"store: {db}")
     typer.echo(format_status(status))
 
