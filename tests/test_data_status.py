@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from gridlab.cli import app
 from gridlab.data.status import STATUS_COLUMNS, data_status, find_kline_gaps, format_status
 from gridlab.errors import DataError
-from gridlab.store import market
+from gridlab.store import market, trade_files
 from gridlab.store.core import Store
 
 T0 = 1_704_067_200_000
@@ -81,7 +81,7 @@ def test_trades_silences_partial_bar_and_duplicates(tmp_store: Store) -> None:
     assert one["gaps"] == 1 and one["missing"] == 20
     assert one["partial_last"]  # the last trade (31:59) does not prove 31:00-32:00 is over
     # a file that covers up to 32:00 does
-    market.log_trade_file(tmp_store, source="f.csv.gz", symbol="BTCUSDT", category="linear",
+    trade_files.log_trade_file(tmp_store, source="f.csv.gz", symbol="BTCUSDT", category="linear",
                           nbytes=1, cover=(T0, T0 + 32 * M), rows_read=1, rows_added=1)
     status = data_status(tmp_store, trade_gap_ms=5 * M).set_index(["kind", "interval"])
     assert not status.loc[("klines", "1"), "partial_last"]

@@ -52,13 +52,13 @@ from gridlab.store.market import (
     count_trades,
     insert_funding,
     insert_trades,
-    log_trade_file,
     resample_trades,
     upsert_instruments,
     validate_category,
     validate_interval,
     validate_symbol,
 )
+from gridlab.store.trade_files import log_trade_file
 
 __all__ = [
     "DEFAULT_START_MS",
