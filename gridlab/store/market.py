@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -29,10 +30,14 @@ __all__ = [
     "CATEGORIES",
     "INTERVALS",
     "INTERVAL_MS",
+    "PLAUSIBLE_MS",
     "bar_open_time",
+    "check_plausible",
     "count_trades",
     "first_kline_time",
+    "fmt_utc",
     "get_instrument",
+    "implausible_time",
     "insert_funding",
     "insert_klines",
     "insert_trades",
@@ -72,6 +77,8 @@ _ALIASES = {"1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60
 CATEGORIES: tuple[str, ...] = ("linear", "inverse", "spot")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
 _I64_MIN = -(2**63)
+PLAUSIBLE_MS: tuple[int, int] = (1_420_070_400_000, 4_102_444_800_000)
+"""Market times outside [2015-01-01, 2100-01-01) UTC are refused as implausible (a unit error)."""
 _I64_MAX = 2**63 - 1
 
 KLINE_COLUMNS = ("symbol", "category", "interval", "open_time", "open", "high", "low", "close",
@@ -121,6 +128,30 @@ def bar_open_time(ts_ms: int, interval: str | int) -> int:
     key = validate_interval(interval)
     ms, off = INTERVAL_MS[key], _INTERVAL_OFFSET.get(key, 0)
     return (int(ts_ms) - off) // ms * ms + off
+
+
+def fmt_utc(ms: int) -> str:
+    """UTC ISO text of epoch ms; a year outside 1..9999 is shown as its number."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"year {1970 + ms / 31_556_952_000:,.0f}"
+
+
+def implausible_time(ms: int) -> str:
+    """Why `ms` (outside PLAUSIBLE_MS) is implausible, naming the likely unit mistake."""
+    if ms >= PLAUSIBLE_MS[1]:
+        return (f"time {ms} ({fmt_utc(ms)}) is after 2100: milliseconds read as seconds, or "
+                "microseconds read as milliseconds?")
+    return (f"time {ms} ({fmt_utc(ms)}) is before 2015: seconds read as milliseconds?")
+
+
+def check_plausible(lo: int, hi: int, what: str) -> None:
+    """DataError if the span [lo, hi] (epoch ms) leaves PLAUSIBLE_MS."""
+    for ms in (lo, hi):
+        if not PLAUSIBLE_MS[0] <= ms < PLAUSIBLE_MS[1]:
+            raise DataError(f"{what}: {implausible_time(int(ms))}",
+                            "times must be epoch milliseconds (UTC); convert the column")
 
 
 def _where(store: Store) -> str:
@@ -236,6 +267,7 @@ def insert_trades(store: Store, df: pd.DataFrame) -> int:
     if n_value:
         raise DataError(f"insert_trades: {n_value} row(s) have a non-positive or non-finite "
                         "price or size", "drop them before inserting")
+    check_plausible(int(lo), int(hi), "insert_trades")
     sql_name = "market_insert_trades_dedupe" if n_repeat else "market_insert_trades"
     return _execute_insert(store, sql_name, frame, "insert_trades",
                            {"lo": int(lo), "hi": int(hi)})

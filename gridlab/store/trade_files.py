@@ -12,7 +12,7 @@ import duckdb
 
 from gridlab.errors import DataError, StoreError
 from gridlab.store.core import Store, load_sql, quiet_connection
-from gridlab.store.market import row_of
+from gridlab.store.market import PLAUSIBLE_MS, fmt_utc, implausible_time, row_of
 
 __all__ = [
     "STAGE_SLOTS",
@@ -131,8 +131,12 @@ def insert_staged_trades(store: Store, *, slot: int, name: str, fmt: str, symbol
     nothing is stored then. Returns (rows_read, rows_added). The slot is left for drop_staged.
     """
     con = store.con
-    row = con.execute(_stage_sql("trades_check_stage", slot)).fetchall()[0]
-    n, lo, hi, sym_lo, sym_hi, null_row, side_row, value_row, rid_lo, rid_hi = row
+    lo_c, hi_c = cover if cover is not None else (PLAUSIBLE_MS[0], PLAUSIBLE_MS[1])
+    row = con.execute(_stage_sql("trades_check_stage", slot), {
+        "min_ts": PLAUSIBLE_MS[0], "max_ts": PLAUSIBLE_MS[1], "cover_lo": int(lo_c),
+        "cover_hi": int(hi_c)}).fetchall()[0]
+    (n, lo, hi, sym_lo, sym_hi, null_row, side_row, value_row, rid_lo, rid_hi,
+     time_row, time_ts, cover_row, cover_ts) = row
     if not n:
         raise DataError(f"trade file {name} holds no trades", _TRADE_FILE_FIX)
     if rid_hi - rid_lo != n - 1:  # pragma: no cover - DuckDB stopped numbering rows in order
@@ -142,6 +146,18 @@ def insert_staged_trades(store: Store, *, slot: int, name: str, fmt: str, symbol
         if bad is not None:
             raise DataError(f"trade file {name}, line {int(bad) - int(rid_lo) + 2}: {what}",
                             _TRADE_FILE_FIX)
+    if time_row is not None:
+        line = int(time_row) - int(rid_lo) + 2
+        unit = "seconds" if fmt == "derivatives" else "milliseconds"
+        raise DataError(f"trade file {name}, line {line}: {implausible_time(int(time_ts))}",
+                        f"Bybit's {fmt} dumps give the time in {unit}: convert the timestamp "
+                        "column, or re-download the file from public.bybit.com")
+    if cover_row is not None:
+        line = int(cover_row) - int(rid_lo) + 2
+        raise DataError(f"trade file {name}, line {line}: time {fmt_utc(int(cover_ts))} is "
+                        f"outside the day its name says ({fmt_utc(lo_c)[:10]})",
+                        "rename the file to the day it holds (SYMBOL_YYYY-MM-DD.csv.gz), or "
+                        "split it by UTC day")
     if fmt == "derivatives" and (sym_lo != sym_hi or sym_lo != symbol):
         found = sym_lo if sym_lo == sym_hi else f"{sym_lo}..{sym_hi}"
         raise DataError(f"trade file {name} holds symbol {found}, expected {symbol}",
