@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from gridlab.cli import app
@@ -32,7 +33,6 @@ def test_kline_gaps_as_ranges(tmp_store: Store) -> None:
     gaps = find_kline_gaps(tmp_store, "BTCUSDT", "linear", "1")
     assert gaps == [(T0 + 10 * M, T0 + 13 * M), (T0 + 50 * M, T0 + 51 * M),
                     (T0 + 70 * M, T0 + 80 * M)]
-    assert find_kline_gaps(tmp_store, "BTCUSDT", "linear", "5") == []
     status = data_status(tmp_store)
     assert list(status.columns) == STATUS_COLUMNS
     row = status.iloc[0]
@@ -122,6 +122,32 @@ def test_empty_store_and_cli(tmp_store: Store, synthetic_db: Path) -> None:
     out = runner.invoke(app, ["data", "gaps", "--symbol", "BTCUSDT", "-i", "60",
                               "--db", str(synthetic_db)])
     assert out.exit_code == 0 and "no gaps" in out.output
+    out = runner.invoke(app, ["data", "gaps", "--symbol", "ETHUSDT", "-i", "60",
+                              "--db", str(synthetic_db)])
+    assert out.exit_code != 0 and "no gaps" not in out.output
+    assert isinstance(out.exception, DataError)
+    assert "no 60 klines for ETHUSDT linear" in str(out.exception)
+
+
+def test_gaps_of_a_missing_series_is_an_error(tmp_store: Store) -> None:
+    market.insert_klines(tmp_store, bars(range(10)))
+    assert find_kline_gaps(tmp_store, "BTCUSDT", "linear", "1") == []
+    for symbol, category, interval in (("BTCUSDT", "linear", "5"), ("ETHUSDT", "linear", "1"),
+                                       ("BTCUSDT", "spot", "1")):
+        with pytest.raises(DataError, match=rf"no {interval} klines for {symbol} {category}.*"
+                                            r"stored symbols: BTCUSDT linear"):
+            find_kline_gaps(tmp_store, symbol, category, interval)
+
+
+def test_klines_closer_than_their_interval_refused() -> None:
+    from gridlab.backtest.data import MarketData
+
+    ot = T0 + np.array([0, 1, 2, 3]) * M
+    ok = MarketData.from_klines(ot, [1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4, bar_ms=M)
+    assert ok.n_events > 0
+    with pytest.raises(DataError, match=r"\(bars 0 and 1\) are 60000 ms apart, closer than "
+                                        r"the interval \(300000 ms\)"):
+        MarketData.from_klines(ot, [1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4, bar_ms=5 * M)
 
 
 def data_status_of(path: Path) -> pd.DataFrame:

@@ -129,6 +129,13 @@ class MarketData:
             i = int(np.flatnonzero(np.diff(ot) <= 0)[0]) + 1
             raise DataError(f"kline open times do not increase at bar {i} ({fmt_ms(int(ot[i]))})",
                             "sort and de-duplicate the bars")
+        if len(ot) > 1 and bar_ms > 0 and np.any(np.diff(ot) < bar_ms):
+            i = int(np.flatnonzero(np.diff(ot) < bar_ms)[0]) + 1
+            raise DataError(f"kline open times {fmt_ms(int(ot[i - 1]))} and "
+                            f"{fmt_ms(int(ot[i]))} (bars {i - 1} and {i}) are "
+                            f"{int(ot[i] - ot[i - 1])} ms apart, closer than the interval "
+                            f"({bar_ms} ms)", "pass the bars' real interval (bar_ms), or "
+                            "drop the bars that do not open on the interval's grid")
         gaps = _gaps(ot, bar_ms)
         ts, price, size = kline_path(ot, o, h, lo, c, vol, bar_ms)
         fts, frate = _funding(funding, category)
