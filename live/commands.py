@@ -1,7 +1,9 @@
 """CLI: `gridlab live` (run the live runner) and `gridlab promote` (choose what goes live).
 
-Wire into gridlab/cli.py with `from live import commands as live_commands;
-live_commands.register(app)`. `python -m live ...` runs the same commands standalone.
+gridlab finds them through the `gridlab.commands` entry point (pyproject.toml) and calls
+`register(app)`; gridlab never imports live. `python -m live ...` runs the same commands
+standalone. Exit codes: 0 ok, 1 the runner failed (unreachable exchange, bad keys, a second
+runner on the same store...), 2 a usage mistake or a refused configuration.
 """
 
 from __future__ import annotations
