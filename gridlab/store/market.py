@@ -86,7 +86,8 @@ KLINE_COLUMNS = ("symbol", "category", "interval", "open_time", "open", "high", 
 TRADE_COLUMNS = ("symbol", "category", "ts", "price", "size", "side", "trade_id", "seq")
 FUNDING_COLUMNS = ("symbol", "ts", "rate")
 INSTRUMENT_COLUMNS = ("symbol", "category", "tick_size", "qty_step", "min_qty", "min_notional",
-                      "max_qty", "fetched_at")
+                      "max_qty", "fetched_at", "max_leverage", "funding_interval_min", "origin")
+_INSTRUMENT_DEFAULTS = {"max_leverage": 0.0, "funding_interval_min": 0, "origin": ""}
 
 _HOW_TO_INGEST = ("ingest it first: `gridlab ingest trades FILE|FOLDER|URL`, `gridlab ingest "
                   "resample`, the REST ingest (`gridlab ingest klines`), or `gridlab synth`")
@@ -287,13 +288,17 @@ def upsert_instruments(store: Store, df: pd.DataFrame) -> int:
     """Insert or replace instrument filters; a stored row with a newer fetched_at is kept.
 
     Columns: symbol, category, tick_size, qty_step, min_qty, min_notional, max_qty,
-    fetched_at (epoch ms). Returns the number of rows inserted or replaced.
+    fetched_at (epoch ms); optional max_leverage (0 = unknown), funding_interval_min (0 for
+    spot or unknown), origin (rest, file:NAME, snapshot:DATE). Returns the rows inserted or
+    replaced.
     """
-    _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments")
+    _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments",
+                     optional=tuple(_INSTRUMENT_DEFAULTS))
     if df.empty:
         return 0
     _check_values(df, "upsert_instruments", ("symbol", "category"))
-    return _execute_insert(store, "market_upsert_instruments", df[list(INSTRUMENT_COLUMNS)],
+    frame = df.assign(**{k: v for k, v in _INSTRUMENT_DEFAULTS.items() if k not in df.columns})
+    return _execute_insert(store, "market_upsert_instruments", frame[list(INSTRUMENT_COLUMNS)],
                            "upsert_instruments")
 
 
@@ -419,7 +424,8 @@ def load_funding(store: Store, symbol: str, start_ms: int | None = None,
 
 
 def get_instrument(store: Store, symbol: str, category: str) -> dict[str, Any] | None:
-    """Instrument filters (tick_size, qty_step, min_qty, min_notional, max_qty…) or None."""
+    """Instrument filters (tick_size, qty_step, min_qty, min_notional, max_qty, max_leverage,
+    funding_interval_min, origin, fetched_at) or None."""
     params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
     row = row_of(store.con, "market_get_instrument", params)
     if row is None:
