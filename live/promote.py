@@ -9,6 +9,8 @@ else `config.profile`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,28 @@ from gridlab.store.profiles import load_profile, save_profile
 from gridlab.strategy.params import ResolvedParams, resolve_profile
 from gridlab.strategy.profiles import get_profile, profile_to_dict
 
-__all__ = ["ActiveProfile", "choose_profile", "promote", "resolve_named"]
+__all__ = [
+    "ActiveProfile",
+    "PromotionResult",
+    "PromotionSource",
+    "activate_version",
+    "admit_profile",
+    "choose_profile",
+    "params_hash",
+    "promote",
+    "promote_from",
+    "promote_from_run",
+    "promote_from_sweep",
+    "promote_from_trial",
+    "promote_from_walkforward",
+    "resolve_named",
+]
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """sha256 (16 hex) of the canonical JSON of grid / recenter / risk parameters."""
+    text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 log = logging.getLogger("gridlab.live")
 
@@ -44,9 +67,15 @@ class ActiveProfile:
         d = self.resolved.to_dict()
         return {k: d[k] for k in ("grid", "recenter", "risk")}
 
+    @property
+    def params_hash(self) -> str:
+        """sha256 prefix of the canonical JSON of `params`: equal hashes, equal parameters."""
+        return params_hash(self.params)
+
     def as_state(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "source": self.source,
-                "promotion_id": self.promotion_id, "params": self.params}
+                "promotion_id": self.promotion_id, "params": self.params,
+                "hash": self.params_hash}
 
     @classmethod
     def from_state(cls, d: dict[str, Any]) -> ActiveProfile:
@@ -511,3 +540,53 @@ def format_promotions(config: GridlabConfig, limit: int = 20) -> list[str]:
         if p.lineage.get("data"):
             lines.append(f"{'':>6}{_summary(p.lineage)}")
     return lines
+
+
+# ---- admission on start: can this account trade the chosen parameters? ----------------------
+
+def admit_profile(active: ActiveProfile, instrument: Any, *, capital: float, leverage: float,
+                  category: str, price: float | None = None,
+                  equity: float | None = None) -> str:
+    """Refuse (ConfigError with every reason) parameters the account cannot trade, before any
+    order is sent; else log the effective parameters and their hash and return the hash.
+
+    `instrument` is a `gridlab.bybit.parse.Instrument` (filters, max_leverage); `price` (the
+    last price) lets the grid be built to check that some level passes the filters; `equity`
+    (the account's) must cover the grid's capital. The runner calls it right after
+    `choose_profile` and stores `active.as_state()` (which carries the hash).
+    """
+    from gridlab.strategy.classes import preview_grid
+    from gridlab.strategy.params import make_filters
+
+    reasons = []
+    if not capital > 0:
+        reasons.append(f"the grid's capital is {capital}")
+    if equity is not None and capital > equity:
+        reasons.append(f"the grid's capital {capital:g} is more than the account's equity "
+                       f"{equity:g}")
+    if category == "spot" and leverage != 1:
+        reasons.append(f"spot cannot use leverage {leverage:g}")
+    max_lev = float(getattr(instrument, "max_leverage", 0.0) or 0.0)
+    if category != "spot" and max_lev > 0 and leverage > max_lev:
+        reasons.append(f"leverage {leverage:g} is above {instrument.symbol}'s maximum "
+                       f"{max_lev:g}")
+    if price is not None and price > 0 and capital > 0:
+        filters = make_filters(instrument.tick_size, instrument.qty_step, instrument.min_qty,
+                               instrument.min_notional, instrument.max_qty)
+        strat = preview_grid(active.resolved.grid, filters, price, capital, leverage)
+        if strat.active_slots() == 0:
+            dropped = sorted({v.status_name for v in strat.levels()})
+            reasons.append(f"no grid level passes {instrument.symbol}'s filters at {price:g} "
+                           f"(tick {instrument.tick_size:g}, qty step {instrument.qty_step:g}, "
+                           f"min qty {instrument.min_qty:g}, min notional "
+                           f"{instrument.min_notional:g}): {', '.join(dropped)}")
+    what = (f"profile {active.name or '(config sections)'}"
+            f"{f' v{active.version}' if active.version else ''} ({active.source})")
+    if reasons:
+        raise ConfigError(f"{what} cannot be traded by this account: " + "; ".join(reasons),
+                          "promote parameters that fit (gridlab grid preview shows a grid "
+                          "against the filters), or change trading.capital / leverage")
+    digest = active.params_hash
+    log.info("trading %s: effective parameters hash %s: %s", what, digest,
+             json.dumps(active.params, sort_keys=True))
+    return digest

@@ -182,3 +182,31 @@ def test_failed_promote_creates_no_store(tmp_path: Path, monkeypatch: pytest.Mon
         assert isinstance(out.exception, StoreError | ConfigError), (args, out.exception)
         assert not (tmp_path / "data").exists(), args
     assert os.listdir(tmp_path) == []
+
+
+def test_admission_refuses_what_the_account_cannot_trade(
+        research: tuple[Any, dict[str, Any]], caplog: pytest.LogCaptureFixture) -> None:
+    from gridlab.data.instruments import read_instruments_file
+    from live.promote import admit_profile, params_hash
+
+    cfg, ids = research
+    promote_from_run(cfg, "Admit", ids["run"])
+    active = choose_profile(cfg, None, None)
+    found, _ = read_instruments_file(Path(__file__).resolve().parents[1]
+                                     / "gridlab/data/snapshots/bybit_instruments.json")
+    btc = next(i for i in found if i.symbol == "BTCUSDT" and i.category == "linear")
+    with caplog.at_level("INFO", logger="gridlab.live"):
+        digest = admit_profile(active, btc, capital=1000.0, leverage=2.0, category="linear",
+                               price=30_000.0, equity=5000.0)
+    assert digest == params_hash(sections(ids["run_cfg"])) == active.as_state()["hash"]
+    assert f"effective parameters hash {digest}" in caplog.text
+    assert '"spacing": 0.004' in caplog.text
+    cases = [({"leverage": 150.0}, r"leverage 150 is above BTCUSDT's maximum 100"),
+             ({"equity": 500.0}, r"capital 1000 is more than the account's equity 500"),
+             ({"capital": 20.0}, r"no grid level passes BTCUSDT's filters at 30000"),
+             ({"category": "spot"}, r"spot cannot use leverage 2")]
+    for change, pattern in cases:
+        kw: dict[str, Any] = {"capital": 1000.0, "leverage": 2.0, "category": "linear",
+                              "price": 30_000.0, "equity": 5000.0} | change
+        with pytest.raises(ConfigError, match=pattern):
+            admit_profile(active, btc, **kw)
