@@ -153,3 +153,12 @@ def test_klines_closer_than_their_interval_refused() -> None:
 def data_status_of(path: Path) -> pd.DataFrame:
     with Store.open(path, read_only=True) as store:
         return data_status(store)
+
+
+def test_status_names_implausible_stored_times(tmp_store: Store) -> None:
+    """Rows an older gridlab stored in the wrong unit: a clear error, not a traceback."""
+    tmp_store.con.execute("INSERT INTO trades VALUES ('BTCUSDT', 'linear', 1704067200123000, "
+                          "1.0, 1.0, 'Buy', 'a', 0)")
+    with pytest.raises(DataError, match=r"holds trades of BTCUSDT at an implausible time "
+                                        r"1704067200123000 \(year 55,9\d\d\) is after 2100"):
+        data_status(tmp_store)

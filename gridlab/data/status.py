@@ -25,7 +25,9 @@ import pandas as pd
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import (
+    PLAUSIBLE_MS,
     first_kline_time,
+    implausible_time,
     kline_gaps,
     list_symbols,
     summarize_market,
@@ -87,6 +89,14 @@ def data_status(store: Store, trade_gap_ms: int = 300_000, top: int = 3) -> pd.D
     (trades).
     """
     raw = summarize_market(store, trade_gap_ms, top)
+    for kind, frame in raw.items():  # pandas cannot show such times, and the rows are wrong
+        for r in frame.itertuples():
+            for ms in (int(r.first), int(r.last)):
+                if not PLAUSIBLE_MS[0] <= ms < PLAUSIBLE_MS[1]:
+                    raise DataError(
+                        f"the store {store.path} holds {kind} of {r.symbol} at an implausible "
+                        f"{implausible_time(ms)}", "they were stored in the wrong unit: "
+                        "re-ingest that data into a fresh store (the ingest refuses such rows)")
     now = int(time.time() * 1000)
     rows: list[dict[str, Any]] = []
     cover: dict[tuple[str, str], int] = {}
