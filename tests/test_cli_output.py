@@ -165,3 +165,12 @@ def test_data_status_for_scripts(store_with_runs: Path, capsys: pytest.CaptureFi
     assert all(a.endswith("Z") and b.endswith("Z") for a, b in rows["klines"]["gap_ranges"])
     code, out, err = run(["data", "status", "--db", store_with_runs, "--csv"], capsys)
     assert code == 0 and out.splitlines()[0].startswith("kind,symbol,category")
+
+
+def test_grid_preview_takes_the_filters_of_a_stored_instrument(
+        store_with_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["grid", "preview", "--price", "30000", "--symbol", "BTCUSDT",
+                          "--db", store_with_runs, "--min-notional", "100000"], capsys)
+    assert code == 0, err
+    assert "BTCUSDT linear filters from the store" in out.splitlines()[0]
+    assert "DROPPED" not in out  # the store's min notional, not --min-notional, applies

@@ -188,7 +188,8 @@ def preview_cmd(
     profile: str = typer.Option("Normal", help="profile name"),
     config: Path | None = _CONFIG_OPT,
     symbol: str | None = typer.Option(None, help="take tick, qty step, min qty/notional and "
-                                      "max qty from this instrument in the store (--db)"),
+                                      "max qty from this instrument: the store's (--db), else "
+                                      "the shipped snapshot's"),
     category: str = typer.Option("linear", help="with --symbol: linear | inverse | spot"),
     db: Path | None = typer.Option(None, "--db", help="with --symbol: the DuckDB store "
                                    "(default: data.db_path of the config)"),
@@ -209,31 +210,26 @@ def preview_cmd(
     resolved = resolve_profile(cfg, profile)
     title = f"profile {profile}"
     if symbol is not None:
-        inst = _instrument(db or cfg.data.db_path, symbol, category)
+        inst, origin = _instrument(db or cfg.data.db_path, symbol, category)
         tick, qty_step, min_qty = inst["tick_size"], inst["qty_step"], inst["min_qty"]
         min_notional, max_qty = inst["min_notional"], inst["max_qty"]
-        title += f", {symbol} {category} filters from the store"
+        title += f", {symbol.upper()} {category} filters from the {origin}"
     filters = make_filters(tick, qty_step, min_qty, min_notional, max_qty)
     strat = preview_grid(resolved.grid, filters, price, capital, leverage)
     for line in format_preview(strat, title):
         typer.echo(line)
 
 
-def _instrument(db: Path, symbol: str, category: str) -> dict[str, float]:
-    """The stored filters of one instrument, or a DataError saying how to get them."""
-    from gridlab.errors import DataError
+def _instrument(db: Path, symbol: str, category: str) -> tuple[dict[str, float], str]:
+    """The filters of one instrument (the store's, else the shipped snapshot's) and where
+    they came from; a DataError saying how to get them when neither has it."""
+    from gridlab.data.instruments import instrument_filters
     from gridlab.store.core import Store
-    from gridlab.store.market import get_instrument
 
     with Store.open(db, read_only=True, wait_s=5.0) as store:
-        inst = get_instrument(store, symbol.upper(), category)
-    if inst is None:
-        raise DataError(f"{symbol.upper()} {category} is not in the instruments table of {db}",
-                        f"load it with `gridlab ingest instruments --symbol {symbol.upper()}` "
-                        "(REST, or from a saved snapshot file), or give the filters by hand: "
-                        "--tick --qty-step --min-qty --min-notional --max-qty")
-    return {k: float(inst[k]) for k in ("tick_size", "qty_step", "min_qty", "min_notional",
-                                          "max_qty")}
+        found = instrument_filters(store, symbol.upper(), category)
+    keys = ("tick_size", "qty_step", "min_qty", "min_notional", "max_qty")
+    return {k: float(found.row[k]) for k in keys}, found.description
 
 
 def register(app: typer.Typer) -> None:
