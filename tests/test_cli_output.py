@@ -88,10 +88,16 @@ def test_annualization_warning() -> None:
 
 
 def test_backtest_result_carries_the_short_window_warning(store_with_runs: Path,
+                                                          tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]
                                                           ) -> None:
-    code, out, err = run(["backtest", "--db", store_with_runs, "--source", "1"], capsys)
+    fills = tmp_path / "fills.csv"
+    code, out, err = run(["backtest", "--db", store_with_runs, "--source", "1",
+                          "--fills-csv", fills], capsys)
     assert code == 0, err
+    rows = list(csv.DictReader(fills.open()))
+    assert rows and {r["side"] for r in rows} <= {"buy", "sell"}
+    assert all(r["time"].endswith("Z") for r in rows)
     assert "annualized metrics" in err and "1.0 days" in err
     assert "Total return" in out and "total_return" in out
     run_id = out.strip().splitlines()[-1].split()[1]

@@ -77,7 +77,14 @@ def register(app: typer.Typer) -> None:
         for line in metric_lines(res.metrics, explain=explain):
             typer.echo(line)
         if fills_csv is not None and res.fills is not None:
-            res.fills.to_csv(fills_csv, index=False)
+            from gridlab.fmt import side_name, utc_iso
+
+            out = res.fills.copy()
+            if "side" in out:
+                out["side"] = [side_name(v) for v in out["side"]]
+            if "ts" in out:
+                out.insert(1, "time", [utc_iso(v) for v in out["ts"]])
+            out.to_csv(fills_csv, index=False)
             typer.echo(f"fills: {fills_csv}")
         typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
 
