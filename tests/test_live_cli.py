@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from gridlab.backtest.data import MarketData
 from gridlab.backtest.engine import backtest
-from gridlab.config import config_from_dict
+from gridlab.config import GridlabConfig, config_from_dict
 from gridlab.errors import StoreError
 from gridlab.fakex.handle import FakeExchange
 from gridlab.store.core import Store
@@ -130,8 +131,9 @@ def test_live_command_errors_are_one_line(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "live", "live", "--config",
                           str(tmp_path / "missing.yaml")], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
-    assert out.returncode == 2
+    assert out.returncode == 2  # a missing or invalid config: exit 2
     assert out.stderr.startswith("error: config file") and "does not exist" in out.stderr
+    assert "what to do:" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_restart_with_a_new_promotion_hands_over(fake_exchange: FakeExchange,
@@ -169,3 +171,52 @@ def test_restart_with_a_new_promotion_hands_over(fake_exchange: FakeExchange,
         ls.close()
     now = fx.engine.open[fx.api_key]
     assert len(now) == 10 and not (set(now) & old)  # Conservative: 5 + 5, all new
+
+
+def _live(config: GridlabConfig, tmp: Path, key: str, secret: str) -> subprocess.CompletedProcess:
+    """`gridlab live --config FILE` in a subprocess (the real entry point, keys in env)."""
+    path = tmp / "live-config.yaml"
+    raw = config.model_dump(mode="json", exclude={"profiles"})
+    path.write_text(yaml.safe_dump(raw))
+    env = {**os.environ, "GRIDLAB_BYBIT_API_KEY": key, "GRIDLAB_BYBIT_API_SECRET": secret,
+           "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", "import sys; from gridlab.cli import main; "
+                           "main(sys.argv[1:])", "live", "--config", str(path)],
+                          cwd=tmp, env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_live_exits_non_zero_when_the_exchange_is_unreachable(tmp_path: Path) -> None:
+    raw = {"exchange": {"env": "local", "endpoint": "http://127.0.0.1:9",
+                        "ws_public": "ws://127.0.0.1:9/v5/public",
+                        "ws_private": "ws://127.0.0.1:9/v5/private", "timeout": 0.5,
+                        "retry": {"max_attempts": 2, "backoff_base": 0.01, "backoff_cap": 0.02,
+                                  "jitter": 0.0}},
+           "live": {"data_dir": str(tmp_path / "live"), "panel": {"enabled": False}},
+           "data": {"db_path": str(tmp_path / "research.duckdb")}}
+    out = _live(config_from_dict(raw), tmp_path, "key", "secret")
+    assert out.returncode != 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "ConnectionError" in out.stderr and "check the network" in out.stderr
+
+
+def test_live_exits_non_zero_on_bad_keys(fake_exchange: FakeExchange, tmp_path: Path) -> None:
+    cfg = local_config(fake_exchange, tmp_path / "live")
+    out = _live(cfg, tmp_path, "not-a-key", "not-a-secret")
+    assert out.returncode != 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "API key" in out.stderr or "api key" in out.stderr.lower(), out.stderr[-2000:]
+
+
+def test_a_second_runner_on_the_same_store_exits_non_zero(fake_exchange: FakeExchange,
+                                                         tmp_path: Path) -> None:
+    fx = fake_exchange
+    cfg = local_config(fx, tmp_path / "live")
+    runner = LiveRunner(cfg, credentials=fx.credentials, install_signals=False)
+    rt = RunnerThread(runner).start()
+    try:
+        out = _live(cfg, tmp_path, fx.api_key, fx.api_secret)
+    finally:
+        rt.stop()
+    assert out.returncode != 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "another runner holds" in out.stderr and "one runner per live store" in out.stderr

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from gridlab.fmt import CSV_OPTION, JSON_OPTION
+
 __all__ = ["register"]
 
 _DB_HELP = "DuckDB store (default: data.db_path of the config)"
@@ -47,6 +49,8 @@ def register(app: typer.Typer) -> None:
         save: bool = typer.Option(True, "--save/--no-save", help="store the run"),
         set_: list[str] = typer.Option([], "--set", help="override, e.g. grid.spacing=0.003"),
         fills_csv: Path | None = typer.Option(None, help="also write the fills to this CSV"),
+        explain: bool = typer.Option(True, "--explain/--no-explain",
+                                     help="a short explanation after the obscure metrics"),
     ) -> None:
         """Backtest one parameter set; prints the metrics and the run_id."""
         from gridlab.backtest.data import load_market
@@ -62,13 +66,25 @@ def register(app: typer.Typer) -> None:
         with _open(dbp, save) as store:
             data = load_market(store, sym, cat, src, start, end,
                                max_gap_ms=cfg.backtest.max_gap_ms)
-            res = backtest(data, cfg, profile, store=store if save else None, **overrides)
+            # metrics only (no fill/equity tables) when nothing keeps them: faster
+            res = backtest(data, cfg, profile, store=store if save else None,
+                           record=save or fills_csv is not None, **overrides)
+        from gridlab.fmt import metric_lines
+
         typer.echo(data.describe())
         for w in res.warnings:
             typer.echo(f"warning: {w}", err=True)
-        typer.echo(res.table())
+        for line in metric_lines(res.metrics, explain=explain):
+            typer.echo(line)
         if fills_csv is not None and res.fills is not None:
-            res.fills.to_csv(fills_csv, index=False)
+            from gridlab.fmt import side_name, utc_iso
+
+            out = res.fills.copy()
+            if "side" in out:
+                out["side"] = [side_name(v) for v in out["side"]]
+            if "ts" in out:
+                out.insert(1, "time", [utc_iso(v) for v in out["ts"]])
+            out.to_csv(fills_csv, index=False)
             typer.echo(f"fills: {fills_csv}")
         typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
 
@@ -92,10 +108,9 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(10, help="rows to print"),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
         csv: Path | None = typer.Option(None, help="write the whole table to this CSV"),
+        as_json: bool = typer.Option(False, "--json", help="print the top rows as JSON"),
     ) -> None:
         """Backtest every combination of the --param values; prints the top rows and sweep_id."""
-        import pandas as pd
-
         from gridlab.backtest.data import load_market
         from gridlab.backtest.sweep import parse_param_grid, sweep
         from gridlab.errors import ConfigError
@@ -115,19 +130,21 @@ def register(app: typer.Typer) -> None:
                           store=store if save else None, **fixed)
         if sort not in table:
             raise ConfigError(f"unknown metric {sort!r}", "choose a column of the sweep table")
-        typer.echo(data.describe())
+        from gridlab.fmt import emit_records
+
+        typer.echo(data.describe(), err=as_json)
         cols = ["set_id", *grid, "total_return", "sharpe", "max_drawdown", "n_round_trips",
                 "fees"]
         if sort not in cols:
             cols.append(sort)
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            typer.echo(table.sort_values(sort, ascending=False).head(top)[cols]
-                       .to_string(index=False))
+        _short_window_warning(table)
+        emit_records(table.sort_values(sort, ascending=False).head(top)[cols],
+                     "json" if as_json else "table")
         if csv is not None:
             table.to_csv(csv, index=False)
             typer.echo(f"table: {csv}")
         typer.echo(f"sweep_id: {table.attrs.get('sweep_id', '(not saved)')}  "
-                   f"({len(table)} sets, {table.attrs['elapsed_s']:.2f} s)")
+                   f"({len(table)} sets, {table.attrs['elapsed_s']:.2f} s)", err=as_json)
 
     runs = typer.Typer(no_args_is_help=True, help="Stored backtest runs and sweeps.")
     app.add_typer(runs, name="runs")
@@ -136,46 +153,61 @@ def register(app: typer.Typer) -> None:
     def runs_list(db: Path | None = typer.Option(None, help=_DB_HELP),
                   config: Path | None = typer.Option(None, help="config.yaml"),
                   symbol: str | None = typer.Option(None, help="only this symbol"),
-                  limit: int = typer.Option(20, help="rows"),
-                  sweeps: bool = typer.Option(False, "--sweeps", help="list sweeps instead")
-                  ) -> None:
+                  limit: int = typer.Option(20, min=1, help="rows"),
+                  sweeps: bool = typer.Option(False, "--sweeps", help="list sweeps instead"),
+                  as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
         """The newest runs (or sweeps) in the store."""
-        import pandas as pd
-
+        from gridlab.fmt import emit_records, output_format
         from gridlab.store.runs import list_runs, list_sweeps
 
+        fmt = output_format(as_json, as_csv)
         _cfg, dbp, *_ = _setup(config, db, None, None, None, [])
         with _open(dbp, False) as store:
             df = list_sweeps(store, limit) if sweeps else list_runs(store, symbol, limit)
-        with pd.option_context("display.width", 200, "display.max_columns", 30):
-            typer.echo(df.to_string(index=False) if len(df) else "no runs stored")
+        if "end_ms" in df:  # stored as an exclusive end: show the last covered millisecond
+            df["end_ms"] = df["end_ms"] - 1
+        emit_records(df, fmt, empty=("no sweeps stored: run `gridlab sweep`" if sweeps else
+                                     "no runs stored: run `gridlab backtest`"))
 
     @runs.command("show")
-    def runs_show(run_id: str = typer.Argument(..., help="run id (or a unique prefix)"),
+    def runs_show(run_id: str = typer.Argument(..., help="run or sweep id (or a unique prefix)"),
                   db: Path | None = typer.Option(None, help=_DB_HELP),
                   config: Path | None = typer.Option(None, help="config.yaml"),
-                  fills: int = typer.Option(0, help="also print the first N fills")) -> None:
-        """One stored run: data, code version, parameters and metrics."""
-        import json
+                  fills: int = typer.Option(0, min=0, help="also print the first N fills"),
+                  sort: str = typer.Option("total_return",
+                                           help="sweeps: metric to rank the sets by"),
+                  ascending: bool = typer.Option(False, "--ascending",
+                                                 help="sweeps: smallest first (e.g. "
+                                                      "max_drawdown)"),
+                  top: int = typer.Option(10, min=1, help="sweeps: sets to print"),
+                  explain: bool = typer.Option(True, "--explain/--no-explain",
+                                               help="explain the obscure metrics"),
+                  as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
+        """One stored run (data, code, parameters, metrics) or sweep (ranked sets, ranges)."""
+        from gridlab.errors import StoreError
+        from gridlab.fmt import output_format
+        from gridlab.show import show_run, show_sweep
+        from gridlab.store.runs import get_run
 
-        from gridlab.backtest.data import fmt_ms
-        from gridlab.backtest.results import format_metrics
-        from gridlab.store.runs import get_run, load_run_fills
-
+        fmt = output_format(as_json, as_csv)
         _cfg, dbp, *_ = _setup(config, db, None, None, None, [])
         with _open(dbp, False) as store:
-            run = get_run(store, run_id)
-            f = load_run_fills(store, run["run_id"]) if fills else None
-        typer.echo(f"run_id: {run['run_id']}  created {fmt_ms(int(run['created_at']))}")
-        typer.echo(f"data: {run['symbol']} {run['category']} {run['source']} "
-                   f"{fmt_ms(int(run['start_ms']))} .. {fmt_ms(int(run['end_ms']) - 1)} "
-                   f"({int(run['n_events']):,} events)")
-        typer.echo(f"code: gridlab {run['gridlab_version']} commit {run['git_commit'] or '-'} "
-                   f"kernels {run['kernel_hash']}")
-        typer.echo(f"fill model: {run['fill_model']}, latency {run['latency_ms']} ms")
-        typer.echo("params: " + json.dumps(run["params"]["config"], sort_keys=True))
-        if run["warnings"]:
-            typer.echo("warnings: " + run["warnings"])
-        typer.echo(format_metrics(run["metrics"]))
-        if f is not None:
-            typer.echo(f.head(fills).to_string(index=False))
+            try:
+                run = get_run(store, run_id)
+            except StoreError as exc:
+                if "no backtest run" not in exc.message:
+                    raise
+                show_sweep(store, run_id, sort=sort, ascending=ascending, top=top, fmt=fmt,
+                           explain=explain)
+                return
+            show_run(store, run, fills=fills, fmt=fmt, explain=explain)
+
+
+def _short_window_warning(table: Any) -> None:
+    """Warn on stderr when the sweep's window is too short for annualized metrics."""
+    from gridlab.backtest.metrics import annualization_warning
+
+    if "days" in table and len(table):
+        msg = annualization_warning(float(table["days"].max()))
+        if msg:
+            typer.echo(f"warning: {msg}", err=True)

@@ -19,7 +19,7 @@ from gridlab.backtest.enums import (
     FillKind,
     Sum,
 )
-from gridlab.backtest.metrics import metrics_table
+from gridlab.backtest.metrics import annualization_warning, metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.results import BacktestResult
 from gridlab.errors import DataError
@@ -86,7 +86,7 @@ def data_info(data: MarketData) -> dict[str, Any]:
     """What identifies the replayed data (stored with the run)."""
     return {"symbol": data.symbol, "category": data.category, "source": data.source,
             "start_ms": data.start_ms, "end_ms": data.end_ms, "n_events": data.n_events,
-            "filters": data.filters._asdict()}
+            "filters": data.filters._asdict(), "instruments": data.instruments}
 
 
 def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
@@ -136,6 +136,9 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     if metrics["stop_code"]:
         stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
         warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
+    short_window = annualization_warning(metrics["days"])
+    if short_window:
+        warnings.append(short_window)
     params = cfg.model_dump(mode="json", exclude={"profiles", "data", "exchange"})
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
                          params=params, data=data_info(data), summary=summary,

@@ -26,9 +26,13 @@ import numpy as np
 
 from gridlab.backtest.enums import SUMMARY_FIELDS, Sum
 
-__all__ = ["METRIC_COLUMNS", "RECENTER_COLUMNS", "metrics_table"]
+__all__ = ["ANNUALIZED_METRICS", "METRIC_COLUMNS", "MIN_ANNUALIZED_DAYS", "RECENTER_COLUMNS",
+           "annualization_warning", "metrics_table"]
 
 DAY_MS = 86_400_000
+# Annualized figures from fewer days than this are noise (a Sharpe of 91 from 3 days).
+MIN_ANNUALIZED_DAYS = 30.0
+ANNUALIZED_METRICS = ("annualized_return", "sharpe", "sortino", "calmar")
 RECENTER_COLUMNS = tuple(f for f in SUMMARY_FIELDS if f.startswith("rc_"))
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -39,6 +43,15 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "stop_code", "n_recenters", *RECENTER_COLUMNS, "time_at_max_exposure", "position",
     "n_empty_builds", "days", "n_events",
 )
+
+
+def annualization_warning(days: float) -> str | None:
+    """The warning a run over `days` days carries: annualized metrics need MIN_ANNUALIZED_DAYS."""
+    if not np.isfinite(days) or days >= MIN_ANNUALIZED_DAYS:
+        return None
+    return (f"annualized metrics ({', '.join(ANNUALIZED_METRICS)}) come from only {days:.1f} "
+            f"days of data (< {MIN_ANNUALIZED_DAYS:g}): treat them as noise; compare "
+            "total_return and max_drawdown instead, or backtest a longer window")
 
 
 def metrics_table(summary: np.ndarray, daily: np.ndarray, capital: np.ndarray

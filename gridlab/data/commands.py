@@ -13,6 +13,7 @@ import typer
 
 from gridlab.config.data import DataConfig
 from gridlab.errors import DataError
+from gridlab.fmt import CSV_OPTION, JSON_OPTION
 
 __all__ = ["DB_OPTION", "data_app", "ingest_app", "parse_time_ms", "register"]
 
@@ -63,6 +64,24 @@ def ingest_trades_cmd(
     with Store.open(db, wait_s=wait) as store:
         report = ingest_trade_files(store, source, symbol, category, force=force, progress=show)
     typer.echo(report.summary())
+    for line in _after_trades_hints(report, db):
+        typer.echo(line)
+
+
+def _after_trades_hints(report: object, db: Path) -> list[str]:
+    """What to do next after trades are stored: build bars, get the instrument filters."""
+    pairs = sorted({(f.symbol, f.category) for f in getattr(report, "files", [])
+                    if f.symbol})
+    lines = []
+    for sym, cat in pairs:
+        lines.append(f"next: build bars with `gridlab ingest resample --symbol {sym} "
+                     f"--category {cat} -i 1 --db {db}` (kline backtests and `data status`), "
+                     f"or backtest the trades with `gridlab backtest --source trades "
+                     f"--symbol {sym} --category {cat} --db {db}`")
+    if pairs:
+        lines.append("a backtest also needs each instrument's filters (tick, qty step, "
+                     "minimums): `gridlab ingest instruments --symbol SYMBOL --db ...`")
+    return lines
 
 
 @ingest_app.command("resample")
@@ -96,13 +115,20 @@ def data_status_cmd(
     gap_minutes: float = typer.Option(DataConfig().trade_gap_ms / 60_000, "--gap-minutes",
                                       help="a silence between trades longer than this is a gap"),
     wait: float = _WAIT_OPTION,
+    as_json: bool = JSON_OPTION,
+    as_csv: bool = CSV_OPTION,
 ) -> None:
     """Coverage, gaps and duplicates of every kline, trade and funding series."""
     from gridlab.data.status import data_status, format_status
+    from gridlab.fmt import emit_records, output_format
     from gridlab.store.core import Store
 
+    fmt = output_format(as_json, as_csv)
     with Store.open(db, read_only=True, wait_s=wait) as store:
         status = data_status(store, trade_gap_ms=int(gap_minutes * 60_000))
+    if fmt != "table":
+        emit_records(status, fmt)
+        return
     typer.echo(f"store: {db}")
     typer.echo(format_status(status))
 
@@ -141,18 +167,30 @@ def synth_cmd(
     trades_per_day: float = typer.Option(150_000, help="average trades per day"),
     tick_size: float = typer.Option(0.1, help="price tick"),
     qty_step: float = typer.Option(0.001, help="quantity step"),
+    replace: bool = typer.Option(False, "--replace",
+                                 help="overwrite the symbol's data in that span (one transaction)"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
     db: Path = DB_OPTION,
     wait: float = _WAIT_OPTION,
 ) -> None:
     """Write a synthetic market (trades, klines, funding, instrument) into the store."""
-    from gridlab.data.synth import write_synthetic_market
+    from gridlab.data.synth import synth_days, write_synthetic_market
+    from gridlab.progress import progress_bar
     from gridlab.store.core import Store
 
-    with Store.open(db, wait_s=wait) as store:
-        out = write_synthetic_market(store, symbol, category, parse_time_ms(start), days, seed,
+    start_ms = parse_time_ms(start)
+    with (Store.open(db, wait_s=wait) as store,
+          progress_bar(synth_days(start_ms, days), "synth", unit="day",
+                       enabled=progress) as bar):
+        out = write_synthetic_market(store, symbol, category, start_ms, days, seed,
                                      interval, base_price=base_price,
                                      trades_per_day=trades_per_day, tick_size=tick_size,
-                                     qty_step=qty_step)
+                                     qty_step=qty_step, replace=replace,
+                                     progress=lambda _n: bar.update(1))
+    if out["replaced"] is not None:
+        r = out["replaced"]
+        typer.echo(f"replaced {r.trades:,} trades, {r.klines:,} bars, {r.funding:,} funding "
+                   "rates in that span")
     bars = ", ".join(f"{k}: {v:,}" for k, v in out["klines"].items())
     typer.echo(f"{db}: {symbol} {category} {days:g} days (seed {seed}): "
                f"{out['trades']:,} new trades, new bars {bars}, {out['funding']} funding rates")

@@ -8,13 +8,15 @@ import typer
 
 __all__ = ["register"]
 
+_SOURCES = ("trades", "klines", "synthetic", "none")
+
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the gridlab CLI."""
 
     @app.command("fake-exchange")
     def fake_exchange_cmd(
-        port: int = typer.Option(8765, "--port"),
+        port: int = typer.Option(8765, "--port", min=1, max=65535),
         host: str = typer.Option("127.0.0.1", "--host", help="keep it on loopback"),
         symbol: list[str] = typer.Option(["BTCUSDT"], "--symbol", help="repeat for several"),
         category: str = typer.Option("linear", "--category"),
@@ -36,6 +38,13 @@ def register(app: typer.Typer) -> None:
         """Run the local Bybit-v5-compatible exchange (REST + WebSocket) until Ctrl-C."""
         from gridlab.data.ingest_rest import parse_time
         from gridlab.fakex.handle import run_local_exchange
+
+        if source not in _SOURCES:
+            raise typer.BadParameter(f"{source!r} is not one of {', '.join(_SOURCES)}",
+                                     param_hint="--source")
+        if source in ("trades", "klines") and db is None:
+            raise typer.BadParameter(f"--source {source} replays a store: add --db FILE "
+                                     "(or use --source synthetic)", param_hint="--source")
 
         run_local_exchange(host=host, port=port, symbols=symbol, category=category, db=db,
                            source=source, interval=interval, start_ms=parse_time(start),

@@ -9,6 +9,14 @@ import typer
 __all__ = ["register"]
 
 _DB_HELP = "DuckDB store (default: data.db_path of the config)"
+_SOURCE_OPT = typer.Option(None, "--source", help="trades or a kline interval: 1, 5, 60... "
+                           "(default: backtest.source of the config)")
+_PROGRESS_OPT = typer.Option(True, "--progress/--no-progress", help="progress bar on stderr")
+
+
+def _num(v: object) -> object:
+    """NaN -> None for JSON."""
+    return None if isinstance(v, float) and v != v else v
 
 
 def _db_and_config(db: Path | None, config: Path | None) -> Path:
@@ -35,13 +43,16 @@ def register(app: typer.Typer) -> None:
         db: Path | None = typer.Option(None, help=_DB_HELP),
         config: Path | None = typer.Option(None, help="config.yaml (default: built-in)"),
         out: Path = typer.Option(Path("reports"), help="output folder"),
+        source: str | None = _SOURCE_OPT,
+        progress: bool = _PROGRESS_OPT,
     ) -> None:
         """Backtest report: runs notebooks/03_report.ipynb, writes HTML (offline) + .ipynb."""
         from gridlab.research.report import run_report
 
         html = run_report(symbol, start, end, profile=profile or None, params=params or None,
                           fill_model=fill_model or None, db_path=_db_and_config(db, config),
-                          category=category, config=config, out_dir=out)
+                          category=category, source=source, config=config, out_dir=out,
+                          progress=progress)
         typer.echo(f"report: {html}")
         typer.echo(f"notebook: {html.with_suffix('.ipynb')}")
 
@@ -64,8 +75,15 @@ def register(app: typer.Typer) -> None:
         db: Path | None = typer.Option(None, help=_DB_HELP),
         config: Path | None = typer.Option(None, help="config.yaml (default: built-in)"),
         csv: Path = typer.Option(None, help="write the per-fold table to this CSV"),
+        source: str | None = _SOURCE_OPT,
+        progress: bool = _PROGRESS_OPT,
+        as_json: bool = typer.Option(False, "--json",
+                                     help="print the folds and the summary as JSON"),
     ) -> None:
         """Walk-forward validation: best set per train window, scored on the next test window."""
+        import json
+
+        from gridlab.fmt import emit_records, format_value
         from gridlab.research.workflow import parse_grid, parse_objective, run_walkforward
 
         res = run_walkforward(_db_and_config(db, config), symbol, start, end,
@@ -74,13 +92,21 @@ def register(app: typer.Typer) -> None:
                               train_days=train_days, test_days=test_days,
                               step_days=step_days or None, anchored=anchored,
                               category=category, profile=profile or None,
-                              fill_model=fill_model or None, config=config)
-        typer.echo(res.folds.to_string(index=False))
-        for k, v in res.summary().items():
-            typer.echo(f"{k}: {v:.6g}")
+                              fill_model=fill_model or None, source=source, config=config,
+                              progress=progress)
+        summary = res.summary()
+        if as_json:
+            typer.echo(json.dumps({"summary": {k: _num(v) for k, v in summary.items()},
+                                   "folds": json.loads(res.folds.to_json(orient="records"))},
+                                  indent=1))
+        else:
+            emit_records(res.folds, "table", empty="no folds")
+            for k, v in summary.items():
+                typer.echo(f"{k}: {format_value(k, v)}")
         if csv:
             res.folds.to_csv(csv, index=False)
             typer.echo(f"folds: {csv}")
+        typer.echo(f"walkforward_id: {res.folds.attrs.get('walkforward_id', '(not saved)')}")
 
     @app.command("optimize")
     def optimize_cmd(
@@ -100,8 +126,10 @@ def register(app: typer.Typer) -> None:
         db: Path | None = typer.Option(None, help=_DB_HELP),
         config: Path | None = typer.Option(None, help="config.yaml (default: built-in)"),
         csv: Path = typer.Option(None, help="write all trials to this CSV"),
+        source: str | None = _SOURCE_OPT,
     ) -> None:
         """Optuna search: TPE for one objective, NSGA-II (Pareto front) for two."""
+        from gridlab.fmt import emit_records, params_lines
         from gridlab.research.workflow import parse_objective, parse_space, run_optimize
 
         space = parse_space(range_)
@@ -109,13 +137,16 @@ def register(app: typer.Typer) -> None:
                            objectives=[parse_objective(o, min_trades) for o in objective],
                            n_trials=trials, seed=seed, category=category,
                            profile=profile or None, fill_model=fill_model or None,
-                           config=config)
+                           source=source, config=config)
         cols = ["trial", *space, *(o.metric for o in res.objectives), "feasible"]
         if res.pareto is not None:
             typer.echo("Pareto front:")
-            typer.echo(res.pareto[cols].to_string(index=False))
+            emit_records(res.pareto[cols], "table")
         else:
-            typer.echo(f"best: {res.best_params}")
+            typer.echo("best:")
+            for line in params_lines(res.best_params or {}):
+                typer.echo(line)
         if csv:
             res.trials.to_csv(csv, index=False)
             typer.echo(f"trials: {csv}")
+        typer.echo(f"study_id: {res.trials.attrs.get('study_id', '(not saved)')}")

@@ -127,9 +127,10 @@ def _atomic_write(path: Path, data: str) -> None:
 
 def execute_notebook(notebook: Path, out: Path, parameters: Mapping[str, Any], *,
                      kernel_name: str | None = None, cwd: Path | None = None,
-                     timeout: int = 600) -> Path:
+                     timeout: int = 600, progress: bool = False) -> Path:
     """Run `notebook` with papermill into `out` (atomically). On a cell error raise ReportError;
-    the partly executed notebook is kept as `<out>.failed.ipynb`."""
+    the partly executed notebook is kept as `<out>.failed.ipynb`. `progress`: papermill's
+    tqdm bar over the cells on stderr."""
     import papermill as pm
 
     if not notebook.exists():
@@ -140,7 +141,7 @@ def execute_notebook(notebook: Path, out: Path, parameters: Mapping[str, Any], *
     os.close(fd)
     try:
         pm.execute_notebook(str(notebook), tmp, parameters=dict(parameters),
-                            kernel_name=kernel_name or pick_kernel(), progress_bar=False,
+                            kernel_name=kernel_name or pick_kernel(), progress_bar=progress,
                             log_output=False, cwd=str(cwd or notebook.parent),
                             execution_timeout=timeout)
     except pm.PapermillExecutionError as exc:
@@ -203,7 +204,7 @@ def run_report(symbol: str, start: str | int, end: str | int, *, profile: str | 
                config: str | Path | None = None,
                out_dir: str | Path = "reports", kernel_name: str | None = None,
                notebook: Path | None = None, name: str | None = None,
-               timeout: int = 600) -> Path:
+               timeout: int = 600, progress: bool = False) -> Path:
     """Execute the report notebook for one backtest and write `<name>.ipynb` + `<name>.html` into
     `out_dir`; return the HTML path.
 
@@ -234,5 +235,6 @@ def run_report(symbol: str, start: str | int, end: str | int, *, profile: str | 
     }
     nb_path = notebook or notebooks_dir() / REPORT_NOTEBOOK
     executed = execute_notebook(nb_path, out / f"{stem}.ipynb", parameters,
-                                kernel_name=kernel_name, cwd=nb_path.parent, timeout=timeout)
+                                kernel_name=kernel_name, cwd=nb_path.parent, timeout=timeout,
+                                progress=progress)
     return render_html(executed, out / f"{stem}.html")

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-import yaml
 
-from gridlab.config import GridlabConfig, load_config
-from gridlab.strategy.classes import GridStrategy, SlotView, preview_grid
-from gridlab.strategy.enums import Mode, Side, Status, name_of
-from gridlab.strategy.params import make_filters, resolve_profile, validate_profiles
-from gridlab.strategy.profiles import all_profiles, profile_source, profile_to_dict
+from gridlab.fmt import CSV_OPTION, JSON_OPTION
+
+if TYPE_CHECKING:  # the kernels load numba: imported inside the commands, not at start-up
+    from gridlab.config import GridlabConfig
+    from gridlab.strategy.classes import GridStrategy, SlotView
 
 __all__ = ["format_preview", "grid_app", "profiles_app", "register"]
 
@@ -20,25 +20,42 @@ grid_app = typer.Typer(no_args_is_help=True, help="Look at a grid before trading
 
 _CONFIG_OPT = typer.Option(None, "--config", "-c", help="config.yaml with user profiles")
 
-_REASONS = {
-    Status.DROP_RANGE: "outside the range [lower, upper]",
-    Status.DROP_TICK_COLLAPSE: "spacing is below one tick: level rounds onto its neighbour",
-    Status.DROP_NONPOSITIVE: "level price <= 0",
-    Status.DROP_MIN_QTY: "qty below the exchange minimum",
-    Status.DROP_MIN_NOTIONAL: "qty * price below the exchange minimum notional",
-    Status.DROP_MAX_QTY: "qty above the exchange maximum",
-}
+
+def _reasons() -> dict[int, str]:
+    from gridlab.strategy.enums import Status
+
+    return {
+        Status.DROP_RANGE: "outside the range [lower, upper]",
+        Status.DROP_TICK_COLLAPSE: "spacing is below one tick: level rounds onto its neighbour",
+        Status.DROP_NONPOSITIVE: "level price <= 0",
+        Status.DROP_MIN_QTY: "qty below the exchange minimum",
+        Status.DROP_MIN_NOTIONAL: "qty * price below the exchange minimum notional",
+        Status.DROP_MAX_QTY: "qty above the exchange maximum",
+    }
 
 
 def _config(path: Path | None) -> GridlabConfig | None:
+    from gridlab.config import load_config
+
     return None if path is None else load_config(path)
 
 
 def _side(code: int) -> str:
+    from gridlab.strategy.enums import Side
+
     return {Side.BUY: "BUY", Side.SELL: "SELL"}.get(code, "-")
 
 
+def _positive(value: float | None) -> float | None:
+    """Option callback: a price must be > 0 (a usage error naming the option otherwise)."""
+    if value is not None and not value > 0:
+        raise typer.BadParameter(f"must be a price > 0, got {value:g}")
+    return value
+
+
 def _detail(strat: GridStrategy, v: SlotView) -> str:
+    from gridlab.strategy.enums import Status
+
     f = strat.filters
     if v.status == Status.DROP_MIN_QTY:
         return f" ({v.qty:g} < {f.min_qty:g}, step {f.qty_step:g})"
@@ -53,6 +70,9 @@ def _detail(strat: GridStrategy, v: SlotView) -> str:
 
 def format_preview(strat: GridStrategy, title: str) -> list[str]:
     """Lines of `gridlab grid preview`: one row per slot, dropped slots with their reason."""
+    from gridlab.strategy.enums import Mode, Status, name_of
+
+    reasons = _reasons()
     gp = strat.gp
     lines = [f"{title}: centre {strat.centre:g}, spacing {strat.spacing:.4%}, "
              f"mode {name_of(Mode, gp.mode).lower()}, {strat.active_slots()}/"
@@ -64,7 +84,7 @@ def format_preview(strat: GridStrategy, title: str) -> list[str]:
         o = orders.get(v.slot)
         order = f"{_side(o.side)} @ {o.price:g}" if o else "-"
         status = "ok" if v.status == Status.OK else (
-            f"DROPPED {v.status_name}: {_REASONS.get(v.status, '')}{_detail(strat, v)}")
+            f"DROPPED {v.status_name}: {reasons.get(v.status, '')}{_detail(strat, v)}")
         lines.append(f"{v.slot:>4} {_side(v.home):>4} {v.lo:>12g} {v.hi:>12g} {order:>18} "
                      f"{v.qty:>12g} {v.notional:>10.2f}  {status}")
     if strat.active_slots() == 0:
@@ -74,20 +94,73 @@ def format_preview(strat: GridStrategy, title: str) -> list[str]:
 
 
 @profiles_app.command("list")
-def list_cmd(config: Path | None = _CONFIG_OPT) -> None:
+def list_cmd(config: Path | None = _CONFIG_OPT,
+             db: Path | None = typer.Option(None, "--db",
+                                            help="also list the profiles stored in this "
+                                                 "DuckDB store (saved and promoted versions)"),
+             all_versions: bool = typer.Option(False, "--all-versions",
+                                               help="with --db: every stored version"),
+             as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
     """List the built-in and user profiles (* = active)."""
+    from gridlab.fmt import emit_records, output_format
+    from gridlab.strategy.profiles import all_profiles, profile_source
+
+    fmt = output_format(as_json, as_csv)
     cfg = _config(config)
     active = cfg.profile if cfg is not None else "Normal"
-    typer.echo(f"  {'name':<16} {'source':<8} {'spacing':>8} {'levels':>6} {'target':>7}  note")
-    for name, p in all_profiles(cfg).items():
-        mark = "*" if name == active else " "
-        typer.echo(f"{mark} {name:<16} {profile_source(cfg, name):<8} {p.grid_spacing:>8.2%} "
-                   f"{p.target_levels:>6} {p.profit_target:>7.2%}  {p.note}")
+    rows: list[dict[str, Any]] = [
+        {"active": "*" if name == active else "", "name": name,
+         "source": profile_source(cfg, name), "version": None, "spacing": p.grid_spacing,
+         "levels": p.target_levels, "target": p.profit_target, "note": p.note}
+        for name, p in all_profiles(cfg).items()]
+    if db is not None:
+        rows += _stored_profiles(db, all_versions)
+    if fmt != "table":
+        emit_records(rows, fmt)
+        return
+    typer.echo(f"  {'name':<16} {'source':<8} {'version':>7} {'spacing':>8} {'levels':>6} "
+               f"{'target':>7}  note")
+    for r in rows:
+        version = "-" if r["version"] is None else f"v{r['version']}"
+        typer.echo(f"{r['active'] or ' '} {r['name']:<16} {r['source']:<8} {version:>7} "
+                   f"{_pct(r['spacing']):>8} {_int(r['levels']):>6} {_pct(r['target']):>7}  "
+                   f"{r['note']}")
+    if db is not None and not any(r["source"] == "store" for r in rows):
+        typer.echo(f"no profiles stored in {db}: `gridlab promote NAME` saves one")
+
+
+def _pct(x: Any) -> str:
+    from gridlab.fmt import pct
+
+    return "-" if x is None else pct(x)
+
+
+def _int(x: Any) -> str:
+    return "-" if x is None else str(int(x))
+
+
+def _stored_profiles(db: Path, all_versions: bool) -> list[dict[str, Any]]:
+    """Rows of the profiles saved in a store (`gridlab promote` saves them)."""
+    from gridlab.store.core import Store
+    from gridlab.store.profiles import list_profiles
+
+    with Store.open(db, read_only=True, wait_s=5.0) as store:
+        records = list_profiles(store, all_versions=all_versions)
+    return [{"active": "", "name": r.name, "source": "store", "version": r.version,
+             "spacing": r.params.get("grid_spacing"), "levels": r.params.get("target_levels"),
+             "target": r.params.get("profit_target"), "note": r.note or "",
+             "created_at": r.created_at} for r in records]
 
 
 @profiles_app.command("show")
 def show_cmd(name: str, config: Path | None = _CONFIG_OPT) -> None:
     """Show a profile and the grid/recenter/risk sections it resolves to."""
+    import yaml
+
+    from gridlab.config import GridlabConfig
+    from gridlab.strategy.params import resolve_profile
+    from gridlab.strategy.profiles import all_profiles, profile_to_dict
+
     cfg = _config(config) or GridlabConfig()
     resolved = resolve_profile(cfg, name)
     prof = all_profiles(cfg)[name]
@@ -98,6 +171,10 @@ def show_cmd(name: str, config: Path | None = _CONFIG_OPT) -> None:
 @profiles_app.command("validate")
 def validate_cmd(path: Path) -> None:
     """Validate config.yaml: every section, every profile, the active profile."""
+    from gridlab.config import load_config
+    from gridlab.strategy.params import validate_profiles
+    from gridlab.strategy.profiles import all_profiles
+
     cfg = load_config(path)
     warnings = validate_profiles(cfg)
     typer.echo(f"ok: {path} ({len(all_profiles(cfg))} profiles, active: {cfg.profile})")
@@ -107,23 +184,52 @@ def validate_cmd(path: Path) -> None:
 
 @grid_app.command("preview")
 def preview_cmd(
-    price: float = typer.Option(..., help="centre price"),
+    price: float = typer.Option(..., help="centre price (> 0)", callback=_positive),
     profile: str = typer.Option("Normal", help="profile name"),
     config: Path | None = _CONFIG_OPT,
-    tick: float = typer.Option(0.1, help="price tick size"),
-    qty_step: float = typer.Option(0.001, help="qty step"),
-    min_qty: float = typer.Option(0.001, help="minimum order qty"),
-    min_notional: float = typer.Option(5.0, help="minimum order value"),
-    max_qty: float = typer.Option(0.0, help="maximum order qty (0 = none)"),
-    capital: float = typer.Option(1000.0, help="capital in quote currency"),
-    leverage: float = typer.Option(1.0, help="leverage"),
+    symbol: str | None = typer.Option(None, help="take tick, qty step, min qty/notional and "
+                                      "max qty from this instrument: the store's (--db), else "
+                                      "the shipped snapshot's"),
+    category: str = typer.Option("linear", help="with --symbol: linear | inverse | spot"),
+    db: Path | None = typer.Option(None, "--db", help="with --symbol: the DuckDB store "
+                                   "(default: data.db_path of the config)"),
+    tick: float = typer.Option(0.1, min=0.0, help="price tick size"),
+    qty_step: float = typer.Option(0.001, min=0.0, help="qty step"),
+    min_qty: float = typer.Option(0.001, min=0.0, help="minimum order qty"),
+    min_notional: float = typer.Option(5.0, min=0.0, help="minimum order value"),
+    max_qty: float = typer.Option(0.0, min=0.0, help="maximum order qty (0 = none)"),
+    capital: float = typer.Option(1000.0, min=0.0, help="capital in quote currency"),
+    leverage: float = typer.Option(1.0, min=0.0, help="leverage"),
 ) -> None:
     """Print the grid a profile builds at a price: levels, qty, notional, dropped levels."""
-    resolved = resolve_profile(_config(config) or GridlabConfig(), profile)
+    from gridlab.config import GridlabConfig
+    from gridlab.strategy.classes import preview_grid
+    from gridlab.strategy.params import make_filters, resolve_profile
+
+    cfg = _config(config) or GridlabConfig()
+    resolved = resolve_profile(cfg, profile)
+    title = f"profile {profile}"
+    if symbol is not None:
+        inst, origin = _instrument(db or cfg.data.db_path, symbol, category)
+        tick, qty_step, min_qty = inst["tick_size"], inst["qty_step"], inst["min_qty"]
+        min_notional, max_qty = inst["min_notional"], inst["max_qty"]
+        title += f", {symbol.upper()} {category} filters from the {origin}"
     filters = make_filters(tick, qty_step, min_qty, min_notional, max_qty)
     strat = preview_grid(resolved.grid, filters, price, capital, leverage)
-    for line in format_preview(strat, f"profile {profile}"):
+    for line in format_preview(strat, title):
         typer.echo(line)
+
+
+def _instrument(db: Path, symbol: str, category: str) -> tuple[dict[str, float], str]:
+    """The filters of one instrument (the store's, else the shipped snapshot's) and where
+    they came from; a DataError saying how to get them when neither has it."""
+    from gridlab.data.instruments import instrument_filters
+    from gridlab.store.core import Store
+
+    with Store.open(db, read_only=True, wait_s=5.0) as store:
+        found = instrument_filters(store, symbol.upper(), category)
+    keys = ("tick_size", "qty_step", "min_qty", "min_notional", "max_qty")
+    return {k: float(found.row[k]) for k in keys}, found.description
 
 
 def register(app: typer.Typer) -> None:
