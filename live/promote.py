@@ -198,8 +198,8 @@ def promote(config: GridlabConfig, name: str, *, run_id: str | None = None, note
 
 SECTIONS = ("grid", "recenter", "risk")
 _SECTION_MODELS = {"grid": GridConfig, "recenter": RecenterConfig, "risk": RiskConfig}
-_KEY_METRICS = ("total_return", "annualized_return", "max_drawdown", "sharpe", "n_round_trips",
-                "grid_profit", "fees", "funding", "final_equity")
+_KEY_METRICS = ("total_return", "max_drawdown", "sharpe", "n_round_trips", "grid_profit", "fees",
+                "funding", "final_equity")
 
 
 @dataclass(frozen=True)
@@ -510,9 +510,10 @@ def promote_cli(config: GridlabConfig, name: str, *, from_run: str | None = None
             res = promote_from_trial(config, name, from_trial, note)
         src = res.source
         assert src is not None
-        state = "new version" if res.created else "unchanged: same parameters as"
-        head = (f"promoted {name} v{res.version} ({state} v{res.version}; promotion "
-                f"{res.promotion.id}) in {config.data.db_path}")
+        state = ("a new version" if res.created
+                 else "the latest stored version already holds these parameters")
+        head = (f"promoted {name} v{res.version} ({state}; promotion {res.promotion.id}) in "
+                f"{config.data.db_path}")
         kind = {"run": "backtest", "sweep": "sweep set", "walkforward": "walk-forward",
                 "trial": "trial"}[src.kind]
         head += f"\nfrom {kind} {src.id}: {_summary(src.lineage)}"

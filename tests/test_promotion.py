@@ -33,6 +33,8 @@ from live.promote import (
     promote_from_walkforward,
 )
 
+pytest_plugins = ["tests.fakex_fixtures"]
+
 T0 = 1_704_067_200_000
 DAY = 86_400_000
 
@@ -210,3 +212,40 @@ def test_admission_refuses_what_the_account_cannot_trade(
                               "price": 30_000.0, "equity": 5000.0} | change
         with pytest.raises(ConfigError, match=pattern):
             admit_profile(active, btc, **kw)
+
+
+def test_runner_trades_exactly_the_promoted_run(fake_exchange: Any, tmp_path: Path) -> None:
+    """Promote a tuned run, start the live runner on the local exchange: its effective
+    parameters equal the run's, field by field, and the orders it places are that grid's."""
+    import numpy as np
+
+    from gridlab.backtest import MarketData
+    from live.runner import LiveRunner
+    from live.testing import RunnerThread, local_config
+
+    cfg = local_config(fake_exchange, tmp_path / "live")
+    tuned = {"grid.spacing": 0.003, "grid.n_buy": 3, "grid.n_sell": 5,
+             "risk.kill_switch_dd": 0.08}
+    rng = np.random.default_rng(1)
+    ts = T0 + np.arange(3000, dtype=np.int64) * 1000
+    price = np.round(60_000 * np.exp(np.cumsum(rng.normal(0, 4e-4, 3000))), 1)
+    Path(cfg.data.db_path).parent.mkdir(parents=True, exist_ok=True)
+    with Store.open(cfg.data.db_path) as st:
+        run = backtest(MarketData.from_trades(ts, price), cfg, "Aggressive", store=st, **tuned)
+    promote_from_run(cfg, "Tuned", run.run_id)
+    want = sections(effective_config(cfg, "Aggressive", tuned))
+    runner = LiveRunner(cfg, credentials=fake_exchange.credentials, install_signals=False)
+    rt = RunnerThread(runner).start()
+    try:
+        active = runner.active
+        assert active is not None and (active.name, active.source) == ("Tuned", "promotion")
+        got = {s: getattr(active.resolved, s).model_dump(mode="json") for s in SECTIONS}
+        for s in SECTIONS:
+            for field, value in want[s].items():
+                assert got[s][field] == value, f"{s}.{field}"
+        fake_exchange.engine.trade("BTCUSDT", 60_000.0, side=1, ts=T0 + 10_000_000)
+        rt.settle(fake_exchange, T0 + 10_000_000)
+        gp = runner.core.strategy.gp
+        assert (gp.spacing, gp.n_buy, gp.n_sell) == (0.003, 3, 5)
+    finally:
+        rt.stop()

@@ -298,17 +298,20 @@ def generate_trades(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
 
 
 def _trade_frame(symbol: str, category: str, seed: int, raw: pa.Table) -> pd.DataFrame:
-    ts, seq = raw.column("ts"), raw.column("seq")
-    trade_id = pc.binary_join_element_wise(f"syn{seed}", pc.cast(ts, pa.string()),
-                                           pc.cast(seq, pa.string()), "-")
-    side = pc.if_else(raw.column("buy"), "Buy", "Sell")
     n = raw.num_rows
-    return pd.DataFrame({
-        "symbol": pd.Series([symbol] * n, dtype=object),
-        "category": pd.Series([category] * n, dtype=object),
-        "ts": ts.to_numpy(), "price": raw.column("price").to_numpy(),
-        "size": raw.column("size").to_numpy(), "side": side.to_numpy(zero_copy_only=False),
-        "trade_id": trade_id.to_numpy(zero_copy_only=False), "seq": seq.to_numpy()})
+    ts, seq = raw.column("ts"), raw.column("seq")
+
+    def const(text: str) -> pa.Array:
+        return pc.fill_null(pa.nulls(n, pa.string()), text)
+
+    table = pa.table({
+        "symbol": const(symbol), "category": const(category), "ts": ts,
+        "price": raw.column("price"), "size": raw.column("size"),
+        "side": pc.if_else(raw.column("buy"), "Buy", "Sell"),
+        "trade_id": pc.binary_join_element_wise(f"syn{seed}", pc.cast(ts, pa.string()),
+                                                pc.cast(seq, pa.string()), "-"),
+        "seq": seq})
+    return table.to_pandas()
 
 
 def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, days: float = 365,
