@@ -129,7 +129,7 @@ async function header() {
   byId("clock").textContent = `market ${iso(market)} UTC`;
   const note = byId("clock-note");
   const lag = isNum(market) ? (wall - market) / 1000 : null;
-  note.hidden = !(lag !== null && Math.abs(lag) > 120);
+  note.hidden = !(lag !== null && Math.abs(lag) > 600);
   if (!note.hidden) {
     note.textContent = `The market clock (last print ${iso(market)} UTC) is ${dur(Math.abs(lag))} `
       + `${lag > 0 ? "behind" : "ahead of"} the wall clock (${iso(wall)} UTC): the exchange replays `
