@@ -40,6 +40,7 @@ function num(x, digits) {
 const money = (x) => (isNum(x) ? x.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) : "–");
 const signed = (x) => (isNum(x) ? (x > 0 ? "+" : "") + money(x) : "–");
 const pct = (x) => (isNum(x) ? (100 * x).toFixed(2) + " %" : "–");
+const cap = (x) => (x === 0 ? "off" : pct(x)); // a limit of 0 is switched off
 // UTC ISO without the T: the one clock of the panel (tables, charts, header)
 const iso = (ms) => (isNum(ms) && ms > 0 ? new Date(ms).toISOString().replace("T", " ").slice(0, 19) : "–");
 const plotTime = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 23);
@@ -227,8 +228,8 @@ const pages = {
       const a = s.account;
       kvTable("status-table", [["state", s.state], ["grids", String(s.grids.length)], ["exchange", s.exchange],
         ["streams", s.streams_healthy ? "healthy" : "down"], ["total equity", money(a.equity)],
-        ["day's max equity", money(a.daily_max)], ["drawdown", pct(a.drawdown)], ["kill switch at", pct(a.kill_switch_dd)],
-        ["exposure cap", pct(a.max_total_exposure_pct)], ["symbol share cap", pct(a.max_symbol_share)],
+        ["day's max equity", money(a.daily_max)], ["drawdown", pct(a.drawdown)], ["kill switch at", cap(a.kill_switch_dd)],
+        ["exposure cap", cap(a.max_total_exposure_pct)], ["symbol share cap", cap(a.max_symbol_share)],
         ["fills", num(s.stats.fills_applied, 0)], ["orders placed", num(s.stats.orders_placed, 0)],
         ["blocked by the account", num(s.stats.blocked_account, 0)], ["started", iso(s.started_ms) + " UTC"]]);
       rowsTable("grids-table", s.grids, GRID_COLS);
@@ -300,14 +301,14 @@ const pages = {
     kvTable("balance-table", rows);
     if (totals) {
       kvTable("risk-table", [["equity", money(risk.equity)], ["exposure", pct(risk.exposure)], ["worst case", pct(risk.worst_exposure)],
-        ["exposure cap", pct(risk.max_total_exposure_pct)], ["symbol share cap", pct(risk.max_symbol_share)],
-        ["kill switch at", pct(risk.kill_switch_dd)], ["drawdown", pct(risk.drawdown)], ["stopped", risk.stopped],
+        ["exposure cap", cap(risk.max_total_exposure_pct)], ["symbol share cap", cap(risk.max_symbol_share)],
+        ["kill switch at", cap(risk.kill_switch_dd)], ["drawdown", pct(risk.drawdown)], ["stopped", risk.stopped],
         ["orders blocked", num(risk.blocked_orders, 0)]]);
     } else {
       kvTable("risk-table", [["equity", money(risk.equity)], ["exposure", pct(risk.exposure)],
-        ["worst case (all resting orders of a side filled)", pct(risk.worst_case_exposure)], ["exposure cap", pct(risk.max_exposure_pct)],
+        ["worst case (all resting orders of a side filled)", pct(risk.worst_case_exposure)], ["exposure cap", cap(risk.max_exposure_pct)],
         ["max position", risk.max_position ? num(risk.max_position) : "off"], ["resting buys", num(risk.resting_buy_qty, 6)],
-        ["resting sells", num(risk.resting_sell_qty, 6)], ["kill switch at drawdown", pct(risk.kill_switch_dd)],
+        ["resting sells", num(risk.resting_sell_qty, 6)], ["kill switch at drawdown", cap(risk.kill_switch_dd)],
         ["day's max equity", money(risk.daily_max_equity)], ["drawdown", pct(risk.daily_drawdown)], ["stopped", risk.stopped],
         ["paused", risk.paused ? "yes" : "no"], ["orders blocked (grid / account)", `${risk.blocked_orders} / ${risk.blocked_by_account}`]]);
     }
