@@ -418,3 +418,16 @@ def test_cancel_one_order_and_close_the_position(panel: Panel) -> None:
     assert not core.trading and fx.engine.open[fx.api_key] == {}
     kinds = {e["kind"] for e in panel.get("/api/events?limit=50").json()}
     assert {"order_cancel", "position_closed"} <= kinds
+
+
+def test_slot_refused_by_the_exchange_shows_its_reason(panel: Panel) -> None:
+    """Margin: the exchange refuses a slot's next order (110007): the slot shows it."""
+    core = panel.runner.core
+    panel.fx.faults.reject_orders(count=1, code=110007, msg="ab not enough for new order")
+    before = set(core.slot_link)
+    panel.trade(59_870)  # a buy fills: its slot's counter order is refused
+    empty = [s for s in panel.get("/api/grid/levels").json()["slots"] if s["order"] is None]
+    assert len(empty) == 1 and empty[0]["slot"] in before
+    assert empty[0]["display"] == "refused"
+    assert empty[0]["reason"].startswith("refused by the exchange")
+    assert "ab not enough for new order" in empty[0]["reason"]
