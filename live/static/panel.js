@@ -154,7 +154,7 @@ function profileText(p) { return p.name ? `${p.name}${p.version ? " v" + p.versi
 function equityPlot(eq) {
   const t = eq.ts.map(plotTime);
   const traces = [{ x: t, y: eq.equity, name: totals ? "total equity" : "strategy equity", type: "scatter", mode: "lines" }];
-  const layout = { yaxis: { title: "equity" } };
+  const layout = { yaxis: { title: "equity", tickformat: ",.2f" }, margin: { t: 20, r: 80, b: 40, l: 80 } };
   if (totals) {
     for (const [sym, g] of Object.entries(eq.grids || {})) {
       traces.push({ x: g.ts.map(plotTime), y: g.equity, name: sym, type: "scatter", mode: "lines", yaxis: "y2" });
@@ -162,7 +162,7 @@ function equityPlot(eq) {
     layout.yaxis2 = { title: "grid equity", overlaying: "y", side: "right" };
   } else {
     traces.push({ x: t, y: eq.price, name: "price", type: "scatter", mode: "lines", yaxis: "y2", line: { dash: "dot", color: GREY } });
-    layout.yaxis2 = { title: "price", overlaying: "y", side: "right" };
+    layout.yaxis2 = { title: "price", overlaying: "y", side: "right", tickformat: ",.2f" };
   }
   plot("equity-chart", traces, layout);
   setLabel("equity-note", `${eq.n_marks} marks (1 s) after ${eq.n_snapshots} snapshots`);
