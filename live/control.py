@@ -98,7 +98,12 @@ async def cancel_order(cores: list[TradingCore], link: str) -> dict[str, Any]:
         row = core.orders.get(link)
         if row is None or not row.active:
             continue
-        await core.ex.cancel(link)
+        if not await core.ex.cancel(link):  # gone already: filled or cancelled meanwhile
+            found = await core.ex.find_order(link)
+            if found is not None:
+                core.on_order(found)  # a fill is left to its executions
+            raise CommandError(f"order {link} is no longer open (filled or cancelled)",
+                               "reload the open orders")
         core._dead(row, "Cancelled", "cancelled from the panel")
         core.event("order_cancel", f"order {link} ({row.price:g} x {row.qty:g}) cancelled from "
                                    "the panel", details={"order_link_id": link})

@@ -322,6 +322,7 @@ const pages = {
       ["kind", "kind", text], ["slot", "slot", String], ["position", "position after", (v) => num(v, 6)],
       ["grid_profit", "grid profit", (v) => (v ? signed(v) : "–")], ["source", "via", text]]);
     rowsTable("events-table", ev, EVENT_COLS);
+    setLabel("fills-symbol", totals ? `${m.symbol} (pick a symbol for another grid)` : m.symbol);
     marketPlot("fills-chart", m, false);
   },
   async settings() {
