@@ -171,7 +171,7 @@ function equityPlot(eq) {
 // the candle chart: the strategy's bars, grid levels, working orders, fills
 function marketPlot(id, m, withOrders) {
   const b = m.bars;
-  const x = b.t.map(plotTime);
+  const x = b.t.map((t) => plotTime(t + b.bar_ms / 2)); // plotly centres a candle on its x
   const traces = [{ type: "candlestick", name: "price", x, open: b.open, high: b.high, low: b.low, close: b.close,
     increasing: { line: { color: GREEN } }, decreasing: { line: { color: RED } } }];
   const x0 = b.t.length ? b.t[0] : Date.now(), x1 = b.t.length ? b.t[b.t.length - 1] + b.bar_ms : Date.now();
