@@ -101,18 +101,27 @@ class AccountRisk:
 
     # ---- decisions -------------------------------------------------------------------------
 
-    def allowed(self, core: TradingCore, side: int, qty: float, price: float) -> bool:
-        """The account-level exposure gate for an order of `core` (after its own checks)."""
+    def check(self, core: TradingCore, side: int, qty: float, price: float) -> bool:
+        """The account-level exposure gate for an order of `core` (after its own checks);
+        counts nothing."""
         if not self.limits_on:
             return True
         a = self.arrays()
-        ok = bool(account_order_allowed_nb(
+        return bool(account_order_allowed_nb(
             self._index[id(core)], int(side), float(qty), float(price), a["pos"], a["rb"],
             a["rs"], a["mark"], self.total_equity(a), self.max_total_exposure_pct,
             self.max_symbol_share))
+
+    def note_blocked(self, core: TradingCore) -> None:
+        """Count an order of `core` the account gate blocked."""
+        self.blocked += 1
+        core.stats["blocked_account"] += 1
+
+    def allowed(self, core: TradingCore, side: int, qty: float, price: float) -> bool:
+        """`check`, counting a block."""
+        ok = self.check(core, side, qty, price)
         if not ok:
-            self.blocked += 1
-            core.stats["blocked_account"] += 1
+            self.note_blocked(core)
         return ok
 
     async def on_print(self, ts: int) -> None:

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from live.core import TradingCore
     from live.runner import LiveRunner
 
-__all__ = ["CommandError", "change_profile", "run_command", "targets"]
+__all__ = ["CommandError", "cancel_order", "change_profile", "close_positions", "run_command",
+           "targets"]
 
 
 class CommandError(GridlabError):
@@ -79,11 +80,53 @@ async def run_command(r: LiveRunner, name: str, symbol: str | None, kwargs: dict
                "was": was[cores[0].s.symbol] if len(cores) == 1 else was}
     elif name == "profile":
         out = await change_profile(r, cores, kwargs["profile"], kwargs.get("version"))
+    elif name == "cancel":
+        out = await cancel_order(cores, kwargs["order_link_id"])
+    elif name == "close":
+        out = await close_positions(cores)
     else:
         raise ValueError(f"unknown command {name}")
     if symbol is None and r.multi:
         out["grids"] = {c.s.symbol: c.state_name for c in r.cores.values()}
     return out
+
+
+async def cancel_order(cores: list[TradingCore], link: str) -> dict[str, Any]:
+    """Cancel one working order of the runner (by orderLinkId). A grid that keeps trading
+    places the slot's order again at its next check."""
+    for core in cores:
+        row = core.orders.get(link)
+        if row is None or not row.active:
+            continue
+        if not await core.ex.cancel(link):  # gone already: filled or cancelled meanwhile
+            found = await core.ex.find_order(link)
+            if found is not None:
+                core.on_order(found)  # a fill is left to its executions
+            raise CommandError(f"order {link} is no longer open (filled or cancelled)",
+                               "reload the open orders")
+        core._dead(row, "Cancelled", "cancelled from the panel")
+        core.event("order_cancel", f"order {link} ({row.price:g} x {row.qty:g}) cancelled from "
+                                   "the panel", details={"order_link_id": link})
+        core.persist()
+        return {"ok": True, "cancelled": link, "symbol": core.s.symbol,
+                "trading": core.trading}
+    raise CommandError(f"no working order {link}", "pick one of the open orders", status=404)
+
+
+async def close_positions(cores: list[TradingCore]) -> dict[str, Any]:
+    """Pause each grid (cancel its orders), then close its position with a reduce-only
+    market order at the market."""
+    out: dict[str, Any] = {}
+    for core in cores:
+        before = core.ledger.position
+        await core.pause()
+        if before != 0.0 and not math.isnan(core.last_price):
+            await core._flatten(core.last_price)
+        core.event("position_closed", f"trading paused and position {before:g} closed from "
+                                      f"the panel (now {core.ledger.position:g})",
+                   details={"before": before, "after": core.ledger.position})
+        out[core.s.symbol] = {"before": before, "after": core.ledger.position}
+    return {"ok": True, "trading": any(c.trading for c in cores), "positions": out}
 
 
 async def change_profile(r: LiveRunner, cores: list[TradingCore], name: str,

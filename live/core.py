@@ -204,17 +204,32 @@ class TradingCore:
                 rs += left
         return rb, rs, rbn
 
+    def refusal(self, side: int, qty: float, price: float, p: float) -> str | None:
+        """Which risk check refuses this order now: None (it passes), "grid" (the grid's
+        exposure cap / max position), "spot" (spot cash / inventory) or "account" (the
+        account limits). Counts nothing (the panel asks it why a slot has no order)."""
+        rb, rs, rbn = self._resting()
+        if not self.risk.order_allowed(side, qty, price, self.ledger.position, rb, rs,
+                                       self.ledger.equity(p)):
+            return "grid"
+        if self.s.category == "spot" and not self.risk.spot_order_allowed(
+                side, qty, price, float(self.ledger.acc[ACC.CASH]), self.ledger.position, rbn,
+                rs, self.s.maker_fee):
+            return "spot"
+        if self.account is not None and not self.account.check(self, side, qty, price):
+            return "account"
+        return None
+
+    def desired(self, slot: int) -> tuple[int, float, float] | None:
+        """(side, price, qty) of the order slot `slot` wants resting (None: none)."""
+        return self._desired(slot)
+
     def _allowed(self, side: int, qty: float, price: float, p: float) -> bool:
         """The grid's own risk checks, then the account's (see live/account.py)."""
-        rb, rs, rbn = self._resting()
-        ok = self.risk.order_allowed(side, qty, price, self.ledger.position, rb, rs,
-                                     self.ledger.equity(p))
-        if ok and self.s.category == "spot":
-            ok = self.risk.spot_order_allowed(side, qty, price, float(self.ledger.acc[ACC.CASH]),
-                                              self.ledger.position, rbn, rs, self.s.maker_fee)
-        if ok and self.account is not None:
-            ok = self.account.allowed(self, side, qty, price)
-        return ok
+        why = self.refusal(side, qty, price, p)
+        if why == "account" and self.account is not None:
+            self.account.note_blocked(self)
+        return why is None
 
     # ---- persistence -----------------------------------------------------------------------
 

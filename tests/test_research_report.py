@@ -32,7 +32,16 @@ def _check_html(html: str) -> None:
     assert html.count("plotly.js v") == 1  # the library embedded once
     assert '<script src="http' not in html
     assert not external_scripts(html)
-    assert "total_return" in html and "max_drawdown" in html and "n_round_trips" in html
+    assert "Total return" in html and "Max drawdown" in html and "Round trips" in html
+    assert "Recenters: price left the range (deviation)" in html  # human metric names
+    # every effective parameter, nothing cut by pandas ("..." rows)
+    for param in ("grid.spacing", "grid.n_buy", "grid.n_sell", "grid.atr.period",
+                  "recenter.pump_dump.window_hours", "risk.max_exposure_pct",
+                  "backtest.maker_fee", "trading.capital"):
+        assert f"<th>{param}</th>" in html, param
+    assert "<th>...</th>" not in html and "<td>...</td>" not in html
+    assert "distance between levels (fraction)" in html  # the parameter's meaning
+    assert re.search(r"\d+ buy \+ \d+ sell levels", html)  # the grid line of the header
     assert "data range" in html and "2024-01-01 00:00" in html
     assert "code version" in html and "gridlab 0.1.0" in html
     assert "fill model" in html
@@ -70,7 +79,8 @@ def test_report_cli_params_and_fill_model(tiny_db: Path, tmp_path: Path) -> None
     _check_html(html)
     assert "Aggressive" in html and "spacing" in html and "0.003" in html
     assert re.search(r"fill model.{0,80}touch", html, re.S)
-    assert re.search(r"trading\.capital</th>\s*<td>2500", html)
+    assert re.search(r"trading\.capital</th>\s*<td>2,500", html)
+    assert re.search(r"grid\.spacing</th>\s*<td>0\.30 % \(0\.003\)", html)
 
 
 def test_failing_notebook_is_kept_for_debugging(tiny_db: Path, tmp_path: Path) -> None:
@@ -91,6 +101,33 @@ def test_report_errors_are_clear(tmp_path: Path) -> None:
         db = tmp_path / "x.duckdb"
         db.write_bytes(b"")
         run_report("BTCUSDT", START, END, params="{nope", db_path=db, out_dir=tmp_path)
+
+
+def test_tables_show_every_parameter_and_human_metric_names() -> None:
+    from gridlab.research.report import METRIC_LABELS, grid_summary, metrics_table, params_table
+
+    params = {"trading": {"symbol": "BTCUSDT", "capital": 1000.0},
+              "grid": {"spacing": 0.004, "spacing_mode": "arithmetic", "n_buy": 10, "n_sell": 8,
+                       "mode": "neutral", "qty_mode": "equal_quote",
+                       "atr": {"mode": "off", "period": 14}},
+              "risk": {"max_exposure_pct": 0.5}, "live": {"order_poll_s": 5.0}}
+    t = params_table(params)
+    assert list(t.index) == ["trading.symbol", "trading.capital", "grid.spacing",
+                             "grid.spacing_mode", "grid.n_buy", "grid.n_sell", "grid.mode",
+                             "grid.qty_mode", "grid.atr.mode", "grid.atr.period",
+                             "risk.max_exposure_pct"]  # live settings do not decide a backtest
+    assert t.loc["grid.spacing", "value"] == "0.40 % (0.004)"
+    assert t.loc["risk.max_exposure_pct", "value"] == "50.00 % (0.5)"
+    assert t.loc["grid.atr.period", "meaning"] == "ATR period in bars"
+    assert grid_summary(params).startswith("10 buy + 8 sell levels, arithmetic spacing 0.40 %")
+    m = metrics_table({"total_return": 0.0123, "n_round_trips": 42, "sharpe": float("nan"),
+                       "new_metric": 1.5})
+    assert m.to_dict()["value"] == {"Total return": "1.23 %", "Round trips": "42",
+                                    "Sharpe ratio (annualized, daily returns)": "n/a",
+                                    "new_metric": "1.5"}
+    from gridlab.backtest.metrics import METRIC_COLUMNS
+
+    assert set(METRIC_COLUMNS) <= set(METRIC_LABELS) | {"n_fills"}  # every metric is named
 
 
 def test_pick_kernel_is_runnable() -> None:

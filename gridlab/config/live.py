@@ -26,6 +26,18 @@ class PanelConfig(StrictModel):
     token_env: str = Field("GRIDLAB_PANEL_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]{0,63}$",
                            description="environment variable holding the bearer token")
     refresh_s: float = Field(5.0, ge=1, le=3600, description="page auto-refresh interval")
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="extra Host header names the panel answers (a reverse proxy's); "
+                        "others get 421 (DNS rebinding guard)")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for h in v:
+            if not h or any(c in h for c in "/ @\t") or h.startswith(("http:", "https:")):
+                raise ValueError(f"{h!r} is not a host name (e.g. panel.example.com or "
+                                 "panel.example.com:443)")
+        return tuple(h.lower() for h in v)
 
 
 class AlertsConfig(StrictModel):

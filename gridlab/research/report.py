@@ -21,12 +21,16 @@ from typing import Any
 from gridlab.errors import ConfigError, GridlabError
 
 __all__ = [
+    "METRIC_LABELS",
     "REPORT_NOTEBOOK",
     "ReportError",
     "code_version",
     "execute_notebook",
     "external_scripts",
+    "grid_summary",
+    "metrics_table",
     "notebooks_dir",
+    "params_table",
     "pick_kernel",
     "render_html",
     "report_name",
@@ -34,6 +38,61 @@ __all__ = [
 ]
 
 REPORT_NOTEBOOK = "03_report.ipynb"
+
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "total_return": ("Total return", "pct"),
+    "annualized_return": ("Annualized return", "pct"),
+    "avg_daily_return": ("Average daily return", "pct"),
+    "sharpe": ("Sharpe ratio (annualized, daily returns)", "ratio"),
+    "sortino": ("Sortino ratio (annualized)", "ratio"),
+    "calmar": ("Calmar ratio (annualized return / max drawdown)", "ratio"),
+    "max_drawdown": ("Max drawdown", "pct"),
+    "max_dd_duration_h": ("Longest drawdown (hours)", "num"),
+    "final_equity": ("Final equity", "money"),
+    "pnl": ("PnL", "money"),
+    "grid_profit": ("Grid profit (completed round trips, before fees)", "money"),
+    "inventory_pnl": ("Inventory PnL (price moves of the held position)", "money"),
+    "realized": ("Realized PnL", "money"),
+    "unrealized": ("Unrealized PnL at the end", "money"),
+    "fees": ("Fees paid", "money"),
+    "funding": ("Funding paid", "money"),
+    "turnover": ("Turnover (traded notional)", "money"),
+    "position": ("Position at the end (base units)", "num"),
+    "time_at_max_exposure": ("Time at the exposure cap", "pct"),
+    "days": ("Days backtested", "num"),
+    "n_events": ("Market events replayed", "count"),
+    "n_fills": ("Fills", "count"),
+    "n_limit_fills": ("Limit-order fills", "count"),
+    "n_round_trips": ("Round trips", "count"),
+    "n_recenters": ("Recenters", "count"),
+    "n_blocked": ("Orders blocked by the risk checks", "count"),
+    "n_rejected_post_only": ("PostOnly orders rejected (would take)", "count"),
+    "n_late_fills": ("Fills of orders of an older grid", "count"),
+    "n_empty_builds": ("Grid builds without a valid level", "count"),
+    "n_kill_switch": ("Kill-switch stops", "count"),
+    "stop": ("Stop reason", "text"),
+    "stop_code": ("Stop code", "count"),
+    "rc_initial": ("Builds: initial", "count"),
+    "rc_deviation": ("Recenters: price left the range (deviation)", "count"),
+    "rc_time": ("Recenters: grid too old (time)", "count"),
+    "rc_dominance": ("Recenters: closes on one side (dominance)", "count"),
+    "rc_pump_dump": ("Recenters: pump / dump", "count"),
+    "rc_trail_up": ("Recenters: trailing up", "count"),
+    "rc_trail_down": ("Recenters: trailing down", "count"),
+    "rc_kill": ("Rebuilds after a kill switch", "count"),
+    "rc_manual": ("Manual rebuilds", "count"),
+    "rc_none": ("Checks without a recenter", "count"),
+}
+"""Human name and display kind (pct, money, ratio, count, num, text) of each backtest metric."""
+
+_PARAM_SECTIONS = ("trading", "grid", "recenter", "risk", "backtest")
+"""Config sections that decide a backtest (the strategy first)."""
+
+_PCT_PARAMS = frozenset({
+    "grid.spacing", "grid.profit_target", "grid.atr.floor", "grid.atr.ceil",
+    "recenter.deviation.pct", "recenter.dominance.share", "recenter.pump_dump.pct",
+    "risk.max_exposure_pct", "risk.kill_switch_dd", "risk.stop_loss_equity_pct",
+    "risk.take_profit_equity_pct", "backtest.maker_fee", "backtest.taker_fee"})
 
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
@@ -179,6 +238,115 @@ def render_html(executed: Path, html_path: Path) -> Path:
                           "show figures through gridlab.research.plots.use_offline_renderer()")
     _atomic_write(html_path, body)
     return html_path
+
+
+def _fmt(value: Any, kind: str) -> str:
+    import math
+
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()  # numpy scalars
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or kind == "text" or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "n/a"
+    if kind == "pct":
+        return f"{value:.2%}".replace("%", " %")
+    if kind == "money":
+        return f"{value:,.2f}"
+    if kind == "ratio":
+        return f"{value:,.2f}"
+    if kind == "count":
+        return f"{int(value):,}"
+    return f"{value:,.6g}" if isinstance(value, float) else f"{value:,}"
+
+
+def metrics_table(metrics: Mapping[str, Any], keys: list[str] | None = None) -> Any:
+    """Metrics with human names, ratios as percent: a DataFrame (metric -> value), every row
+    (the unknown keys under their own name), `keys` (in that order) when given."""
+    import pandas as pd
+
+    names = list(keys) if keys is not None else list(metrics)
+    rows = [(METRIC_LABELS.get(k, (k, "num"))[0],
+             _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1])) for k in names]
+    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+
+
+def _model_of(annotation: Any) -> Any:
+    import typing
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(path: str) -> str:
+    """The config field's description (gridlab.config), '' if it has none."""
+    from gridlab.config import GridlabConfig
+
+    model: Any = GridlabConfig
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        field = model.model_fields.get(part) if model is not None else None
+        if field is None:
+            return ""
+        if i == len(parts) - 1:
+            return field.description or ""
+        model = _model_of(field.annotation)
+    return ""
+
+
+def _flat(d: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}.{k}"
+        if isinstance(v, Mapping):
+            out.extend(_flat(v, key))
+        else:
+            out.append((key, v))
+    return out
+
+
+def params_table(params: Mapping[str, Any]) -> Any:
+    """Every effective parameter of a backtest (trading, grid, recenter, risk, backtest),
+    strategy first: a DataFrame with parameter, value (fractions as percent) and meaning."""
+    import pandas as pd
+
+    rows = []
+    for section in _PARAM_SECTIONS:
+        sec = params.get(section)
+        if not isinstance(sec, Mapping):
+            continue
+        for key, value in _flat(sec, section):
+            kind = "pct" if key in _PCT_PARAMS else "num"
+            text = _fmt(value, kind)
+            if kind == "pct" and isinstance(value, int | float) and not isinstance(value, bool):
+                text += f" ({value:g})"
+            rows.append((key, text, _describe(key)))
+    return pd.DataFrame(rows, columns=["parameter", "value", "meaning"]).set_index("parameter")
+
+
+def grid_summary(params: Mapping[str, Any], recenters: Any = None) -> str:
+    """One line on the grid: levels, spacing, mode, and the range of the first build."""
+    g = params["grid"]
+    atr = g.get("atr", {})
+    spacing = (f"ATR-based ({atr.get('mode')}, {atr.get('mult')} x ATR, "
+               f"{atr.get('floor', 0):.2%}-{atr.get('ceil', 0):.2%})"
+               if atr.get("mode", "off") != "off" else f"{g['spacing']:.2%}")
+    text = (f"{g['n_buy']} buy + {g['n_sell']} sell levels, {g['spacing_mode']} spacing "
+            f"{spacing}, {g['mode']} mode, quantity {g['qty_mode'].replace('_', ' ')}")
+    if recenters is not None and len(recenters):
+        first = recenters.iloc[0]
+        lo, hi, p = (_fmt(first.get(k), "money") for k in ("lowest", "highest", "price"))
+        text += f"; first grid {lo} - {hi} around {p}, {len(recenters)} build(s) in all"
+    return text.replace("%", " %")
 
 
 def _params_json(params: Mapping[str, Any] | str | Path | None) -> str:

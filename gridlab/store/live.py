@@ -265,6 +265,10 @@ class LiveStore:
         """The latest events, newest first: all, or those of `symbol` and of the runner."""
         return self._df("live_events_recent", {"limit": limit, "symbol": symbol})
 
+    def error_count(self, *, symbol: str | None = None) -> int:
+        """Stored error / critical events (those `events` would show for `symbol`)."""
+        return int(self._rows("live_events_errors", {"symbol": symbol})[0][0])
+
     def add_equity(self, **row: Any) -> None:
         """One equity snapshot of one grid (columns of `live_equity`; `symbol` defaults to
         '')."""
