@@ -9,6 +9,12 @@ time, in the order of docs/strategy-kernels.md:
    switch), `GridStrategy.recenter_reason`, a rebuild (cancel all, `GridStrategy.build`,
    seed), and an order for every enabled slot that has none (blocked / PostOnly-rejected).
 
+Every decision that depends on the position (a check, a rebuild, an order, a flatten) first
+applies every stored fill, in the kernel's order (`apply_stored`); a rebuild first cancels,
+then fetches the executions of the cancelled orders over REST and applies them. The exchange
+may be ahead of the prints the runner has processed: its fills are real position, and a grid
+gated against a ledger that misses them breaches the exposure cap (tests/test_live_cap.py).
+
 Nothing here computes a level, a counter order, a trigger or a risk decision: it only calls
 the strategy classes and turns their answers into orders. Two-phase fills make restarts safe:
 an execution is stored the moment it arrives (unique by execId), and applied (ledger, slot,
@@ -373,6 +379,12 @@ class TradingCore:
             await self._apply(pf, price)
         return len(due)
 
+    async def apply_stored(self, p: float | None) -> int:
+        """Apply every stored fill, in the kernel's order, whatever its print: called before
+        every decision that depends on the position (a check, a rebuild, an order, a
+        flatten), so none is taken against a ledger that misses an executed fill."""
+        return await self.apply_pending(None, p)
+
     async def _apply(self, pf: PendingFill, p: float) -> None:
         f, key = pf.row, pf.key
         kind, gen, slot, profit = "foreign", -1, -1, 0.0
@@ -431,6 +443,9 @@ class TradingCore:
     async def place_slot(self, slot: int, p: float) -> int:
         """Place slot `slot`'s order; 1 placed, 0 none wanted / already resting, -1 not placed."""
         if slot in self.slot_link:
+            return 0
+        await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
+        if slot in self.slot_link or not self.trading:
             return 0
         want = self._desired(slot)
         if want is None:
@@ -620,6 +635,8 @@ class TradingCore:
         self.event("error", f"{kind} order {row.order_link_id} not filled after 5 s", "error")
 
     async def _flatten(self, p: float) -> None:
+        await self.catch_up()
+        await self.apply_stored(p)
         pos = self.ledger.position
         if pos != 0.0:
             await self._market("f", -1 if pos > 0 else 1, abs(pos), p, reduce_only=True)
@@ -684,6 +701,7 @@ class TradingCore:
     async def check(self, ts: int, p: float, risk_due: bool, grid_due: bool) -> None:
         """Step 3: stops and kill switch, then recenter, then orders for empty slots."""
         self.stats["checks"] += 1
+        await self.apply_stored(p)
         if risk_due and self.risk.stopped == Stop.NONE:
             code = self.risk.on_equity(ts, self.ledger.equity(p), p)
             if code != Stop.NONE:
@@ -712,6 +730,10 @@ class TradingCore:
     async def rebuild(self, ts: int, p: float, reason: int) -> None:
         """Cancel all, build a new grid generation at `p`, buy/sell the seed."""
         await self.cancel_all(f"rebuild: {name_of(Reason, reason)}")
+        # every fill of the cancelled orders happened before the cancel: fetch and apply them,
+        # so the new grid is gated against the whole position
+        await self.catch_up()
+        await self.apply_stored(p)
         self.force_rebuild = False
         self.gen += 1
         # forget dead orders older than the previous generation (a restart would not reload
