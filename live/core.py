@@ -4,10 +4,11 @@ time, in the order of docs/strategy-kernels.md:
 1. a market print at `ts`, price `p`: `GridStrategy.observe` (the bar ring);
 2. the fills of that print (execTime <= ts), by slot: ledger, `GridStrategy.on_fill` on a
    complete fill, and the slot's next order, gated by `RiskManager.order_allowed`;
-3. at the check times (multiples of `risk_check_s` / `grid_check_s` on the market clock):
-   catch up the executions over REST, then equity -> `RiskManager.on_equity` (stops, kill
-   switch), `GridStrategy.recenter_reason`, a rebuild (cancel all, `GridStrategy.build`,
-   seed), and an order for every enabled slot that has none (blocked / PostOnly-rejected).
+3. at the check times (the one check clock of the backtest and live: multiples of
+   `backtest.check_interval_ms` on the market clock): catch up the executions over REST, then
+   equity -> `RiskManager.on_equity` (stops, kill switch), `GridStrategy.recenter_reason`, a
+   rebuild (cancel all, `GridStrategy.build`, seed), and an order for every enabled slot that
+   has none (blocked / PostOnly-rejected).
 
 Every decision that depends on the position (a check, a rebuild, an order, a flatten) first
 applies every stored fill, in the kernel's order (`apply_stored`); a rebuild first cancels,
@@ -86,8 +87,8 @@ class CoreSettings:
     capital: float
     prefix: str
     tag: str
-    risk_ms: int
-    grid_ms: int
+    check_ms: int
+    """the strategy's one check clock (`backtest.check_interval_ms`)"""
     qty_step: float
     maker_fee: float
     taker_fee: float
@@ -140,8 +141,7 @@ class TradingCore:
         self.last_ts = -1
         self.first_ts = -1
         self.last_price = math.nan
-        self.next_risk = -1
-        self.next_grid = -1
+        self.next_check = -1
         self.rest_mark = -1  # execTime up to which REST delivered every execution (-1 unknown)
         self.paused = False
         self.apply_seq = 0
@@ -233,7 +233,7 @@ class TradingCore:
             "version": STATE_VERSION, "profile": self.profile, "gen": self.gen,
             "cycles": self.cycles,
             "attempts": [[*k, v] for k, v in self.attempts.items() if k[0] == self.gen],
-            "next_risk": self.next_risk, "next_grid": self.next_grid, "last_ts": self.last_ts,
+            "next_check": self.next_check, "last_ts": self.last_ts,
             "last_price": None if math.isnan(self.last_price) else self.last_price,
             "paused": self.paused, "apply_seq": self.apply_seq, "created_at": self.created_at,
             "first_ts": self.first_ts, "error": self.error, "rest_mark": self.rest_mark,
@@ -263,8 +263,10 @@ class TradingCore:
         self.gen = int(snap["gen"])
         self.attempts = {(int(a[0]), int(a[1]), str(a[2]), int(a[3])): int(a[4])
                          for a in snap.get("attempts", [])}
-        self.next_risk = int(snap["next_risk"])
-        self.next_grid = int(snap["next_grid"])
+        if "next_check" in snap:
+            self.next_check = int(snap["next_check"])
+        else:  # written with two clocks: the earlier of them
+            self.next_check = min(int(snap["next_risk"]), int(snap["next_grid"]))
         self.last_ts = int(snap["last_ts"])
         self.last_price = math.nan if snap["last_price"] is None else float(snap["last_price"])
         self.paused = bool(snap["paused"])
@@ -287,7 +289,7 @@ class TradingCore:
                 strat.update({k: fresh[k] for k in _BAR_FIELDS})
             self.strategy.restore(strat)
         except StrategyError:
-            self.next_grid = -1  # rebuild at the next print; keep the bar history if it fits
+            self.next_check = -1  # rebuild at the next print; keep the bar history if it fits
             self.force_rebuild = True
             self.copy_bars(bars)
             return False
@@ -653,17 +655,12 @@ class TradingCore:
         await self.apply_pending(ts, price)
         if self.account is not None:
             await self.account.on_print(ts)  # the account check precedes the grid's own
-        risk_due = ts >= self.next_risk
-        grid_due = ts >= self.next_grid
-        if not (risk_due or grid_due):
+        if ts < self.next_check:
             return
         await self.catch_up()
         await self.apply_pending(ts, price)
-        if risk_due:
-            self.next_risk = (ts // self.s.risk_ms + 1) * self.s.risk_ms
-        if grid_due:
-            self.next_grid = (ts // self.s.grid_ms + 1) * self.s.grid_ms
-        await self.check(ts, price, risk_due, grid_due)
+        self.next_check = (ts // self.s.check_ms + 1) * self.s.check_ms
+        await self.check(ts, price)
         self.persist()
 
     def exec_cursor(self) -> int:
@@ -698,16 +695,16 @@ class TradingCore:
         if mine:
             self.rest_mark = max(self.rest_mark, max(mine))
 
-    async def check(self, ts: int, p: float, risk_due: bool, grid_due: bool) -> None:
+    async def check(self, ts: int, p: float) -> None:
         """Step 3: stops and kill switch, then recenter, then orders for empty slots."""
         self.stats["checks"] += 1
         await self.apply_stored(p)
-        if risk_due and self.risk.stopped == Stop.NONE:
+        if self.risk.stopped == Stop.NONE:
             code = self.risk.on_equity(ts, self.ledger.equity(p), p)
             if code != Stop.NONE:
                 await self.stop_trading(code, ts, p)
                 return
-        if not grid_due or not self.trading:
+        if not self.trading:
             return
         if not self.strategy.built or self.force_rebuild:
             reason = Reason.MANUAL if self.force_rebuild else Reason.INITIAL
@@ -810,5 +807,5 @@ class TradingCore:
             await self.rebuild(ts, self.last_price, Reason.MANUAL)
             await self.fill_slots(self.last_price)
         else:
-            self.next_grid = -1
+            self.next_check = -1
         self.persist()

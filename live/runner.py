@@ -218,8 +218,7 @@ class LiveRunner:
         settings = CoreSettings(
             symbol=spec.symbol, category=spec.category, capital=spec.capital,
             prefix=cfg.live.link_prefix, tag=spec.tag,
-            risk_ms=round(cfg.live.risk_check_s * 1000),
-            grid_ms=round(cfg.live.grid_check_s * 1000), qty_step=inst.qty_step,
+            check_ms=int(cfg.backtest.check_interval_ms), qty_step=inst.qty_step,
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
             error_limit=cfg.live.symbol_error_limit)
@@ -273,7 +272,7 @@ class LiveRunner:
         pf = cfg.portfolio
         self.account = AccountRisk(
             pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
-            check_ms=round(cfg.live.risk_check_s * 1000),
+            check_ms=int(cfg.backtest.check_interval_ms),
             max_total_exposure_pct=pf.max_total_exposure_pct if pf else 0.0,
             max_symbol_share=pf.max_symbol_share if pf else 0.0,
             kill_switch_dd=pf.kill_switch_dd if pf else 0.0, event=self.event)

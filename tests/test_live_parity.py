@@ -59,7 +59,7 @@ def test_live_fills_equal_backtest_fills(fake_exchange: FakeExchange, tmp_path: 
         "backtest": {"fill_model": "cross", "latency_ms": 0, "check_interval_ms": 60_000,
                      "maker_fee": fx.engine.maker_fee, "taker_fee": fx.engine.taker_fee,
                      "funding": False, "post_only": True},
-        "live": {"grid_check_s": 60, "risk_check_s": 60, "order_poll_s": 600},
+        "live": {"order_poll_s": 600},
     }
     cfg = local_config(fx, tmp_path / "live", **sections)
 
