@@ -584,7 +584,8 @@ class LiveRunner:
     async def _recent_prints(self, core: TradingCore) -> list[tuple[int, float]]:
         """Public prints newer than the last one seen (REST recent-trade, market clock)."""
         ex = core.ex
-        trades = await ex.call(ex.client.get_recent_trades, ex.symbol, 1000)
+        limit = 60 if core.s.category == "spot" else 1000  # Bybit's limits per category
+        trades = await ex.call(ex.client.get_recent_trades, ex.symbol, limit)
         return [(t.ts, t.price) for t in trades if t.ts > core.last_ts]
 
     async def _resync(self, which: str, category: str | None
