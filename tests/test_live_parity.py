@@ -22,7 +22,7 @@ from gridlab.backtest.engine import backtest
 from gridlab.fakex.handle import FakeExchange
 from gridlab.strategy.params import make_filters
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
