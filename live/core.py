@@ -210,14 +210,18 @@ class TradingCore:
                 rs += left
         return rb, rs, rbn
 
-    def _allowed(self, side: int, qty: float, price: float, p: float) -> bool:
-        """The grid's own risk checks, then the account's (see live/account.py)."""
+    def _allowed(self, side: int, qty: float, price: float, p: float, *,
+                 market: bool = False) -> bool:
+        """The risk gate: the grid's own checks, then the account's (see live/account.py).
+        The spot check charges the fee the order pays: maker for the grid's limit orders,
+        taker for a market order (the seed), as the backtest's gate does."""
         rb, rs, rbn = self._resting()
         ok = self.risk.order_allowed(side, qty, price, self.ledger.position, rb, rs,
                                      self.ledger.equity(p))
         if ok and self.s.category == "spot":
+            fee = self.s.taker_fee if market else self.s.maker_fee
             ok = self.risk.spot_order_allowed(side, qty, price, float(self.ledger.acc[ACC.CASH]),
-                                              self.ledger.position, rbn, rs, self.s.maker_fee)
+                                              self.ledger.position, rbn, rs, fee)
         if ok and self.account is not None:
             ok = self.account.allowed(self, side, qty, price)
         return ok
@@ -763,7 +767,7 @@ class TradingCore:
             self.event("empty_grid", "the grid has no valid level (filters / range)", "warning")
         if seed != 0.0:
             side = 1 if seed > 0 else -1
-            if self._allowed(side, abs(seed), p, p):
+            if self._allowed(side, abs(seed), p, p, market=True):
                 await self._market("s", side, abs(seed), p)
             else:
                 self.stats["blocked"] += 1

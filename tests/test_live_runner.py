@@ -278,3 +278,25 @@ def test_the_removed_live_clocks_are_refused_by_name() -> None:
             config_from_dict({"live": {field: 60}})
         assert f"live.{field}" in str(err.value)
         assert "backtest.check_interval_ms" in str(err.value)
+
+
+def test_spot_seed_is_gated_with_the_taker_fee(fake_exchange_factory: Any, tmp_path: Path
+                                               ) -> None:
+    """The seed is a market order: the spot no-borrow check charges it the taker fee (as the
+    backtest's gate does), not the maker fee. Capital covers the seed with the maker fee but
+    not with the taker fee: no seed is bought."""
+    fx = fake_exchange_factory(category="spot")
+    maker, taker = fx.engine.maker_fee, fx.engine.taker_fee
+    assert maker < taker
+    qty = 0.010  # one slot at the centre level: the seed is its qty, bought at 60 000
+    capital = qty * 60_000.0 * (1 + (maker + taker) / 2)
+    r = Rig(fx, tmp_path, trading={"category": "spot", "capital": capital},
+            grid={"mode": "long", "n_buy": 0, "n_sell": 1, "spacing": 0.002})
+    try:
+        fx.engine.trade(SYM, 60_000.0, ts=T0, category="spot")
+        r.rt.settle(fx, T0)
+        assert r.core.strategy.slots["qty"][0] == pytest.approx(qty)
+        assert r.executions() == [] and r.core.ledger.position == 0.0  # no seed bought
+        assert r.core.stats["blocked"] == 2  # the seed, and the slot's sell: no inventory
+    finally:
+        r.rt.stop()
