@@ -52,6 +52,7 @@ from gridlab.errors import StrategyError
 from gridlab.store.live import FillRow, LiveStore, OrderRow
 from gridlab.strategy.classes import GridStrategy, RiskManager
 from gridlab.strategy.enums import Reason, Side, SlotState, Stop, name_of
+from gridlab.strategy.grid_nb import fill_remainder_nb
 from live.exchange import Exchange
 from live.ids import LinkKey, make_link, parse_link
 from live.ledger import Ledger
@@ -202,7 +203,7 @@ class TradingCore:
         for row in self.orders.values():
             if not row.active or row.kind != "grid":
                 continue
-            left = max(0.0, row.qty - row.filled_qty)
+            left = row.rem
             if row.side > 0:
                 rb += left
                 rbn += left * row.price
@@ -405,7 +406,8 @@ class TradingCore:
             full = False
             if order is not None:
                 order.filled_qty = round(order.filled_qty + f.qty, 12)
-                full = order.filled_qty >= order.qty - self.s.qty_step / 2
+                full, order.rem = fill_remainder_nb(order.rem, f.qty)
+                full = bool(full)
                 order.status = "Filled" if full else "PartiallyFilled"
             kind = {"s": "seed", "f": "flatten"}.get(key.leg, "grid")
             if kind == "grid":
@@ -631,7 +633,7 @@ class TradingCore:
         for _ in range(50):
             await self.catch_up()
             await self.apply_pending(None, p)
-            if row.filled_qty >= row.qty - self.s.qty_step / 2 or not row.active:
+            if row.rem <= 0.0 or not row.active:
                 return
             found = await self.ex.find_order(row.order_link_id)
             if found is not None and found.status in _DEAD:

@@ -300,3 +300,22 @@ def test_spot_seed_is_gated_with_the_taker_fee(fake_exchange_factory: Any, tmp_p
         assert r.core.stats["blocked"] == 2  # the seed, and the slot's sell: no inventory
     finally:
         r.rt.stop()
+
+
+def test_fill_completeness_is_the_remainder_rule() -> None:
+    """An order is complete when a fill covers its remainder, tracked fill by fill with no
+    tolerance (the rule of `fill_remainder_nb`, which the live core calls): a fill that leaves
+    less than half a qty step is not a complete fill."""
+    from gridlab.store.live import OrderRow
+    from gridlab.strategy.grid_nb import fill_remainder_nb
+
+    row = OrderRow("l", SYM, "grid", 1, 0, "o", 0, 0, 1, 59_880.0, 0.003)
+    assert row.rem == 0.003
+    full, row.rem = fill_remainder_nb(row.rem, 0.001)
+    assert not full and row.rem == 0.003 - 0.001
+    full, row.rem = fill_remainder_nb(row.rem, 0.0019996)  # 0.0000004 left: < step / 2
+    assert not full and row.rem == pytest.approx(4e-7)
+    full, row.rem = fill_remainder_nb(row.rem, float(row.rem))  # exactly what is left
+    assert full and row.rem == 0.0
+    assert OrderRow("m", SYM, "grid", 1, 0, "o", 0, 0, 1, 1.0, 0.003, filled_qty=0.001).rem \
+        == pytest.approx(0.002)  # a reloaded row starts from what is left
