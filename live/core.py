@@ -358,10 +358,13 @@ class TradingCore:
 
     # ---- executions: apply (phase 2) -------------------------------------------------------
 
-    def _order_key(self, pf: PendingFill) -> tuple[int, int, int, str]:
+    def _order_key(self, pf: PendingFill) -> tuple[int, float, int, int, str]:
+        """The kernel's order: by time, then the price path of one print (a buy fills at a
+        falling price: the highest bid first; a sell the lowest ask first), then the order
+        rows (the current grid's slots, then the late ones)."""
         late = 1 if pf.key is None or pf.key.gen != self.gen else 0
         slot = pf.key.slot if pf.key is not None else -1
-        return (pf.row.exec_time, late, slot, pf.row.exec_id)
+        return (pf.row.exec_time, -pf.row.side * pf.row.price, late, slot, pf.row.exec_id)
 
     async def apply_pending(self, upto: int | None = None, p: float | None = None,
                             *, expired_only: bool = False) -> int:
