@@ -134,8 +134,8 @@ class FillApplication:
             full = False
             if order is not None:
                 order.filled_qty = round(order.filled_qty + f.qty, 12)
-                full, order.rem = fill_remainder_nb(order.rem, f.qty)
-                full = bool(full)
+                full, left = fill_remainder_nb(order.rem, f.qty)
+                full, order.rem = bool(full), round(float(left), 12)
                 order.status = "Filled" if full else "PartiallyFilled"
             kind = {"s": "seed", "f": "flatten"}.get(key.leg, "grid")
             if kind == "grid":

@@ -81,12 +81,13 @@ class OrderRow:
     created_at: int = 0
     updated_at: int = 0
     rem: float = field(default=math.nan, compare=False)
-    """what is left to fill, tracked fill by fill (`fill_remainder_nb`); not stored: a
+    """what is left to fill, tracked fill by fill (`fill_remainder_nb`), in the exchange's
+    decimals (12 places: a qty of n x step is sent and filled as its decimal); not stored: a
     reloaded row starts from qty - filled_qty"""
 
     def __post_init__(self) -> None:
         if math.isnan(self.rem):
-            self.rem = max(0.0, self.qty - self.filled_qty)
+            self.rem = round(max(0.0, self.qty - self.filled_qty), 12)
 
     @property
     def active(self) -> bool:
