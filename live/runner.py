@@ -2,9 +2,10 @@
 exchange): the one grid of `trading`, or one grid per symbol of `portfolio`.
 
 Tasks on one event loop:
-- the consumer: the only task that changes trading state; it takes market prints (tagged with
-  their symbol), executions, order updates, timer ticks and panel commands from one queue, in
-  order, and hands them to the grid's `TradingCore` (see live/core.py for the per-event order);
+- the consumer (live/consumer.py): the only task that changes trading state; it takes market
+  prints (tagged with their symbol), executions, order updates, timer ticks and panel
+  commands from one queue, in order, and hands them to the grid's `TradingCore` (see
+  live/core.py for the per-event order);
   the prints of one batch are played in time order across symbols, so the account checks
   (live/account.py) see one market clock;
 - WebSocket streams (threads of the Bybit adapter): one public stream per category with a
@@ -25,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import threading
@@ -37,7 +37,7 @@ from typing import Any
 from gridlab.bybit.client import BybitClient
 from gridlab.bybit.credentials import Credentials, load_credentials
 from gridlab.bybit.errors import TransientError
-from gridlab.bybit.parse import Execution, Order, PublicTrade, Wallet
+from gridlab.bybit.parse import Execution, PublicTrade, Wallet
 from gridlab.bybit.ws import BybitStream
 from gridlab.config import GridlabConfig
 from gridlab.errors import ConfigError, GridlabError, StoreLockedError
@@ -47,6 +47,7 @@ from gridlab.strategy.enums import Stop
 from gridlab.strategy.params import make_filters
 from live.account import ACCOUNT_KEY, AccountRisk
 from live.alerts import Alerter
+from live.consumer import Consumer, Key
 from live.control import CommandError, run_command
 from live.core import CoreSettings, TradingCore
 from live.exchange import Exchange
@@ -62,7 +63,6 @@ __all__ = ["CommandError", "LiveRunner", "live_paths", "main_live", "paper_confi
 log = logging.getLogger("gridlab.live")
 
 PAPER_URL = "http://127.0.0.1:8765"
-Key = tuple[str, str]  # (category, symbol)
 _ALERT_KINDS = ("kill_switch", "risk_stop", "recenter", "account_kill_switch", "grid_error")
 
 
@@ -78,7 +78,7 @@ def paper_config(config: GridlabConfig) -> GridlabConfig:
     return config.model_copy(update={"exchange": ex.model_copy(update=update)})
 
 
-class LiveRunner:
+class LiveRunner(Consumer):
     """The grids of one account, live. `await runner.run()` until `request_stop()` or a signal."""
 
     def __init__(self, config: GridlabConfig, *, paper: bool = False, profile: str | None = None,
@@ -218,8 +218,7 @@ class LiveRunner:
         settings = CoreSettings(
             symbol=spec.symbol, category=spec.category, capital=spec.capital,
             prefix=cfg.live.link_prefix, tag=spec.tag,
-            risk_ms=round(cfg.live.risk_check_s * 1000),
-            grid_ms=round(cfg.live.grid_check_s * 1000), qty_step=inst.qty_step,
+            check_ms=int(cfg.backtest.check_interval_ms), qty_step=inst.qty_step,
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
             error_limit=cfg.live.symbol_error_limit)
@@ -273,7 +272,7 @@ class LiveRunner:
         pf = cfg.portfolio
         self.account = AccountRisk(
             pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
-            check_ms=round(cfg.live.risk_check_s * 1000),
+            check_ms=int(cfg.backtest.check_interval_ms),
             max_total_exposure_pct=pf.max_total_exposure_pct if pf else 0.0,
             max_symbol_share=pf.max_symbol_share if pf else 0.0,
             kill_switch_dd=pf.kill_switch_dd if pf else 0.0, event=self.event)
@@ -444,33 +443,7 @@ class LiveRunner:
     def streams_healthy(self) -> bool:
         return bool(self.streams) and all(s.healthy for s in self.streams)
 
-    # ---- the consumer ----------------------------------------------------------------------
-
-    def _drain(self) -> list[tuple[Any, ...]]:
-        out = []
-        assert self._inbox is not None
-        while not self._inbox.empty():
-            out.append(self._inbox.get_nowait())
-        return out
-
-    async def _consume(self) -> None:
-        assert self._inbox is not None
-        while True:
-            timeout = None
-            pending = [pf.arrived for c in self.cores.values() for pf in c.pending]
-            if pending:
-                wait = self.config.live.fill_wait_s
-                timeout = max(0.01, wait - (time.monotonic() - min(pending)))
-            try:
-                first = await asyncio.wait_for(self._inbox.get(), timeout)
-                batch = [first, *self._drain()]
-            except TimeoutError:
-                batch = []
-            self._busy = True
-            try:
-                await self._process(batch)
-            finally:
-                self._busy = False
+    # ---- events and timers -----------------------------------------------------------------
 
     def event(self, kind: str, message: str, severity: str = "info",
                details: dict[str, Any] | None = None, *, symbol: str | None = None) -> None:
@@ -486,172 +459,6 @@ class LiveRunner:
             except Exception:  # an event must never break trading
                 log.exception("storing the event failed")
         self._alert(kind, message, severity, details)
-
-    async def _guard(self, what: str, coro: Any, core: TradingCore | None = None) -> Any:
-        """Run a step; an exception becomes an `error` event (of the grid, if given) and the
-        consumer carries on. Non-transient failures of one grid in a row count towards its
-        error state (`live.symbol_error_limit`)."""
-        try:
-            out = await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            self._errors += 1
-            log.debug("%s failed", what, exc_info=True)
-            msg = f"{what} failed: {type(exc).__name__}: {exc}"
-            if core is None:
-                self.stats["errors"] += 1
-                self.event("error", msg, "error")
-                return None
-            core.stats["errors"] += 1
-            core.event("error", msg, "error")
-            if not isinstance(exc, TransientError) and core.note_error() and core.error is None:
-                try:
-                    await core.fail(f"{core.errors_in_row} failures in a row (last: {msg})")
-                except Exception:
-                    log.exception("putting %s in its error state failed", core.s.symbol)
-            return None
-        if core is not None:
-            core.errors_in_row = 0
-        return out
-
-    async def _process(self, batch: list[tuple[Any, ...]]) -> None:
-        prints: dict[Key, list[tuple[int, float]]] = {}
-
-        def add(found: dict[Key, list[tuple[int, float]]] | None) -> None:
-            for k, ps in (found or {}).items():
-                prints.setdefault(k, []).extend(ps)
-
-        for item in batch:
-            kind = item[0]
-            if kind == "execs":
-                for e in item[1]:
-                    core = self._route(e.symbol, e.category)
-                    if core is not None:
-                        await self._guard("storing an execution",
-                                          self._store_exec(core, e, item[2]), core)
-            elif kind == "orders":
-                for o in item[1]:
-                    self._on_order(o)
-            elif kind == "prints":
-                prints.setdefault(item[1], []).extend(item[2])
-            elif kind == "poll":
-                add(await self._guard("the REST poll", self._poll()))
-            elif kind == "resync":
-                add(await self._guard("the resync", self._resync(item[1], item[2])))
-            elif kind == "snapshot":
-                await self._guard("the snapshot", self._snapshot())
-            elif kind == "command":
-                await self._command(*item[1:])
-        # one market clock: every symbol's prints in time order (config order on a tie)
-        merged = sorted(((ts, self._order.get(k, 0), k, p) for k, ps in prints.items()
-                         if k in self.cores for ts, p in ps), key=lambda x: (x[0], x[1]))
-        for ts, _, k, price in merged:
-            core = self.cores[k]
-            if ts < core.last_ts:
-                continue  # an old print (a REST ticker behind the stream): the ring moves forward
-            await self._guard("a market event", core.on_print(int(ts), float(price)), core)
-        for core in self.cores.values():
-            if core.pending:
-                await self._guard("applying fills",
-                                  core.apply_pending(core.last_ts, core.last_price), core)
-                await self._guard("applying fills",
-                                  core.apply_pending(None, None, expired_only=True), core)
-
-    async def _store_exec(self, core: TradingCore, e: Execution, source: str) -> None:
-        core.store_execution(e, source)
-
-    def _on_order(self, o: Order) -> None:
-        core = self._route(o.symbol, o.category)
-        if core is not None:
-            core.on_order(o)
-
-    async def _poll(self) -> dict[Key, list[tuple[int, float]]]:
-        """REST fallback: executions always; orders and prints while a stream is down; and
-        orders of a grid that is not trading cancelled again if a cancel failed before."""
-        healthy = self.streams_healthy
-        for core in self.cores.values():
-            await self._guard("the REST poll", core.catch_up(), core)
-            if not healthy:
-                await self._guard("the order sync", core.sync_orders(), core)
-            await self._guard("cancelling", core.ensure_cancelled(), core)
-        out: dict[Key, list[tuple[int, float]]] = {}
-        if not healthy and time.monotonic() - self._last_print_wall > self.config.live.order_poll_s:
-            for key, core in self.cores.items():
-                out[key] = await self._guard("the recent prints", self._recent_prints(core),
-                                             core) or []
-        return out
-
-    async def _recent_prints(self, core: TradingCore) -> list[tuple[int, float]]:
-        """Public prints newer than the last one seen (REST recent-trade, market clock)."""
-        ex = core.ex
-        trades = await ex.call(ex.client.get_recent_trades, ex.symbol, 1000)
-        return [(t.ts, t.price) for t in trades if t.ts > core.last_ts]
-
-    async def _resync(self, which: str, category: str | None
-                      ) -> dict[Key, list[tuple[int, float]]]:
-        """After a stream reconnect: what it may have missed, over REST (executions and
-        orders; for a public stream the recent prints newer than the last one seen)."""
-        stream = f"{which} {category}" if category else which
-        self.event("ws_reconnect", f"{stream} stream reconnected; resyncing over REST",
-                    "warning")
-        out: dict[Key, list[tuple[int, float]]] = {}
-        for key, core in self.cores.items():
-            await self._guard("the resync", core.catch_up(), core)
-            await self._guard("the resync", core.sync_orders(), core)
-            if which == "public" and key[0] == category and core.last_ts >= 0:
-                out[key] = await self._guard("the resync", self._recent_prints(core),
-                                             core) or []
-        return out
-
-    async def _snapshot(self) -> None:
-        """Equity of every grid, the account, and the exchange positions (one transaction)."""
-        ex, store, acct = self.exchange, self.store, self.account
-        assert ex is not None and store is not None and acct is not None
-        try:
-            self.wallet = await ex.wallet()
-        except Exception as exc:
-            log.warning("wallet snapshot failed: %s", type(exc).__name__)
-        wallet = self.wallet
-        w_eq = wallet.total_equity if wallet else None
-        w_av = wallet.total_available_balance if wallet else None
-        positions = {}
-        for key, core in self.cores.items():
-            if key[0] == "linear" and not math.isnan(core.last_price):
-                positions[key] = await self._guard("the position snapshot", core.ex.positions(),
-                                                   core) or []
-        now = int(time.time() * 1000)
-        with store.batch():
-            for key, core in self.cores.items():
-                p = core.last_price
-                if math.isnan(p):
-                    continue
-                tot = core.ledger.totals(p)
-                store.add_equity(ts=now, symbol=core.s.symbol, price=p, equity=tot["equity"],
-                                 position=tot["position"], realized=tot["realized"],
-                                 unrealized=tot["unrealized"], fees=tot["fees"],
-                                 funding=tot["funding"], grid_profit=tot["grid_profit"],
-                                 exposure=abs(tot["position"]) * p / tot["equity"]
-                                 if tot["equity"] > 0 else 0.0,
-                                 wallet_equity=w_eq, wallet_available=w_av)
-                for pos in positions.get(key, []):
-                    store.add_position(ts=now, symbol=pos.symbol, size=pos.signed_size,
-                                       avg_price=pos.avg_price, mark_price=pos.mark_price,
-                                       unrealised_pnl=pos.unrealised_pnl,
-                                       cum_realised_pnl=pos.cum_realised_pnl,
-                                       leverage=pos.leverage, liq_price=pos.liq_price,
-                                       ledger_position=tot["position"])
-                core.persist(bars=True)
-            if any(not math.isnan(c.last_price) for c in self.cores.values()):
-                a = acct.summary()
-                store.add_account(
-                    ts=now, capital=a["capital"], equity=a["equity"], realized=a["realized"],
-                    unrealized=a["unrealized"], fees=a["fees"], funding=a["funding"],
-                    grid_profit=a["grid_profit"], notional=a["notional"],
-                    worst_notional=a["worst_notional"], exposure=a["exposure"] or 0.0,
-                    daily_max=a["daily_max"], drawdown=a["drawdown"], stopped=acct.stopped,
-                    n_grids=a["n_grids"] + len(self.failed), n_trading=a["n_trading"],
-                    wallet_equity=w_eq, wallet_available=w_av)
 
     async def _timer(self, every: float, item: tuple[Any, ...], first: float | None = None
                      ) -> None:

@@ -212,7 +212,7 @@ def test_portfolio_pages_totals_and_symbol_selector(
     from playwright.sync_api import expect
 
     from live.runner import LiveRunner
-    from live.testing import RunnerThread, local_config
+    from tests.live_helpers import RunnerThread, local_config
 
     fx = fake_exchange_factory(symbols=tuple(PF_PRICES), price=PF_PRICES)
     monkeypatch.setenv("GRIDLAB_PANEL_TOKEN", "tok-pages")

@@ -1,0 +1,201 @@
+"""Fill application of a grid's `TradingCore`, in two phases (restart-safe):
+
+1. store: an execution is stored the moment it arrives, once (unique by execId), and queued;
+2. apply: in one later transaction, in the kernel's order (time, the price path of one print,
+   slot rows then late ones): ledger, slot (`GridStrategy.on_fill` on a complete fill, by the
+   remainder rule `fill_remainder_nb`), the slot's next order, a state snapshot.
+
+Fills are applied at their print (`apply_pending(ts)`), and every stored fill before each
+decision that depends on the position (`apply_stored`). A mixin of `TradingCore` (it uses
+the core's store, exchange, strategy, ledger and order state).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gridlab.bybit.parse import Execution
+from gridlab.store.live import FillRow
+from gridlab.strategy.enums import Stop
+from gridlab.strategy.grid_nb import fill_remainder_nb
+from live.ids import LinkKey
+
+__all__ = ["FillApplication", "PendingFill"]
+
+
+@dataclass
+class PendingFill:
+    """A stored execution waiting to be applied."""
+
+    row: FillRow
+    key: LinkKey | None
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class FillApplication:
+    """Storing and applying executions (a part of `TradingCore`)."""
+
+    pending: list[PendingFill]
+    seen: Any
+    stats: dict[str, int]
+
+    def store_execution(self, ex: Execution, source: str) -> bool:
+        """Store an execution once (by execId); queue it to be applied. False if known."""
+        if ex.symbol != self.s.symbol or not ex.exec_id:
+            return False
+        if ex.exec_id in self.seen:
+            self.stats["duplicates"] += 1
+            return False
+        row = FillRow(exec_id=ex.exec_id, exec_time=int(ex.exec_time), symbol=ex.symbol,
+                      order_link_id=ex.order_link_id, order_id=ex.order_id,
+                      exec_type=ex.exec_type or "Trade", side=int(ex.side), price=float(ex.price),
+                      qty=float(ex.qty), fee=float(ex.fee), fee_rate=float(ex.fee_rate),
+                      is_maker=bool(ex.is_maker), source=source)
+        key = self.key_of(row.order_link_id)
+        kind = ("funding" if row.exec_type == "Funding" else "foreign" if key is None else
+                {"s": "seed", "f": "flatten"}.get(key.leg, "grid"))
+        new = self.store.insert_fill(row, kind=kind, gen=key.gen if key else -1,
+                                     slot=key.slot if key else -1)
+        self._remember(ex.exec_id)
+        if not new:
+            self.stats["duplicates"] += 1
+            return False
+        self.stats["fills_stored"] += 1
+        self.pending.append(PendingFill(row, key))
+        return True
+
+    def _remember(self, exec_id: str) -> None:
+        self.seen[exec_id] = None
+        if len(self.seen) > 100_000:
+            self.seen.popitem(last=False)
+
+    def load_unapplied(self) -> int:
+        """Queue the stored fills that were never applied (after a crash), except those
+        already queued (the stream may have stored some since the runner started)."""
+        queued = {pf.row.exec_id for pf in self.pending}
+        for row in self.store.unapplied_fills(self.s.symbol):
+            self._remember(row.exec_id)
+            if row.exec_id not in queued:
+                self.pending.append(PendingFill(row, self.key_of(row.order_link_id),
+                                                arrived=0.0))
+        return len(self.pending)
+
+    def _order_key(self, pf: PendingFill) -> tuple[int, float, int, int, str]:
+        """The kernel's order: by time, then the price path of one print (a buy fills at a
+        falling price: the highest bid first; a sell the lowest ask first), then the order
+        rows (the current grid's slots, then the late ones)."""
+        late = 1 if pf.key is None or pf.key.gen != self.gen else 0
+        slot = pf.key.slot if pf.key is not None else -1
+        return (pf.row.exec_time, -pf.row.side * pf.row.price, late, slot, pf.row.exec_id)
+
+    async def apply_pending(self, upto: int | None = None, p: float | None = None,
+                            *, expired_only: bool = False) -> int:
+        """Apply queued fills with execTime <= `upto` (all when None), by (time, slot).
+
+        `expired_only`: only those that waited longer than `fill_wait_s` for their print."""
+        if not self.pending:
+            return 0
+        now = time.monotonic()
+        due = [pf for pf in self.pending
+               if (upto is None or pf.row.exec_time <= upto)
+               and (not expired_only or now - pf.arrived >= self.s.fill_wait_s)]
+        if not due:
+            return 0
+        due.sort(key=self._order_key)
+        ids = {id(pf) for pf in due}
+        self.pending = [pf for pf in self.pending if id(pf) not in ids]
+        for pf in due:
+            price = p if p is not None and not math.isnan(p) else self.last_price
+            if math.isnan(price):
+                price = pf.row.price
+            await self._apply(pf, price)
+        return len(due)
+
+    async def apply_stored(self, p: float | None) -> int:
+        """Apply every stored fill, in the kernel's order, whatever its print: called before
+        every decision that depends on the position (a check, a rebuild, an order, a
+        flatten), so none is taken against a ledger that misses an executed fill."""
+        return await self.apply_pending(None, p)
+
+    async def _apply(self, pf: PendingFill, p: float) -> None:
+        f, key = pf.row, pf.key
+        kind, gen, slot, profit = "foreign", -1, -1, 0.0
+        next_slot: int | None = None
+        order = self.orders.get(f.order_link_id)
+        if f.exec_type == "Funding":
+            kind = "funding"
+            self.ledger.apply_funding(f.price, f.fee_rate)
+        elif key is not None:
+            gen, slot = key.gen, key.slot
+            self.ledger.apply_fill(f.side, f.qty, f.price, f.fee_rate)
+            full = False
+            if order is not None:
+                order.filled_qty = round(order.filled_qty + f.qty, 12)
+                full, left = fill_remainder_nb(order.rem, f.qty)
+                full, order.rem = bool(full), round(float(left), 12)
+                order.status = "Filled" if full else "PartiallyFilled"
+            kind = {"s": "seed", "f": "flatten"}.get(key.leg, "grid")
+            if kind == "grid":
+                current = (key.gen == self.gen and not self.force_rebuild
+                           and self.slot_link.get(slot) == f.order_link_id)
+                if not current:
+                    kind = "late"
+                    self.stats["late_fills"] += 1
+                elif full:
+                    rt = self.strategy.on_fill(slot, order.price)  # type: ignore[union-attr]
+                    del self.slot_link[slot]
+                    if rt is not None:
+                        profit = rt.profit
+                        self.ledger.add_grid_profit(profit)
+                        self.cycles[slot] += 1
+                    next_slot = slot
+        self.apply_seq += 1
+        self.stats["fills_applied"] += 1
+        with self.store.batch():
+            self.store.mark_applied(f.exec_id, apply_seq=self.apply_seq, kind=kind, gen=gen,
+                                    slot=slot, position=self.ledger.position,
+                                    grid_profit=profit)
+            if order is not None:
+                self.store.update_order(order.order_link_id, order.status, order.filled_qty,
+                                        order_id=order.order_id)
+            self.persist()
+        if next_slot is not None and self.trading:
+            await self.place_slot(next_slot, p)
+        if (kind == "late" and not self.trading and self.risk.rk.flatten_on_kill
+                and self.risk.stopped != Stop.NONE and self.ledger.position != 0.0):
+            await self._flatten(p)
+
+    def exec_cursor(self) -> int:
+        """Where the next executions query starts: 1 s before the REST watermark (the newest
+        execution a REST query returned: every older one was in that answer too), else 1 s
+        before the newest stored execution, else a minute before the runner's first print or
+        creation (market clock: a paper exchange replaying old data reports old execution
+        times). Executions the stream delivers do not move the watermark: a fill the stream
+        missed is older than the ones it delivered after a gap, and must still be fetched."""
+        if self.rest_mark >= 0:
+            return self.rest_mark - 1000
+        last = self.store.last_exec_time(self.s.symbol)
+        if last is not None:
+            return last - 1000
+        first = self.created_at if self.first_ts < 0 else min(self.created_at, self.first_ts)
+        return first - 60_000
+
+    async def catch_up(self, start_ms: int | None = None) -> int:
+        """Fetch executions over REST since the newest stored one; store the unknown ones."""
+        if start_ms is None:
+            start_ms = self.exec_cursor()
+        n = 0
+        found = await self.ex.executions(start_ms)
+        for ex in found:
+            n += self.store_execution(ex, "rest")
+        self.note_rest(found)
+        return n
+
+    def note_rest(self, found: list[Execution]) -> None:
+        """Every execution of a REST answer is stored: move the watermark to the newest."""
+        mine = [int(e.exec_time) for e in found if e.symbol == self.s.symbol]
+        if mine:
+            self.rest_mark = max(self.rest_mark, max(mine))
