@@ -221,7 +221,7 @@ def test_runner_trades_exactly_the_promoted_run(fake_exchange: Any, tmp_path: Pa
 
     from gridlab.backtest import MarketData
     from live.runner import LiveRunner
-    from live.testing import RunnerThread, local_config
+    from tests.live_helpers import RunnerThread, local_config
 
     cfg = local_config(fake_exchange, tmp_path / "live")
     tuned = {"grid.spacing": 0.003, "grid.n_buy": 3, "grid.n_sell": 5,
