@@ -165,3 +165,43 @@ def test_at_the_liquidation_price_margin_equals_maintenance(tb, side, size, entr
         assert im + side * size * (bp - entry) == pytest.approx(0.0, abs=1e-9 * im)
         # the liquidation price comes before the bankruptcy price on the way down (long) / up
         assert side * (lp - bp) >= -1e-9 * entry
+
+
+def test_tiers_from_bybit_rows_sort_and_derive_deductions() -> None:
+    from gridlab.strategy.margin import RiskTiers
+
+    rows = [
+        {"id": 2, "symbol": "X", "riskLimitValue": "4000000", "maintenanceMargin": "0.01",
+         "initialMargin": "0.02", "maxLeverage": "50", "mmDeduction": ""},
+        {"id": 1, "symbol": "X", "riskLimitValue": "2000000", "maintenanceMargin": "0.005",
+         "initialMargin": "0.01", "maxLeverage": "100", "mmDeduction": "0"},
+    ]
+    t = RiskTiers.from_bybit("X", rows)
+    assert list(t.limit) == [2e6, 4e6]
+    assert list(t.mmd) == [0.0, 10_000.0]
+    assert t.maintenance_margin(3e6) == pytest.approx(20_000.0)
+
+
+def test_bad_tier_rows_are_refused_naming_the_field() -> None:
+    from gridlab.errors import DataError
+    from gridlab.strategy.margin import RiskTiers
+
+    row = {"symbol": "X", "riskLimitValue": "abc", "maintenanceMargin": "0.005",
+           "initialMargin": "0.01", "maxLeverage": "100"}
+    with pytest.raises(DataError, match="riskLimitValue"):
+        RiskTiers.from_bybit("X", [row])
+    with pytest.raises(DataError, match="no risk-limit tiers for Y"):
+        RiskTiers.from_bybit("Y", [])
+
+
+def test_shipped_snapshot_has_btc_first_tier_and_a_date() -> None:
+    from gridlab.errors import DataError
+    from gridlab.strategy.margin import liquidation_price, snapshot_info, snapshot_tiers
+
+    assert snapshot_info()["as_of"]
+    btc = snapshot_tiers("BTCUSDT")
+    assert btc.limit[0] == 2_000_000.0 and btc.mmr[0] == 0.005 and btc.max_lev[0] == 100.0
+    out = liquidation_price(1, 1.0, 20_000.0, 50.0, btc)
+    assert out["liq_price"] == 19_700.0 and out["bankruptcy_price"] == 19_600.0
+    with pytest.raises(DataError, match="NOPEUSDT"):
+        snapshot_tiers("NOPEUSDT")
