@@ -171,12 +171,12 @@ def test_tiers_from_bybit_rows_sort_and_derive_deductions() -> None:
     from gridlab.strategy.margin import RiskTiers
 
     rows = [
-        {"id": 2, "symbol": "X", "riskLimitValue": "4000000", "maintenanceMargin": "0.01",
-         "initialMargin": "0.02", "maxLeverage": "50", "mmDeduction": ""},
-        {"id": 1, "symbol": "X", "riskLimitValue": "2000000", "maintenanceMargin": "0.005",
-         "initialMargin": "0.01", "maxLeverage": "100", "mmDeduction": "0"},
+        {"tier": 2, "risk_limit_value": 4e6, "mmr": 0.01, "imr": 0.02, "max_leverage": 50.0,
+         "mm_deduction": None},
+        {"tier": 1, "risk_limit_value": 2e6, "mmr": 0.005, "imr": 0.01, "max_leverage": 100.0,
+         "mm_deduction": 0.0},
     ]
-    t = RiskTiers.from_bybit("X", rows)
+    t = RiskTiers.from_rows("X", rows)
     assert list(t.limit) == [2e6, 4e6]
     assert list(t.mmd) == [0.0, 10_000.0]
     assert t.maintenance_margin(3e6) == pytest.approx(20_000.0)
@@ -186,12 +186,14 @@ def test_bad_tier_rows_are_refused_naming_the_field() -> None:
     from gridlab.errors import DataError
     from gridlab.strategy.margin import RiskTiers
 
-    row = {"symbol": "X", "riskLimitValue": "abc", "maintenanceMargin": "0.005",
-           "initialMargin": "0.01", "maxLeverage": "100"}
-    with pytest.raises(DataError, match="riskLimitValue"):
-        RiskTiers.from_bybit("X", [row])
+    row = {"risk_limit_value": "abc", "mmr": 0.005, "imr": 0.01, "max_leverage": 100.0}
+    with pytest.raises(DataError, match="risk_limit_value"):
+        RiskTiers.from_rows("X", [row])
     with pytest.raises(DataError, match="no risk-limit tiers for Y"):
-        RiskTiers.from_bybit("Y", [])
+        RiskTiers.from_rows("Y", [])
+    dup = {"risk_limit_value": 1e6, "mmr": 0.005, "imr": 0.01, "max_leverage": 100.0}
+    with pytest.raises(DataError, match="share"):
+        RiskTiers.from_rows("X", [dup, dup])
 
 
 def test_shipped_snapshot_has_btc_first_tier_and_a_date() -> None:

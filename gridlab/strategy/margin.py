@@ -1,16 +1,17 @@
 """Risk-limit tiers of an instrument and the Python face of the margin kernels.
 
 `RiskTiers` holds one instrument's tier table as the arrays `margin_nb` takes; it is built
-from rows shaped like Bybit's /v5/market/risk-limit `result.list` (strings, as the API sends
-them), sorted by riskLimitValue, with a blank or missing mmDeduction derived by Bybit's
-formula. A shipped snapshot (`snapshots/risk_limits.json`, dated) serves offline use and
-tests; its values are illustrative where its `source` says so.
+from tier rows (TIER_FIELDS: what the adapter parses from /v5/market/risk-limit, the store
+holds, and the snapshot ships), sorted by risk limit value, with a missing mm_deduction
+derived by Bybit's formula. A shipped snapshot (`snapshots/risk_limits.json`, dated) serves
+offline use and tests; its values are illustrative where its `source` says so.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -27,25 +28,31 @@ from gridlab.strategy.margin_nb import (
     mm_deductions_nb,
 )
 
-__all__ = ["RiskTiers", "liquidation_price", "snapshot_info", "snapshot_tiers"]
+__all__ = ["TIER_FIELDS", "RiskTiers", "liquidation_price", "snapshot_info", "snapshot_tiers"]
 
 
-def _num(row: dict[str, Any], key: str, symbol: str, i: int) -> float:
+TIER_FIELDS = ("tier", "risk_limit_value", "mmr", "imr", "max_leverage", "mm_deduction")
+
+
+def _num(row: Mapping[str, Any], key: str, symbol: str, i: int, *,
+         blank_ok: bool = False) -> float:
     raw = row.get(key)
+    if blank_ok and (raw is None or (isinstance(raw, float) and math.isnan(raw))):
+        return math.nan
     try:
         x = float(raw)
     except (TypeError, ValueError):
         raise DataError(f"risk-limit tier {i + 1} of {symbol}: {key}={raw!r} is not a number",
-                        "fetch the table again from /v5/market/risk-limit") from None
+                        "fetch the tiers again (gridlab ingest risk-limits)") from None
     if not math.isfinite(x) or x < 0.0:
         raise DataError(f"risk-limit tier {i + 1} of {symbol}: {key}={raw!r} must be a finite "
-                        "number >= 0", "fetch the table again from /v5/market/risk-limit")
+                        "number >= 0", "fetch the tiers again (gridlab ingest risk-limits)")
     return x
 
 
 @dataclass(frozen=True)
 class RiskTiers:
-    """One instrument's risk-limit tiers, ascending by `limit` (riskLimitValue, USDT)."""
+    """One instrument's risk-limit tiers, ascending by `limit` (risk limit value, USDT)."""
 
     symbol: str
     limit: np.ndarray
@@ -55,31 +62,39 @@ class RiskTiers:
     max_lev: np.ndarray
 
     @classmethod
-    def from_bybit(cls, symbol: str, rows: list[dict[str, Any]]) -> RiskTiers:
-        """Build from /v5/market/risk-limit rows of one symbol (any order)."""
-        rows = [r for r in rows if r.get("symbol", symbol) == symbol]
+    def from_rows(cls, symbol: str, rows: Iterable[Mapping[str, Any]]) -> RiskTiers:
+        """Build from tier rows (keys TIER_FIELDS, any order; mm_deduction None/nan = derive
+        it with Bybit's formula). Refuses an empty, duplicated or out-of-range table."""
+        rows = list(rows)
         if not rows:
             raise DataError(f"no risk-limit tiers for {symbol}",
-                            "ingest them from Bybit (/v5/market/risk-limit) or use a symbol of "
-                            "the shipped snapshot")
+                            "run `gridlab ingest risk-limits --symbol " + symbol + "` or use a "
+                            "symbol of the shipped snapshot")
         parsed = sorted(
-            ((_num(r, "riskLimitValue", symbol, i), _num(r, "maintenanceMargin", symbol, i),
-              _num(r, "initialMargin", symbol, i), _num(r, "maxLeverage", symbol, i),
-              None if r.get("mmDeduction") in (None, "") else _num(r, "mmDeduction", symbol, i))
+            ((_num(r, "risk_limit_value", symbol, i), _num(r, "mmr", symbol, i),
+              _num(r, "imr", symbol, i), _num(r, "max_leverage", symbol, i),
+              _num(r, "mm_deduction", symbol, i, blank_ok=True))
              for i, r in enumerate(rows)),
             key=lambda t: t[0])
         limit = np.array([p[0] for p in parsed])
         mmr = np.array([p[1] for p in parsed])
         if np.any(np.diff(limit) <= 0.0):
-            raise DataError(f"risk-limit tiers of {symbol}: two tiers share a riskLimitValue",
-                            "fetch the table again from /v5/market/risk-limit")
+            raise DataError(f"risk-limit tiers of {symbol}: two tiers share a risk limit value",
+                            "fetch the tiers again (gridlab ingest risk-limits)")
         if np.any(mmr >= 1.0):
-            raise DataError(f"risk-limit tiers of {symbol}: a maintenanceMargin rate is >= 100 %",
+            raise DataError(f"risk-limit tiers of {symbol}: a maintenance margin rate is >= 100 %",
                             "rates are fractions (0.005 = 0.5 %)")
         derived = mm_deductions_nb(limit, mmr)
-        mmd = np.array([derived[i] if p[4] is None else p[4] for i, p in enumerate(parsed)])
+        mmd = np.array([derived[i] if math.isnan(p[4]) else p[4] for i, p in enumerate(parsed)])
         return cls(symbol, limit, mmr, np.array([p[2] for p in parsed]), mmd,
                    np.array([p[3] for p in parsed]))
+
+    def rows(self) -> list[dict[str, float]]:
+        """The tiers as rows of TIER_FIELDS (tier numbered from 1), e.g. to store them."""
+        return [{"tier": i + 1, "risk_limit_value": float(self.limit[i]),
+                 "mmr": float(self.mmr[i]), "imr": float(self.imr[i]),
+                 "max_leverage": float(self.max_lev[i]), "mm_deduction": float(self.mmd[i])}
+                for i in range(self.limit.shape[0])]
 
     @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -110,7 +125,7 @@ def snapshot_tiers(symbol: str) -> RiskTiers:
         known = ", ".join(sorted(_snapshot()["symbols"]))
         raise DataError(f"the shipped risk-limit snapshot has no {symbol} (it has {known})",
                         "ingest the symbol's tiers from Bybit (/v5/market/risk-limit)")
-    return RiskTiers.from_bybit(symbol, rows)
+    return RiskTiers.from_rows(symbol, rows)
 
 
 def liquidation_price(side: int, size: float, entry: float, leverage: float, tiers: RiskTiers,
