@@ -14,7 +14,7 @@ import pytest
 from gridlab.fakex.handle import FakeExchange
 from gridlab.strategy.enums import Stop
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
@@ -251,3 +251,71 @@ def test_long_mode_buys_the_seed_at_market(rig: Callable[..., Rig]) -> None:
     buys = [o for o in r.open_orders() if o.side == "Buy"]
     assert len(sells) == 3 and len(buys) == 3
     assert sum(o.qty for o in sells) == pytest.approx(seed["qty"].iloc[0])
+
+
+def test_one_check_clock_the_backtests(rig: Callable[..., Rig]) -> None:
+    """Stops, kill switch and recenter run on `backtest.check_interval_ms`, the backtest's one
+    check clock: checks fall on its multiples of the market clock, nothing else."""
+    r = rig(backtest={"check_interval_ms": 20_000})
+    assert r.core.s.check_ms == 20_000
+    r.trade(60_000.0)  # the first print is a check (the first grid)
+    assert r.core.stats["checks"] == 1 and r.core.next_check == (T0 // 20_000 + 1) * 20_000
+    for _ in range(19):  # to T0 + 19 s: no check
+        r.trade(60_000.0)
+    assert r.core.stats["checks"] == 1
+    r.trade(60_000.0)  # T0 + 20 s
+    assert r.core.stats["checks"] == 2
+    r.trade(60_000.0, dt=45_000)  # T0 + 65 s: one check for the two multiples passed
+    assert r.core.stats["checks"] == 3 and r.core.next_check == T0 + 80_000
+
+
+def test_the_removed_live_clocks_are_refused_by_name() -> None:
+    from gridlab.config import config_from_dict
+    from gridlab.errors import ConfigError
+
+    for field in ("grid_check_s", "risk_check_s"):
+        with pytest.raises(ConfigError) as err:
+            config_from_dict({"live": {field: 60}})
+        assert f"live.{field}" in str(err.value)
+        assert "backtest.check_interval_ms" in str(err.value)
+
+
+def test_spot_seed_is_gated_with_the_taker_fee(fake_exchange_factory: Any, tmp_path: Path
+                                               ) -> None:
+    """The seed is a market order: the spot no-borrow check charges it the taker fee (as the
+    backtest's gate does), not the maker fee. Capital covers the seed with the maker fee but
+    not with the taker fee: no seed is bought."""
+    fx = fake_exchange_factory(category="spot")
+    maker, taker = fx.engine.maker_fee, fx.engine.taker_fee
+    assert maker < taker
+    qty = 0.010  # one slot at the centre level: the seed is its qty, bought at 60 000
+    capital = qty * 60_000.0 * (1 + (maker + taker) / 2)
+    r = Rig(fx, tmp_path, trading={"category": "spot", "capital": capital},
+            grid={"mode": "long", "n_buy": 0, "n_sell": 1, "spacing": 0.002})
+    try:
+        fx.engine.trade(SYM, 60_000.0, ts=T0, category="spot")
+        r.rt.settle(fx, T0)
+        assert r.core.strategy.slots["qty"][0] == pytest.approx(qty)
+        assert r.executions() == [] and r.core.ledger.position == 0.0  # no seed bought
+        assert r.core.stats["blocked"] == 2  # the seed, and the slot's sell: no inventory
+    finally:
+        r.rt.stop()
+
+
+def test_fill_completeness_is_the_remainder_rule() -> None:
+    """An order is complete when a fill covers its remainder, tracked fill by fill with no
+    tolerance (the rule of `fill_remainder_nb`, which the live core calls): a fill that leaves
+    less than half a qty step is not a complete fill."""
+    from gridlab.store.live import OrderRow
+    from gridlab.strategy.grid_nb import fill_remainder_nb
+
+    row = OrderRow("l", SYM, "grid", 1, 0, "o", 0, 0, 1, 59_880.0, 0.003)
+    assert row.rem == 0.003
+    full, row.rem = fill_remainder_nb(row.rem, 0.001)
+    assert not full and row.rem == 0.003 - 0.001
+    full, row.rem = fill_remainder_nb(row.rem, 0.0019996)  # 0.0000004 left: < step / 2
+    assert not full and row.rem == pytest.approx(4e-7)
+    full, row.rem = fill_remainder_nb(row.rem, float(row.rem))  # exactly what is left
+    assert full and row.rem == 0.0
+    assert OrderRow("m", SYM, "grid", 1, 0, "o", 0, 0, 1, 1.0, 0.003, filled_qty=0.001).rem \
+        == pytest.approx(0.002)  # a reloaded row starts from what is left

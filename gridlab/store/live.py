@@ -20,12 +20,13 @@ connection with one view per table, named like the table. The mirror lags the fi
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -79,6 +80,13 @@ class OrderRow:
     reason: str = ""
     created_at: int = 0
     updated_at: int = 0
+    rem: float = field(default=math.nan, compare=False)
+    """what is left to fill, tracked fill by fill (`fill_remainder_nb`); not stored: a
+    reloaded row starts from qty - filled_qty"""
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.rem):
+            self.rem = max(0.0, self.qty - self.filled_qty)
 
     @property
     def active(self) -> bool:
@@ -179,7 +187,9 @@ class LiveStore:
         now = _now_ms()
         row.created_at = row.created_at or now
         row.updated_at = now
-        self._exec("live_order_upsert", asdict(row), "live_orders")
+        params = asdict(row)
+        del params["rem"]  # tracked in memory only
+        self._exec("live_order_upsert", params, "live_orders")
 
     def update_order(self, order_link_id: str, status: str, filled_qty: float, *,
                      order_id: str = "", reason: str = "") -> None:

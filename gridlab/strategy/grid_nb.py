@@ -14,6 +14,7 @@ from gridlab.strategy.levels_nb import ceil_to_nb, floor_to_nb, grid_levels_nb
 __all__ = [
     "FILTER_TOL",
     "build_slots_nb",
+    "fill_remainder_nb",
     "grid_bounds_nb",
     "on_slot_fill_nb",
     "slot_order_nb",
@@ -122,6 +123,16 @@ def slot_order_nb(slots, k):
     if state == SlotState.CLOSE_LEG:
         return -home, slots[k]["target"], slots[k]["qty"]
     return Side.NONE, 0.0, 0.0
+
+
+@njit(cache=True)
+def fill_remainder_nb(rem, q):
+    """The completeness rule: a fill of `q` on an order with remainder `rem` completes it iff
+    `q >= rem`. Returns (complete, remainder after the fill: 0.0 when complete, else
+    `rem - q`). The remainder is tracked exactly, fill by fill, with no tolerance."""
+    if q >= rem:
+        return True, 0.0
+    return False, rem - q
 
 
 @njit(cache=True)
