@@ -55,6 +55,7 @@ from live.ledger import Ledger
 from live.promote import ActiveProfile, choose_profile
 from live.reconcile import reconcile
 from live.redact import Redactor
+from live.tape import TapeRecorder
 
 __all__ = ["CommandError", "LiveRunner", "live_paths", "main_live", "paper_config",
            "setup_logging"]
@@ -108,6 +109,7 @@ class LiveRunner:
                                 self.config.live.alerts.telegram_url])
         self.alerter = Alerter(self.config.live.alerts, runner=self.name, redact=self.redact)
         self.store: LiveStore | None = None
+        self.tape: TapeRecorder | None = None
         self.cores: dict[Key, TradingCore] = {}
         self.actives: dict[Key, ActiveProfile] = {}
         self.failed: dict[Key, str] = {}  # grids that could not start (no core)
@@ -269,6 +271,7 @@ class LiveRunner:
             self._by_symbol[spec.symbol] = core
         if not self.cores:
             raise errors[0]
+        self.tape = TapeRecorder(self.store.store, [k[1] for k in self.cores])
         pf = cfg.portfolio
         self.account = AccountRisk(
             pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
@@ -374,6 +377,10 @@ class LiveRunner:
         if store is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.export)
+            if self.tape is not None:
+                with contextlib.suppress(Exception):
+                    self.tape.flush()
+                    self.tape.export(store.mirror_dir)
             store.close()
         if self.exchange is not None:
             await asyncio.to_thread(self.exchange.close)
@@ -389,7 +396,7 @@ class LiveRunner:
     def _on_trades(self, key: Key) -> Callable[[list[PublicTrade]], None]:
         def on_trades(trades: list[PublicTrade]) -> None:
             self._last_print_wall = time.monotonic()
-            self._post("prints", key, [(t.ts, t.price) for t in trades])
+            self._post("prints", key, [(t.ts, t.price) for t in trades], trades)
         return on_trades
 
     def _start_streams(self) -> None:
@@ -534,6 +541,8 @@ class LiveRunner:
                     self._on_order(o)
             elif kind == "prints":
                 prints.setdefault(item[1], []).extend(item[2])
+                if self.tape is not None and len(item) > 3:
+                    self.tape.on_trades(item[1][1], item[3])
             elif kind == "poll":
                 add(await self._guard("the REST poll", self._poll()))
             elif kind == "resync":
@@ -556,6 +565,11 @@ class LiveRunner:
                                   core.apply_pending(core.last_ts, core.last_price), core)
                 await self._guard("applying fills",
                                   core.apply_pending(None, None, expired_only=True), core)
+        if self.tape is not None and self.tape.writer.pending():
+            try:
+                self.tape.flush()  # on the consumer: the writer connection is not shared
+            except Exception:
+                log.exception("storing the tape failed")
 
     async def _store_exec(self, core: TradingCore, e: Execution, source: str) -> None:
         core.store_execution(e, source)
@@ -596,6 +610,8 @@ class LiveRunner:
         self.event("ws_reconnect", f"{stream} stream reconnected; resyncing over REST",
                     "warning")
         out: dict[Key, list[tuple[int, float]]] = {}
+        if which == "public" and self.tape is not None:
+            self.tape.stream_dropped(k[1] for k in self.cores if k[0] == category)
         for key, core in self.cores.items():
             await self._guard("the resync", core.catch_up(), core)
             await self._guard("the resync", core.sync_orders(), core)
@@ -669,6 +685,11 @@ class LiveRunner:
                     await asyncio.to_thread(self.store.export)
                 except Exception as exc:
                     log.warning("Parquet export failed: %s", exc)
+            if self.tape is not None:
+                try:
+                    await asyncio.to_thread(self.tape.export, self.store.mirror_dir)
+                except Exception as exc:
+                    log.warning("tape export failed: %s", exc)
 
     # ---- alerts and commands ---------------------------------------------------------------
 

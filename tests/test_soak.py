@@ -31,7 +31,7 @@ from gridlab.bybit.credentials import ENV_KEY, ENV_SECRET
 from gridlab.fakex.handle import FakeExchange
 from gridlab.store.live import LiveStore, open_live_views
 from live.ids import parse_link, runner_tag
-from live.testing import local_config
+from tests.live_helpers import local_config
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["tests.fakex_fixtures"]
