@@ -49,7 +49,7 @@ def run_demo(db: Path, days: int = 20, seed: int = 7, out_dir: Path = Path("repo
     with Store.open(db) as store:
         echo(f"[1/4] synthetic market: {symbol} {days} days (seed {seed}) -> {db}")
         write_synthetic_market(store, symbol, category, start_ms=START_MS, days=days, seed=seed,
-                               intervals=("1", "60"))
+                               intervals=("1", "60"), replace=True)  # the demo's own store
         train = load_market(store, symbol, category, source="trades", start=START_MS,
                             end=split_ms)
         test = load_market(store, symbol, category, source="trades", start=split_ms,

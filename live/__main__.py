@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
-from gridlab.errors import GridlabError
+from gridlab.cli import run_app
 from live.commands import app
 
 __all__ = ["main"]
 
 
-def main() -> None:
-    try:
-        app(standalone_mode=False)
-    except GridlabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+def main(argv: list[str] | None = None) -> None:
+    """Run the live commands standalone, with the exit codes of `gridlab`."""
+    run_app(app, argv, "python -m live")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """CLI: `gridlab live` (run the live runner) and `gridlab promote` (choose what goes live).
 
-Wire into gridlab/cli.py with `from live import commands as live_commands;
-live_commands.register(app)`. `python -m live ...` runs the same commands standalone.
+gridlab finds them through the `gridlab.commands` entry point (pyproject.toml) and calls
+`register(app)`; gridlab never imports live. `python -m live ...` runs the same commands
+standalone. Exit codes: 0 ok, 1 the runner failed (unreachable exchange, bad keys, a second
+runner on the same store...), 2 a usage mistake or a refused configuration.
 """
 
 from __future__ import annotations
@@ -36,26 +38,48 @@ def register(app: typer.Typer) -> None:
 
     @app.command("promote")
     def promote_cmd(profile: str = typer.Argument(..., help="profile name"),
-                    from_run: str | None = typer.Option(None, "--from-run",
-                                                        help="the backtest run id it came from"),
+                    from_run: str | None = typer.Option(
+                        None, "--from-run", help="a stored backtest run: its parameters"),
+                    from_sweep: str | None = typer.Option(
+                        None, "--from-sweep", help="a stored sweep (with --set-id or --best)"),
+                    set_id: int | None = typer.Option(None, "--set-id", help="the sweep's set"),
+                    best: str | None = typer.Option(
+                        None, "--best", help="the sweep's best set by METRIC[:max|min]"),
+                    from_walkforward: str | None = typer.Option(
+                        None, "--from-walkforward", help="a stored walk-forward: the set its "
+                        "last fold chose"),
+                    from_trial: str | None = typer.Option(
+                        None, "--from-trial", help="an Optuna trial: STUDY_ID:N"),
+                    version: int | None = typer.Option(
+                        None, "--version", help="re-activate this stored version (rollback)"),
                     note: str = typer.Option("", "--note", help="why"),
                     config: Path | None = typer.Option(None, "--config", "-c")) -> None:
-        """Promote a profile: the live runner trades the latest promotion on start."""
+        """Promote a profile (or a result's parameters as a new version of it): the live
+        runner trades the latest promotion on start."""
         from gridlab.config import GridlabConfig, load_config
-        from live.promote import promote
+        from live.promote import promote_cli
 
         cfg = load_config(config) if config is not None else GridlabConfig()
-        promo, run = promote(cfg, profile, run_id=from_run, note=note)
-        typer.echo(f"promoted {promo.profile} v{promo.version} (promotion {promo.id}) "
-                   f"in {cfg.data.db_path}")
-        if run is not None:
-            m = run["metrics"]
-            typer.echo(f"from backtest {run['run_id']}: {run['symbol']} "
-                       f"total_return {m.get('total_return', float('nan')):.4%}, "
-                       f"max_drawdown {m.get('max_drawdown', float('nan')):.2%}")
-            if run["params"].get("profile") not in (None, profile):
-                typer.echo(f"note: that run used profile {run['params'].get('profile')!r}",
-                           err=True)
+        for line in promote_cli(cfg, profile, from_run=from_run, from_sweep=from_sweep,
+                                set_id=set_id, best=best, from_walkforward=from_walkforward,
+                                from_trial=from_trial, version=version, note=note):
+            typer.echo(line)
+
+    promotions_app = typer.Typer(no_args_is_help=True, help="Promotions: what went live, from "
+                                 "which result.")
+
+    @promotions_app.command("list")
+    def promotions_list_cmd(config: Path | None = typer.Option(None, "--config", "-c"),
+                            limit: int = typer.Option(20, "--limit", help="newest N")) -> None:
+        """Promotions, newest first: profile version, source, data, metrics, note."""
+        from gridlab.config import GridlabConfig, load_config
+        from live.promote import format_promotions
+
+        cfg = load_config(config) if config is not None else GridlabConfig()
+        for line in format_promotions(cfg, limit):
+            typer.echo(line)
+
+    app.add_typer(promotions_app, name="promotions")
 
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,

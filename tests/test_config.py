@@ -52,3 +52,36 @@ def test_bad_config_names_the_problem(tmp_path, text, needle):
 def test_missing_config_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match=r"config\.example\.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "-5"])
+def test_capital_must_be_a_finite_positive_number(tmp_path, value):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"trading: {{capital: {value}}}\n")
+    with pytest.raises(ConfigError, match=r"trading\.capital"):
+        load_config(path)
+
+
+def _float_fields():
+    """(section, field) of every float field of the root config's sections."""
+    from gridlab.config import GridlabConfig
+
+    out = []
+    for section, info in GridlabConfig.model_fields.items():
+        model = info.annotation
+        fields = getattr(model, "model_fields", None)
+        if not fields:
+            continue
+        for name, f in fields.items():
+            if f.annotation in (float, float | None):
+                out.append((section, name))
+    return out
+
+
+@pytest.mark.parametrize(("section", "field"), _float_fields())
+def test_every_float_field_refuses_inf_and_nan(section, field):
+    from gridlab.config import config_from_dict
+
+    for bad in (float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match=rf"{section}\.{field}"):
+            config_from_dict({section: {field: bad}})

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from gridlab.cli import app
 from gridlab.data.status import STATUS_COLUMNS, data_status, find_kline_gaps, format_status
 from gridlab.errors import DataError
-from gridlab.store import market
+from gridlab.store import market, trade_files
 from gridlab.store.core import Store
 
 T0 = 1_704_067_200_000
@@ -32,7 +33,6 @@ def test_kline_gaps_as_ranges(tmp_store: Store) -> None:
     gaps = find_kline_gaps(tmp_store, "BTCUSDT", "linear", "1")
     assert gaps == [(T0 + 10 * M, T0 + 13 * M), (T0 + 50 * M, T0 + 51 * M),
                     (T0 + 70 * M, T0 + 80 * M)]
-    assert find_kline_gaps(tmp_store, "BTCUSDT", "linear", "5") == []
     status = data_status(tmp_store)
     assert list(status.columns) == STATUS_COLUMNS
     row = status.iloc[0]
@@ -81,7 +81,7 @@ def test_trades_silences_partial_bar_and_duplicates(tmp_store: Store) -> None:
     assert one["gaps"] == 1 and one["missing"] == 20
     assert one["partial_last"]  # the last trade (31:59) does not prove 31:00-32:00 is over
     # a file that covers up to 32:00 does
-    market.log_trade_file(tmp_store, source="f.csv.gz", symbol="BTCUSDT", category="linear",
+    trade_files.log_trade_file(tmp_store, source="f.csv.gz", symbol="BTCUSDT", category="linear",
                           nbytes=1, cover=(T0, T0 + 32 * M), rows_read=1, rows_added=1)
     status = data_status(tmp_store, trade_gap_ms=5 * M).set_index(["kind", "interval"])
     assert not status.loc[("klines", "1"), "partial_last"]
@@ -122,8 +122,43 @@ def test_empty_store_and_cli(tmp_store: Store, synthetic_db: Path) -> None:
     out = runner.invoke(app, ["data", "gaps", "--symbol", "BTCUSDT", "-i", "60",
                               "--db", str(synthetic_db)])
     assert out.exit_code == 0 and "no gaps" in out.output
+    out = runner.invoke(app, ["data", "gaps", "--symbol", "ETHUSDT", "-i", "60",
+                              "--db", str(synthetic_db)])
+    assert out.exit_code != 0 and "no gaps" not in out.output
+    assert isinstance(out.exception, DataError)
+    assert "no 60 klines for ETHUSDT linear" in str(out.exception)
+
+
+def test_gaps_of_a_missing_series_is_an_error(tmp_store: Store) -> None:
+    market.insert_klines(tmp_store, bars(range(10)))
+    assert find_kline_gaps(tmp_store, "BTCUSDT", "linear", "1") == []
+    for symbol, category, interval in (("BTCUSDT", "linear", "5"), ("ETHUSDT", "linear", "1"),
+                                       ("BTCUSDT", "spot", "1")):
+        with pytest.raises(DataError, match=rf"no {interval} klines for {symbol} {category}.*"
+                                            r"stored symbols: BTCUSDT linear"):
+            find_kline_gaps(tmp_store, symbol, category, interval)
+
+
+def test_klines_closer_than_their_interval_refused() -> None:
+    from gridlab.backtest.data import MarketData
+
+    ot = T0 + np.array([0, 1, 2, 3]) * M
+    ok = MarketData.from_klines(ot, [1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4, bar_ms=M)
+    assert ok.n_events > 0
+    with pytest.raises(DataError, match=r"\(bars 0 and 1\) are 60000 ms apart, closer than "
+                                        r"the interval \(300000 ms\)"):
+        MarketData.from_klines(ot, [1.0] * 4, [1.0] * 4, [1.0] * 4, [1.0] * 4, bar_ms=5 * M)
 
 
 def data_status_of(path: Path) -> pd.DataFrame:
     with Store.open(path, read_only=True) as store:
         return data_status(store)
+
+
+def test_status_names_implausible_stored_times(tmp_store: Store) -> None:
+    """Rows an older gridlab stored in the wrong unit: a clear error, not a traceback."""
+    tmp_store.con.execute("INSERT INTO trades VALUES ('BTCUSDT', 'linear', 1704067200123000, "
+                          "1.0, 1.0, 'Buy', 'a', 0)")
+    with pytest.raises(DataError, match=r"holds trades of BTCUSDT at an implausible time "
+                                        r"1704067200123000 \(year 55,9\d\d\) is after 2100"):
+        data_status(tmp_store)

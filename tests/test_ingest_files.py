@@ -153,6 +153,12 @@ BAD_FILES = {
     "header only": (lambda t: t.splitlines()[0] + "\n", r"holds no trades"),
     "other symbol": (lambda t: t.replace("BTCUSDT", "ETHUSDT"),
                      r"holds symbol ETHUSDT, expected BTCUSDT"),
+    "ms read as seconds": (lambda t: _edit(t, 5, 0, "1704067200123.5"),
+                           r"line 5: time \d+ \(year 55,9\d\d\) is after 2100: milliseconds "
+                           r"read as seconds"),
+    "outside its day": (lambda t: _edit(t, 8, 0, "1704153600.5"),
+                        r"line 8: time 2024-01-02 00:00:00 is outside the day its name says "
+                        r"\(2024-01-01\)"),
 }
 
 
@@ -172,6 +178,35 @@ def test_bad_files_store_nothing(case: str, tmp_store: Store, write_dump: Callab
     assert "\n" not in str(err.value)
     assert stored(tmp_store) == 0
     assert tmp_store.con.execute("SELECT count(*) FROM trade_files").fetchall() == [(0,)]
+
+
+def test_duplicate_lines_stored_once(tmp_store: Store, write_dump: Callable[..., Path],
+                                     day_trades: list[pd.DataFrame],
+                                     dump_text: type[DumpText]) -> None:
+    day = day_trades[0].iloc[:300]
+    doubled = pd.concat([day, day.iloc[:100]]).sort_values("ts", kind="stable")
+    report = ingest_trade_files(tmp_store, write_dump(day_name(0), dump_text.derivatives(doubled)))
+    assert (report.rows_read, report.rows_added) == (400, 300)
+    assert stored(tmp_store) == 300
+    ids = tmp_store.con.execute("SELECT count(DISTINCT trade_id) FROM trades").fetchall()
+    assert ids == [(300,)]
+
+
+def test_spot_seconds_refused(tmp_store: Store, write_dump: Callable[..., Path],
+                              day_trades: list[pd.DataFrame], dump_text: type[DumpText]) -> None:
+    day = day_trades[0].assign(ts=day_trades[0]["ts"] // 1000)  # seconds in the ms column
+    path = write_dump(day_name(0, spot=True), dump_text.spot(day))
+    with pytest.raises(DataError, match=r"line 2: time 1704067\d+ \(1970-01-20 .*before 2015"):
+        ingest_trade_files(tmp_store, path)
+    assert stored(tmp_store, "spot") == 0
+
+
+def test_insert_trades_refuses_implausible_times(tmp_store: Store,
+                                                 day_trades: list[pd.DataFrame]) -> None:
+    bad = day_trades[0].iloc[:10].assign(ts=lambda d: d["ts"] * 1000)  # microseconds
+    with pytest.raises(DataError, match=r"insert_trades: time .* after 2100"):
+        market.insert_trades(tmp_store, bad)
+    assert stored(tmp_store) == 0
 
 
 def test_empty_and_fake_gzip(tmp_store: Store, tmp_path: Path) -> None:

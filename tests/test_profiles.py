@@ -204,3 +204,17 @@ def test_cli_validate(tmp_path: Path) -> None:
     bad.write_text("grid: {spacing: 0.01}\n")
     res = runner.invoke(app, ["profiles", "validate", str(bad)])
     assert res.exit_code == 0 and "warning: grid.spacing is set" in res.output
+
+
+def test_missing_stored_profile_hints_at_promote(tmp_store) -> None:
+    from gridlab.errors import StoreError
+    from gridlab.store.profiles import load_profile, save_profile
+    from gridlab.strategy.profiles import get_profile
+
+    with pytest.raises(StoreError, match=r"store one from a result: gridlab promote NAME "
+                                         r"--from-run RUN_ID") as err:
+        load_profile(tmp_store, "Nope")
+    assert "save_profile" not in str(err.value)
+    save_profile(tmp_store, get_profile(None, "Normal"))
+    with pytest.raises(StoreError, match=r"has no version 7 .*stored versions: 1"):
+        load_profile(tmp_store, "Normal", 7)

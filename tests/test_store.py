@@ -400,7 +400,8 @@ def test_funding_and_instruments(tmp_store: Store) -> None:
     got_inst = market.get_instrument(tmp_store, "BTCUSDT", "linear")
     assert got_inst == {"symbol": "BTCUSDT", "category": "linear", "tick_size": 0.2,
                         "qty_step": 0.001, "min_qty": 0.001, "min_notional": 5.0,
-                        "max_qty": 1190.0, "fetched_at": 200}
+                        "max_qty": 1190.0, "fetched_at": 200, "max_leverage": 0.0,
+                        "funding_interval_min": 0, "origin": ""}  # optional columns: defaults
     market.insert_klines(tmp_store, klines_frame([T0], symbol="ETHUSDT", category="spot"))
     assert market.list_symbols(tmp_store) == [("BTCUSDT", "linear"), ("ETHUSDT", "spot")]
 

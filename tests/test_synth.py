@@ -173,13 +173,62 @@ def test_write_synthetic_market(tmp_store: Store) -> None:
     k = market.load_klines(tmp_store, "ETHUSDT", "linear", "1")
     t = market.load_trades(tmp_store, "ETHUSDT", "linear")
     assert k["close"][-1] == t["price"][-1] and k["open"][0] == t["price"][0]
-    again = write_synthetic_market(tmp_store, "ETHUSDT", "linear", start_ms=T0, days=1, seed=7,
-                                   trades_per_day=10_000, intervals=("1", "15"),
-                                   base_price=2000.0, tick_size=0.01, qty_step=0.01)
-    assert again["trades"] == 0 and again["funding"] == 0 and again["klines"]["1"] == 0
-    with pytest.raises(DataError, match=r"already has .* other trades"):
-        write_synthetic_market(tmp_store, "ETHUSDT", "linear", start_ms=T0, days=1, seed=8,
-                               trades_per_day=10_000)
+    with pytest.raises(DataError, match=r"already has ETHUSDT linear data in the synthetic "
+                                        r"range .*pass --replace"):
+        write_synthetic_market(tmp_store, "ETHUSDT", "linear", start_ms=T0, days=1, seed=7,
+                               trades_per_day=10_000, intervals=("1", "15"))
+    assert market.count_trades(tmp_store, "ETHUSDT", "linear") == out["trades"]
+
+
+def test_synth_again_replaces_the_span_or_refuses(tmp_store: Store) -> None:
+    kw = {"start_ms": T0, "days": 1, "trades_per_day": 5_000, "intervals": ("1",)}
+    first = write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=1, **kw)
+    with pytest.raises(DataError, match=r"already has BTCUSDT linear data"):
+        write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=2, **kw)
+    assert market.count_trades(tmp_store, "BTCUSDT", "linear") == first["trades"]
+    second = write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=2, replace=True, **kw)
+    assert second["replaced"].trades == first["trades"]
+    assert second["replaced"].funding == 3
+    assert second["replaced"].klines == first["klines"]["1"] > 1000
+    # one price path: exactly seed 2's trades, bars and funding
+    want = generate_trades("BTCUSDT", seed=2, start_ms=T0, days=1, trades_per_day=5_000)
+    got = market.load_trades(tmp_store, "BTCUSDT", "linear")
+    assert got["ts"].tolist() == want["ts"].tolist()
+    assert got["price"].tolist() == want["price"].tolist()
+    ids = tmp_store.con.execute("SELECT count(*) FILTER (WHERE trade_id LIKE 'syn1-%'), "
+                                "count(*) FROM trades").fetchall()[0]
+    assert ids == (0, len(want))
+    bars = market.load_klines(tmp_store, "BTCUSDT", "linear", "1")["open_time"]
+    assert len(bars) == second["klines"]["1"] == len(np.unique(want["ts"] // 60_000))
+    assert len(market.load_funding(tmp_store, "BTCUSDT")["ts"]) == 3
+    files = tmp_store.con.execute("SELECT source FROM trade_files").fetchall()
+    assert files == [("synthetic:seed=2",)]
+
+
+def test_failed_replace_keeps_the_old_span(tmp_store: Store) -> None:
+    kw = {"start_ms": T0, "days": 0.5, "trades_per_day": 5_000}
+    first = write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=1, **kw)
+    with pytest.raises(DataError, match=r"unknown synthetic-market parameter"):
+        write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=2, replace=True,
+                               no_such_field=1.0, **kw)
+    with pytest.raises(DataError):  # fails inside the transaction, after the delete
+        write_synthetic_market(tmp_store, "BTCUSDT", "linear", seed=2, replace=True,
+                               intervals=("1", "W"), max_qty=float("nan"), **kw)
+    assert market.count_trades(tmp_store, "BTCUSDT", "linear") == first["trades"]
+
+
+def test_store_holds_generate_trades(tmp_store: Store) -> None:
+    write_synthetic_market(tmp_store, "BTCUSDT", "linear", start_ms=T0 + 3_600_000, days=1.5,
+                           seed=9, trades_per_day=4_000)
+    want = generate_trades("BTCUSDT", start_ms=T0 + 3_600_000, days=1.5, seed=9,
+                           trades_per_day=4_000)
+    got = tmp_store.con.execute("SELECT ts, price, size, side, trade_id, seq FROM trades "
+                                "ORDER BY ts, seq").df()
+    pd.testing.assert_frame_equal(got, want[list(got.columns)].reset_index(drop=True),
+                                  check_dtype=False)
+    assert want["seq"].iloc[0] == 0 and (want.groupby(want["ts"] // DAY)["seq"].min() == 0).all()
+
+
     spot = write_synthetic_market(tmp_store, "ETHUSDT", "spot", start_ms=T0, days=0.25, seed=7,
                                   trades_per_day=10_000)
     assert spot["funding"] == 0 and spot["trades"] > 0

@@ -72,6 +72,7 @@ class MarketData:
     filters: Filters = _DEFAULT_FILTERS
     warnings: tuple[str, ...] = ()
     gaps: tuple[tuple[int, int], ...] = ()
+    instruments: str = ""  # where the filters came from (load_market): store / snapshot
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -129,6 +130,13 @@ class MarketData:
             i = int(np.flatnonzero(np.diff(ot) <= 0)[0]) + 1
             raise DataError(f"kline open times do not increase at bar {i} ({fmt_ms(int(ot[i]))})",
                             "sort and de-duplicate the bars")
+        if len(ot) > 1 and bar_ms > 0 and np.any(np.diff(ot) < bar_ms):
+            i = int(np.flatnonzero(np.diff(ot) < bar_ms)[0]) + 1
+            raise DataError(f"kline open times {fmt_ms(int(ot[i - 1]))} and "
+                            f"{fmt_ms(int(ot[i]))} (bars {i - 1} and {i}) are "
+                            f"{int(ot[i] - ot[i - 1])} ms apart, closer than the interval "
+                            f"({bar_ms} ms)", "pass the bars' real interval (bar_ms), or "
+                            "drop the bars that do not open on the interval's grid")
         gaps = _gaps(ot, bar_ms)
         ts, price, size = kline_path(ot, o, h, lo, c, vol, bar_ms)
         fts, frate = _funding(funding, category)
@@ -172,9 +180,10 @@ class MarketData:
                        gaps=gaps, warnings=_gap_warnings(gaps))
 
     def describe(self) -> str:
-        """One line: symbol, source, period, events."""
-        return (f"{self.symbol} {self.category} {self.source} {fmt_ms(self.start_ms)} .. "
+        """Symbol, source, period, events; a second line with the filters' origin, if known."""
+        line = (f"{self.symbol} {self.category} {self.source} {fmt_ms(self.start_ms)} .. "
                 f"{fmt_ms(self.end_ms - 1)} ({self.n_events:,} events)")
+        return f"{line}\ninstrument filters: {self.instruments}" if self.instruments else line
 
     def funding_in_run(self) -> tuple[np.ndarray, np.ndarray]:
         """Funding times within the replayed events (spot: none)."""
@@ -243,18 +252,20 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
     """Load trades (`source='trades'`) or klines (`source` = Bybit interval '1', '5', ...) in
     [start, end) from the store, with the funding table and the instrument filters.
 
-    A period outside the stored data raises DataError naming the stored range; an instrument
-    missing from the instruments table needs explicit `filters`.
+    A period outside the stored data raises DataError naming the stored range. The filters
+    are `filters`, else the store's instruments row, else the shipped snapshot's
+    (gridlab.data.instruments); `MarketData.instruments` says which.
     """
     from gridlab.store import market as mk
 
     start_ms, end_ms = to_ms(start), to_ms(end)
     source = str(source)
+    origin = "given (filters=)"
     if filters is None:
-        inst = mk.get_instrument(store, symbol, category)
-        if inst is None:
-            raise DataError(f"{symbol} {category} is not in the instruments table",
-                            "ingest the instrument info (gridlab ingest ...) or pass filters=")
+        from gridlab.data.instruments import instrument_filters
+
+        found = instrument_filters(store, symbol, category)  # the store's, else the snapshot's
+        inst, origin = found.row, found.description
         filters = Filters(float(inst["tick_size"]), float(inst["qty_step"]),
                           float(inst["min_qty"]), float(inst["max_qty"]),
                           float(inst["min_notional"]))
@@ -296,4 +307,4 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
     if end_ms is not None and end_ms - md.end_ms > slack:
         extra.append(f"the data ends at {fmt_ms(md.end_ms - 1)}, before the requested end "
                      f"{fmt_ms(end_ms)}")
-    return replace(md, warnings=md.warnings + tuple(extra)) if extra else md
+    return replace(md, warnings=md.warnings + tuple(extra), instruments=origin)

@@ -89,7 +89,7 @@ def data_info(data: MarketData) -> dict[str, Any]:
     """What identifies the replayed data (stored with the run)."""
     return {"symbol": data.symbol, "category": data.category, "source": data.source,
             "start_ms": data.start_ms, "end_ms": data.end_ms, "n_events": data.n_events,
-            "filters": data.filters._asdict()}
+            "filters": data.filters._asdict(), "instruments": data.instruments}
 
 
 def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,

@@ -12,7 +12,8 @@ __all__ = ["StrictModel", "config_error_from"]
 class StrictModel(BaseModel):
     """Frozen pydantic model that rejects unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              allow_inf_nan=False)
 
 
 def config_error_from(exc: ValidationError, source: str) -> ConfigError:

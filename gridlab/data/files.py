@@ -33,14 +33,13 @@ from pathlib import Path
 
 from gridlab.errors import DataError
 from gridlab.store.core import Store
-from gridlab.store.market import (
+from gridlab.store.market import validate_category, validate_symbol
+from gridlab.store.trade_files import (
     drop_staged,
     insert_staged_trades,
     stage_trade_csv,
     staging_cursor,
     trade_file_seen,
-    validate_category,
-    validate_symbol,
 )
 
 __all__ = [

@@ -26,6 +26,7 @@ from gridlab.bybit.client import BybitClient
 from gridlab.bybit.errors import BybitError, InvalidParameter
 from gridlab.bybit.parse import Instrument
 from gridlab.config.data import DataConfig
+from gridlab.data.instruments import instrument_rows
 from gridlab.errors import DataError
 from gridlab.store import market as sm
 from gridlab.store.core import Store
@@ -227,11 +228,7 @@ def ingest_instruments(store: Store, client: BybitClient, symbols: list[str] | N
     else:
         found = client.get_instruments()
     fetched_at = client.get_server_time()
-    df = pd.DataFrame({
-        "symbol": [i.symbol for i in found], "category": category,
-        "tick_size": [i.tick_size for i in found], "qty_step": [i.qty_step for i in found],
-        "min_qty": [i.min_qty for i in found], "min_notional": [i.min_notional for i in found],
-        "max_qty": [i.max_qty for i in found], "fetched_at": fetched_at})
+    df = instrument_rows(found, fetched_at, "rest")
     rep = IngestReport("instruments", ",".join(wanted) or "*", category, pages=1,
                        fetched=len(found), symbols=[i.symbol for i in found])
     rep.added = sm.upsert_instruments(store, df) if len(df) else 0
@@ -301,9 +298,22 @@ def register_ingest(ingest_app: typer.Typer) -> None:
     @ingest_app.command("instruments")
     def instruments_cmd(symbol: list[str] = typer.Option(None, "--symbol",
                                                          help="repeat; none = all"),
-                        category: str = typer.Option("linear", "--category"),
+                        category: str | None = typer.Option(
+                            None, "--category", help="linear (default over REST) | spot | "
+                            "inverse"),
+                        from_file: Path | None = typer.Option(
+                            None, "--from-file", help="a saved /v5/market/instruments-info "
+                            "response (JSON; every category in it unless --category is given)"),
                         db: Path = db_opt, env: str = env_opt,
                         endpoint: str = endpoint_opt) -> None:
-        """Instrument filters (tick, qty step, minimums) over REST."""
-        run(lambda st, c: ingest_instruments(st, c, list(symbol or []), category),
-            db, env, endpoint, category)
+        """Instrument filters (tick, qty step, minimums, leverage) over REST or from a file."""
+        if from_file is not None:
+            from gridlab.data.instruments import ingest_instruments_file
+
+            with Store.open(db, wait_s=5) as store:
+                added = ingest_instruments_file(store, from_file, list(symbol or []), category)
+            typer.echo(f"instruments from {from_file.name}: {added} stored in {db}")
+            return
+        cat = category or "linear"
+        run(lambda st, c: ingest_instruments(st, c, list(symbol or []), cat),
+            db, env, endpoint, cat)

@@ -22,8 +22,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridlab.errors import DataError
 from gridlab.store.core import Store
-from gridlab.store.market import kline_gaps, summarize_market
+from gridlab.store.market import (
+    PLAUSIBLE_MS,
+    first_kline_time,
+    implausible_time,
+    kline_gaps,
+    list_symbols,
+    summarize_market,
+    validate_interval,
+)
 
 __all__ = ["STATUS_COLUMNS", "data_status", "find_kline_gaps", "fmt_ms", "format_status"]
 
@@ -59,8 +68,17 @@ def _largest(ranges: list[tuple[int, int]], unit_ms: int | None) -> str:
 
 def find_kline_gaps(store: Store, symbol: str, category: str,
                     interval: str | int) -> list[tuple[int, int]]:
-    """Missing bars as [start_ms, end_ms) ranges; end is the open time of the next stored bar."""
-    return kline_gaps(store, symbol, category, interval)
+    """Missing bars as [start_ms, end_ms) ranges; end is the open time of the next stored bar.
+
+    A series with no bar at all raises DataError naming the series that are stored.
+    """
+    key = validate_interval(interval)
+    if first_kline_time(store, symbol, category, key) is None:
+        stored = [f"{s} {c}" for s, c in list_symbols(store)]
+        raise DataError(f"no {key} klines for {symbol} {category} in the store {store.path}",
+                        f"stored symbols: {', '.join(stored) or 'none'} (see `gridlab data "
+                        "status`); check --symbol, --category and --interval")
+    return kline_gaps(store, symbol, category, key)
 
 
 def data_status(store: Store, trade_gap_ms: int = 300_000, top: int = 3) -> pd.DataFrame:
@@ -71,6 +89,14 @@ def data_status(store: Store, trade_gap_ms: int = 300_000, top: int = 3) -> pd.D
     (trades).
     """
     raw = summarize_market(store, trade_gap_ms, top)
+    for kind, frame in raw.items():  # pandas cannot show such times, and the rows are wrong
+        for r in frame.itertuples():
+            for ms in (int(r.first), int(r.last)):
+                if not PLAUSIBLE_MS[0] <= ms < PLAUSIBLE_MS[1]:
+                    raise DataError(
+                        f"the store {store.path} holds {kind} of {r.symbol} at an implausible "
+                        f"{implausible_time(ms)}", "they were stored in the wrong unit: "
+                        "re-ingest that data into a fresh store (the ingest refuses such rows)")
     now = int(time.time() * 1000)
     rows: list[dict[str, Any]] = []
     cover: dict[tuple[str, str], int] = {}

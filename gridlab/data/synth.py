@@ -35,30 +35,32 @@ one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gridlab.data.synth_nb import latent_path_nb
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import (
     INTERVAL_MS,
-    count_trades,
+    fmt_utc,
     insert_funding,
-    insert_trades,
-    log_trade_file,
     resample_trades,
     upsert_instruments,
     validate_category,
     validate_interval,
     validate_symbol,
 )
+from gridlab.store.synthetic import clear_market_span, insert_synthetic_trades, span_counts
+from gridlab.store.trade_files import log_trade_file
 
 __all__ = [
     "DEFAULT_START_MS",
@@ -66,6 +68,7 @@ __all__ = [
     "generate_funding",
     "generate_klines",
     "generate_trades",
+    "synth_days",
     "write_synthetic_market",
 ]
 
@@ -225,6 +228,57 @@ def _round_step(x: np.ndarray, step: float) -> np.ndarray:
     return np.round(np.floor(x / step + 1e-9) * step, _decimals(step))
 
 
+def _trade_chunks(symbol: str, category: str, start_ms: int, days: float, seed: int,
+                  base_price: float, trades_per_day: float, tick_size: float, qty_step: float,
+                  p: SynthParams) -> Iterator[pa.Table]:
+    """The trade stream one UTC day at a time (Arrow columns ts, price, size, buy, seq).
+
+    The latent path (a few floats per second) is built once for the whole span; trades and
+    their random draws are made per day, so memory holds one day of trades at a time.
+    """
+    _check_common(symbol, category, start_ms, days, base_price, tick_size)
+    n_steps = round(days * 86_400)
+    if n_steps < 1:
+        raise DataError(f"days={days} is shorter than a second", "pass a longer span")
+    start = int(start_ms)
+    lat = _Latent(p, seed, start, n_steps, 1000, base_price)
+    rng_t, rng_s, rng_z = lat.rngs[4], lat.rngs[5], lat.rngs[6]
+    lam = lat.activity * (trades_per_day / 86_400.0 / lat.activity.mean())
+    counts = rng_t.poisson(lam)
+    del lam
+    for a, b in _day_steps(start, n_steps):
+        c = counts[a:b]
+        n = int(c.sum())
+        sec = np.repeat(np.arange(a, b, dtype=np.int64), c)
+        ts = np.sort(sec * 1000 + rng_t.integers(0, 1000, n)) + start
+        frac = ((ts - start) % 1000) / 1000.0
+        x0, x1 = lat.x[sec], lat.x[sec + 1]
+        mid = np.exp(x0 + (x1 - x0) * frac)
+        move = (x1 - x0) / lat.sigma[sec]
+        buy = rng_s.random(n) < 1.0 / (1.0 + np.exp(-p.side_sensitivity * move))
+        ticks = np.maximum(np.floor(mid / tick_size), 1.0) + buy
+        price = np.round(ticks * tick_size, _decimals(tick_size))
+        size = np.exp(math.log(p.size_median) + p.size_sigma * rng_z.standard_normal(n))
+        whale = rng_z.random(n) < p.size_tail_prob
+        size[whale] *= rng_z.pareto(p.size_tail_alpha, int(whale.sum())) + 1.0
+        size = np.maximum(_round_step(size, qty_step), qty_step)
+        day = ts // DAY_MS
+        seq = np.arange(n, dtype=np.int64) - np.searchsorted(day, day, side="left")
+        yield pa.table({"ts": ts, "price": price, "size": size, "buy": buy, "seq": seq})
+
+
+def _day_steps(start_ms: int, n_steps: int) -> list[tuple[int, int]]:
+    """[a, b) ranges of 1-second steps, cut at UTC midnights."""
+    first = (DAY_MS - start_ms % DAY_MS) // 1000 if start_ms % DAY_MS else 86_400
+    edges = [0, *range(min(first, n_steps), n_steps, 86_400), n_steps]
+    return [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+
+
+def synth_days(start_ms: int, days: float) -> int:
+    """Number of (UTC-day) chunks `write_synthetic_market` writes: the progress total."""
+    return len(_day_steps(int(start_ms), max(round(days * 86_400), 1)))
+
+
 def generate_trades(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, days: float = 7,
                     seed: int = 0, base_price: float = 30000.0,
                     trades_per_day: float = 150_000, tick_size: float = 0.1,
@@ -234,51 +288,29 @@ def generate_trades(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
 
     Columns symbol, category, ts (epoch ms), price (on the tick grid), size (multiple of
     qty_step), side ('Buy'/'Sell'), trade_id ('syn<seed>-<ts>-<seq>'), seq (index within the
-    UTC day). `overrides` replace fields of `params` (SynthParams).
+    UTC day). `overrides` replace fields of `params` (SynthParams). The same stream as
+    `write_synthetic_market` stores.
     """
-    _check_common(symbol, category, start_ms, days, base_price, tick_size)
     p = _params(params, overrides)
-    n_steps = round(days * 86_400)
-    if n_steps < 1:
-        raise DataError(f"days={days} is shorter than a second", "pass a longer span")
-    lat = _Latent(p, seed, int(start_ms), n_steps, 1000, base_price)
-    rng_t, rng_s, rng_z = lat.rngs[4], lat.rngs[5], lat.rngs[6]
-    lam = lat.activity * (trades_per_day / 86_400.0 / lat.activity.mean())
-    counts = rng_t.poisson(lam)
-    n = int(counts.sum())
-    sec = np.repeat(np.arange(n_steps, dtype=np.int64), counts)
-    ts = np.sort(sec * 1000 + rng_t.integers(0, 1000, n)) + int(start_ms)
-    frac = ((ts - int(start_ms)) % 1000) / 1000.0
-    x0, x1 = lat.x[sec], lat.x[sec + 1]
-    mid = np.exp(x0 + (x1 - x0) * frac)
-    move = (x1 - x0) / lat.sigma[sec]
-    buy = rng_s.random(n) < 1.0 / (1.0 + np.exp(-p.side_sensitivity * move))
-    ticks = np.maximum(np.floor(mid / tick_size), 1.0) + buy
-    price = np.round(ticks * tick_size, _decimals(tick_size))
-    size = np.exp(math.log(p.size_median) + p.size_sigma * rng_z.standard_normal(n))
-    whale = rng_z.random(n) < p.size_tail_prob
-    size[whale] *= rng_z.pareto(p.size_tail_alpha, int(whale.sum())) + 1.0
-    size = np.maximum(_round_step(size, qty_step), qty_step)
-    day = ts // DAY_MS
-    first_of_day = np.searchsorted(day, day, side="left")
-    seq = np.arange(n, dtype=np.int64) - first_of_day
-    return _trade_frame(symbol, category, seed, ts, price, size, buy, seq)
+    chunks = list(_trade_chunks(symbol, category, start_ms, days, seed, base_price,
+                                trades_per_day, tick_size, qty_step, p))
+    return _trade_frame(symbol, category, seed, pa.concat_tables(chunks))
 
 
-def _trade_frame(symbol: str, category: str, seed: int, ts: np.ndarray, price: np.ndarray,
-                 size: np.ndarray, buy: np.ndarray, seq: np.ndarray) -> pd.DataFrame:
-    raw = pa.table({"ts": ts, "price": price, "size": size, "buy": buy, "seq": seq})
-    con = duckdb.connect()
-    try:
-        con.register("raw", raw)
-        table = con.sql(
-            "SELECT CAST($symbol AS VARCHAR) AS symbol, CAST($category AS VARCHAR) AS category, "
-            "ts, price, size, CASE WHEN buy THEN 'Buy' ELSE 'Sell' END AS side, "
-            "$prefix || ts || '-' || seq AS trade_id, seq FROM raw",
-            params={"symbol": symbol, "category": category, "prefix": f"syn{seed}-"},
-        ).to_arrow_table()
-    finally:
-        con.close()
+def _trade_frame(symbol: str, category: str, seed: int, raw: pa.Table) -> pd.DataFrame:
+    n = raw.num_rows
+    ts, seq = raw.column("ts"), raw.column("seq")
+
+    def const(text: str) -> pa.Array:
+        return pc.fill_null(pa.nulls(n, pa.string()), text)
+
+    table = pa.table({
+        "symbol": const(symbol), "category": const(category), "ts": ts,
+        "price": raw.column("price"), "size": raw.column("size"),
+        "side": pc.if_else(raw.column("buy"), "Buy", "Sell"),
+        "trade_id": pc.binary_join_element_wise(f"syn{seed}", pc.cast(ts, pa.string()),
+                                                pc.cast(seq, pa.string()), "-"),
+        "seq": seq})
     return table.to_pandas()
 
 
@@ -336,6 +368,43 @@ def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
     })
 
 
+def _funding_times(start_ms: int, end_ms: int) -> np.ndarray:
+    first = -(-int(start_ms) // _FUNDING_MS) * _FUNDING_MS
+    return np.arange(first, int(end_ms), _FUNDING_MS, dtype=np.int64)
+
+
+class _PriceAt:
+    """Last trade price at or before each query time, fed one chunk of trades at a time."""
+
+    def __init__(self, queries: np.ndarray) -> None:
+        self.queries = queries
+        self.price = np.full(len(queries), np.nan)
+        self.first = math.nan
+
+    def feed(self, ts: np.ndarray, price: np.ndarray) -> None:
+        if not len(ts):
+            return
+        if math.isnan(self.first):
+            self.first = float(price[0])
+        idx = np.searchsorted(ts, self.queries, side="right") - 1
+        hit = idx >= 0
+        self.price[hit] = price[idx[hit]]
+
+    def values(self) -> np.ndarray:
+        """Prices at the queries (a query before the first trade: the first trade's price)."""
+        return np.where(np.isnan(self.price), self.first, self.price)
+
+
+def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np.ndarray,
+                   seed: int, p: SynthParams) -> pd.DataFrame:
+    """rate = funding_base + funding_beta * log(p_now / p_prev) + noise, clipped and rounded."""
+    r8 = np.log(p_now / p_prev)
+    noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
+        0.0, p.funding_noise, len(times))
+    rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
+    return pd.DataFrame({"symbol": symbol, "ts": times, "rate": np.round(rate, 6)})
+
+
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
                      params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
     """Funding rates at 00/08/16 UTC in [start_ms, end_ms) from a synthetic trade stream.
@@ -343,22 +412,15 @@ def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int
     rate = funding_base + funding_beta * (log return of the previous 8 h) + noise, clipped.
     """
     p = _params(params, overrides)
-    first = -(-int(start_ms) // _FUNDING_MS) * _FUNDING_MS
-    times = np.arange(first, int(end_ms), _FUNDING_MS, dtype=np.int64)
-    ts = trades["ts"].to_numpy()
-    price = trades["price"].to_numpy()
-    if not len(times) or not len(ts):
+    times = _funding_times(start_ms, end_ms)
+    if not len(times) or not len(trades):
         return pd.DataFrame({"symbol": pd.Series(dtype=str), "ts": times[:0],
                              "rate": np.zeros(0)})
-    def price_at(t: np.ndarray) -> np.ndarray:
-        idx = np.clip(np.searchsorted(ts, t, side="right") - 1, 0, len(ts) - 1)
-        return price[idx]
-    r8 = np.log(price_at(times) / price_at(np.maximum(times - _FUNDING_MS, ts[0])))
-    noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
-        0.0, p.funding_noise, len(times))
-    rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
-    return pd.DataFrame({"symbol": str(trades["symbol"].iloc[0]), "ts": times,
-                         "rate": np.round(rate, 6)})
+    at = _PriceAt(np.concatenate([times, times - _FUNDING_MS]))
+    at.feed(trades["ts"].to_numpy(), trades["price"].to_numpy())
+    prices = at.values()
+    return _funding_frame(str(trades["symbol"].iloc[0]), times, prices[:len(times)],
+                          prices[len(times):], seed, p)
 
 
 def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str = "linear",
@@ -367,35 +429,55 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
                            base_price: float = 30000.0, trades_per_day: float = 150_000,
                            tick_size: float = 0.1, qty_step: float = 0.001,
                            min_notional: float = 5.0, max_qty: float = 1190.0,
+                           replace: bool = False,
+                           progress: Callable[[int], None] | None = None,
                            params: SynthParams | None = None, **overrides: Any) -> dict[str, Any]:
     """Write a synthetic market into the store: trades, klines resampled from them (each of
     `intervals`), funding every 8 h (not for spot) and an instruments row (tick_size,
     qty_step, min_qty = qty_step, min_notional, max_qty).
 
-    `overrides` replace SynthParams fields. Idempotent for the same arguments (one
-    transaction); a range that already holds other trades of the symbol (real ones or another
-    seed's) is refused. Returns what was added: trades, klines per interval, funding.
+    A span that already holds market data of the symbol (trades, klines or funding: real
+    ones or an earlier synthetic run) is refused, unless `replace`, which deletes that span's
+    trades, klines and funding and writes the new market in the same transaction. Trades are
+    generated and inserted one UTC day at a time (`progress` is called with each day's number
+    of trades), so memory holds one day of trades. One transaction: nothing is stored if it
+    fails. `overrides` replace SynthParams fields. Returns what was added: trades, klines per
+    interval, funding, and `replaced` (the SpanCounts deleted, or None).
     """
     keys = [validate_interval(i) for i in intervals]
     p = _params(params, overrides)
-    trades = generate_trades(symbol=symbol, start_ms=start_ms, days=days, seed=seed,
-                             base_price=base_price, trades_per_day=trades_per_day,
-                             tick_size=tick_size, qty_step=qty_step, category=category, params=p)
+    _check_common(symbol, category, start_ms, days, base_price, tick_size)
     start = int(start_ms)
     end_ms = start + round(days * DAY_MS)
-    foreign = count_trades(store, symbol, category, start, end_ms, not_prefix=f"syn{seed}-")
-    if foreign:
-        raise DataError(f"the store {store.path} already has {foreign} other trades of {symbol} "
-                        f"{category} in the synthetic range",
-                        "use another symbol, another --start, or a fresh --db")
+    held = span_counts(store, symbol, category, start, end_ms)
+    if not held.empty and not replace:
+        raise DataError(
+            f"the store {store.path} already has {symbol} {category} data in the synthetic "
+            f"range {fmt_utc(start)} .. {fmt_utc(end_ms)} ({held.trades:,} trades, "
+            f"{held.klines:,} bars, {held.funding:,} funding rates)",
+            "pass --replace (replace=True) to overwrite that span, or use another symbol, "
+            "--start or --db")
+    funding_times = _funding_times(start, end_ms) if category != "spot" else np.zeros(0, np.int64)
+    at = _PriceAt(np.concatenate([funding_times, funding_times - _FUNDING_MS]))
+    added = 0
     with store.transaction():
-        added = insert_trades(store, trades)
+        if not held.empty:
+            clear_market_span(store, symbol, category, start, end_ms)
+        for chunk in _trade_chunks(symbol, category, start, days, seed, base_price,
+                                   trades_per_day, tick_size, qty_step, p):
+            added += insert_synthetic_trades(store, chunk, symbol=symbol, category=category,
+                                             prefix=f"syn{seed}-")
+            at.feed(chunk.column("ts").to_numpy(), chunk.column("price").to_numpy())
+            if progress:
+                progress(chunk.num_rows)
         log_trade_file(store, source=f"synthetic:seed={seed}", symbol=symbol, category=category,
-                       nbytes=0, cover=(start, end_ms), rows_read=len(trades), rows_added=added)
+                       nbytes=0, cover=(start, end_ms), rows_read=added, rows_added=added)
         funding_added = 0
-        if category != "spot":
-            funding = generate_funding(trades, start, end_ms, seed=seed, params=p)
-            funding_added = insert_funding(store, funding)
+        if len(funding_times) and added:
+            prices = at.values()
+            funding_added = insert_funding(store, _funding_frame(
+                symbol, funding_times, prices[:len(funding_times)],
+                prices[len(funding_times):], seed, p))
         upsert_instruments(store, pd.DataFrame([{
             "symbol": symbol, "category": category, "tick_size": float(tick_size),
             "qty_step": float(qty_step), "min_qty": float(qty_step),
@@ -403,4 +485,5 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
             "fetched_at": start}]))
         klines = {k: resample_trades(store, symbol, category, k, start, end_ms) for k in keys}
     return {"symbol": symbol, "category": category, "start_ms": start, "end_ms": end_ms,
-            "trades": added, "klines": klines, "funding": funding_added}
+            "trades": added, "klines": klines, "funding": funding_added,
+            "replaced": None if held.empty else held}

@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
         if csv:
             res.folds.to_csv(csv, index=False)
             typer.echo(f"folds: {csv}")
+        typer.echo(f"walkforward_id: {res.folds.attrs.get('walkforward_id', '(not saved)')}")
 
     @app.command("optimize")
     def optimize_cmd(
@@ -119,3 +120,4 @@ def register(app: typer.Typer) -> None:
         if csv:
             res.trials.to_csv(csv, index=False)
             typer.echo(f"trials: {csv}")
+        typer.echo(f"study_id: {res.trials.attrs.get('study_id', '(not saved)')}")

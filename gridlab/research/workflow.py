@@ -102,24 +102,68 @@ def run_walkforward(db_path: str | Path, symbol: str, start: Any, end: Any, *,
                     anchored: bool = False, category: str = "linear",
                     profile: str | None = "Normal", fill_model: str | None = None,
                     source: str | None = None,
-                    config: str | Path | None = None) -> WalkForwardResult:
-    """Load the market for [start, end) and run a walk-forward over `grid`."""
+                    config: str | Path | None = None, save: bool = True) -> WalkForwardResult:
+    """Load the market for [start, end) and run a walk-forward over `grid`; with `save` it is
+    stored (gridlab.store.research) and `res.folds.attrs['walkforward_id']` is set."""
     s, e = to_ms(start), to_ms(end)
     data = open_market(db_path, symbol, category, s, e, source or _source(config))
     windows = make_windows(s, e, int(train_days * DAY_MS), int(test_days * DAY_MS),
                            None if step_days is None else int(step_days * DAY_MS), anchored)
     fixed = {"fill_model": fill_model} if fill_model else None
-    return walk_forward(data, grid, objective, windows, profile=profile, config=config,
-                        fixed=fixed)
+    res = walk_forward(data, grid, objective, windows, profile=profile, config=config,
+                       fixed=fixed)
+    if save:
+        from gridlab.store.research import save_walkforward
+
+        base, info, code = _lineage(data, config, profile, fixed)
+        with _research_store(db_path) as store:
+            res.folds.attrs["walkforward_id"] = save_walkforward(
+                store, res.folds, objective=f"{objective.metric}:{objective.direction}",
+                param_grid={k: list(v) for k, v in grid.items()}, base_params=base, data=info,
+                fill_model=str(base["backtest"]["fill_model"]), code=code)
+    return res
+
+
+def _lineage(data: Any, config: Any, profile: str | None,
+             fixed: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any],
+                                                       dict[str, str]]:
+    """The effective base config (as a sweep stores it), the data identity and code version."""
+    from gridlab.backtest.engine import data_info
+    from gridlab.backtest.params import effective_config
+    from gridlab.backtest.results import code_version
+
+    base = effective_config(config, profile, dict(fixed or {})).model_dump(
+        mode="json", exclude={"profiles", "data", "exchange"})
+    return base, data_info(data), code_version()
+
+
+def _research_store(db_path: str | Path) -> Any:
+    from gridlab.store.core import Store
+
+    return Store.open(Path(db_path), wait_s=5.0)
 
 
 def run_optimize(db_path: str | Path, symbol: str, start: Any, end: Any, *,
                  space: Mapping[str, Param], objectives: Sequence[Objective],
                  n_trials: int = 50, seed: int = 0, category: str = "linear",
                  profile: str | None = "Normal", fill_model: str | None = None,
-                 source: str | None = None, config: str | Path | None = None) -> OptimizeResult:
-    """Load the market for [start, end) and run an Optuna search over `space`."""
+                 source: str | None = None, config: str | Path | None = None,
+                 save: bool = True) -> OptimizeResult:
+    """Load the market for [start, end) and run an Optuna search over `space`; with `save`
+    the trials are stored and `res.trials.attrs['study_id']` is set."""
     data = open_market(db_path, symbol, category, start, end, source or _source(config))
     fixed = {"fill_model": fill_model} if fill_model else None
-    return optimize(data, space, objectives, n_trials=n_trials, seed=seed, profile=profile,
-                    config=config, fixed=fixed)
+    res = optimize(data, space, objectives, n_trials=n_trials, seed=seed, profile=profile,
+                   config=config, fixed=fixed)
+    if save:
+        from gridlab.store.research import save_study
+
+        base, info, code = _lineage(data, config, profile, fixed)
+        with _research_store(db_path) as store:
+            res.trials.attrs["study_id"] = save_study(
+                store, res.trials, param_names=list(space),
+                objectives=",".join(f"{o.metric}:{o.direction}" for o in res.objectives),
+                space={k: [p.low, p.high, "log" if p.log else p.kind] for k, p in space.items()},
+                base_params=base, data=info, fill_model=str(base["backtest"]["fill_model"]),
+                code=code)
+    return res

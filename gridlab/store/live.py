@@ -124,6 +124,9 @@ class Promotion(NamedTuple):
     note: str
     run_id: str | None
     params: dict[str, Any]
+    source_kind: str = ""  # run | sweep | walkforward | trial | profile | rollback
+    source_id: str = ""
+    lineage: dict[str, Any] = {}  # noqa: RUF012 - NamedTuple default, never mutated
 
 
 class LiveStore:
@@ -407,12 +410,16 @@ def open_live_views(mirror_dir: str | Path) -> duckdb.DuckDBPyConnection:
 # ---- promotions (research store) ---------------------------------------------------------
 
 def add_promotion(store: Store, profile: str, version: int, params: dict[str, Any], *,
-                  note: str = "", run_id: str | None = None) -> int:
-    """Record that `profile` v`version` goes live; returns the promotion id."""
+                  note: str = "", run_id: str | None = None, source_kind: str = "",
+                  source_id: str = "", lineage: dict[str, Any] | None = None) -> int:
+    """Record that `profile` v`version` goes live (and where its parameters came from:
+    `source_kind`, `source_id`, `lineage`); returns the promotion id."""
     with store.transaction() as con:
         row = con.execute(load_sql("promotions_insert"), {
             "profile": profile, "version": int(version), "promoted_at": _now_ms(),
-            "note": note, "run_id": run_id, "params": json.dumps(params, sort_keys=True)},
+            "note": note, "run_id": run_id, "params": json.dumps(params, sort_keys=True),
+            "source_kind": source_kind, "source_id": source_id,
+            "lineage": json.dumps(lineage or {}, sort_keys=True, default=str)},
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -421,8 +428,8 @@ def add_promotion(store: Store, profile: str, version: int, params: dict[str, An
 def list_promotions(store: Store, limit: int = 100) -> list[Promotion]:
     """Promotions, newest first."""
     rows = store.con.execute(load_sql("promotions_list"), {"limit": limit}).fetchall()
-    return [Promotion(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5], json.loads(r[6]))
-            for r in rows]
+    return [Promotion(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5], json.loads(r[6]),
+                      r[7], r[8], json.loads(r[9])) for r in rows]
 
 
 def latest_promotion(store: Store) -> Promotion | None:

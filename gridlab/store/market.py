@@ -13,10 +13,9 @@ enforced by the insert path rather than an index (see migrations/0001_market.sql
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
@@ -24,23 +23,23 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gridlab.errors import DataError, StoreError
-from gridlab.store.core import Store, load_sql, quiet_connection
+from gridlab.errors import DataError
+from gridlab.store.core import Store, load_sql
 
 __all__ = [
     "CATEGORIES",
     "INTERVALS",
     "INTERVAL_MS",
-    "STAGE_SLOTS",
+    "PLAUSIBLE_MS",
     "bar_open_time",
+    "check_plausible",
     "count_trades",
-    "drop_staged",
     "first_kline_time",
+    "fmt_utc",
     "get_instrument",
-    "ingest_trade_csv",
+    "implausible_time",
     "insert_funding",
     "insert_klines",
-    "insert_staged_trades",
     "insert_trades",
     "interval_ms",
     "kline_gaps",
@@ -51,12 +50,9 @@ __all__ = [
     "load_funding",
     "load_klines",
     "load_trades",
-    "log_trade_file",
     "resample_trades",
-    "stage_trade_csv",
-    "staging_cursor",
+    "row_of",
     "summarize_market",
-    "trade_file_seen",
     "trade_gaps",
     "trade_span",
     "upsert_instruments",
@@ -81,6 +77,8 @@ _ALIASES = {"1m": "1", "3m": "3", "5m": "5", "15m": "15", "30m": "30", "1h": "60
 CATEGORIES: tuple[str, ...] = ("linear", "inverse", "spot")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
 _I64_MIN = -(2**63)
+PLAUSIBLE_MS: tuple[int, int] = (1_420_070_400_000, 4_102_444_800_000)
+"""Market times outside [2015-01-01, 2100-01-01) UTC are refused as implausible (a unit error)."""
 _I64_MAX = 2**63 - 1
 
 KLINE_COLUMNS = ("symbol", "category", "interval", "open_time", "open", "high", "low", "close",
@@ -88,7 +86,8 @@ KLINE_COLUMNS = ("symbol", "category", "interval", "open_time", "open", "high", 
 TRADE_COLUMNS = ("symbol", "category", "ts", "price", "size", "side", "trade_id", "seq")
 FUNDING_COLUMNS = ("symbol", "ts", "rate")
 INSTRUMENT_COLUMNS = ("symbol", "category", "tick_size", "qty_step", "min_qty", "min_notional",
-                      "max_qty", "fetched_at")
+                      "max_qty", "fetched_at", "max_leverage", "funding_interval_min", "origin")
+_INSTRUMENT_DEFAULTS = {"max_leverage": 0.0, "funding_interval_min": 0, "origin": ""}
 
 _HOW_TO_INGEST = ("ingest it first: `gridlab ingest trades FILE|FOLDER|URL`, `gridlab ingest "
                   "resample`, the REST ingest (`gridlab ingest klines`), or `gridlab synth`")
@@ -132,11 +131,35 @@ def bar_open_time(ts_ms: int, interval: str | int) -> int:
     return (int(ts_ms) - off) // ms * ms + off
 
 
+def fmt_utc(ms: int) -> str:
+    """UTC ISO text of epoch ms; a year outside 1..9999 is shown as its number."""
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"year {1970 + ms / 31_556_952_000:,.0f}"
+
+
+def implausible_time(ms: int) -> str:
+    """Why `ms` (outside PLAUSIBLE_MS) is implausible, naming the likely unit mistake."""
+    if ms >= PLAUSIBLE_MS[1]:
+        return (f"time {ms} ({fmt_utc(ms)}) is after 2100: milliseconds read as seconds, or "
+                "microseconds read as milliseconds?")
+    return (f"time {ms} ({fmt_utc(ms)}) is before 2015: seconds read as milliseconds?")
+
+
+def check_plausible(lo: int, hi: int, what: str) -> None:
+    """DataError if the span [lo, hi] (epoch ms) leaves PLAUSIBLE_MS."""
+    for ms in (lo, hi):
+        if not PLAUSIBLE_MS[0] <= ms < PLAUSIBLE_MS[1]:
+            raise DataError(f"{what}: {implausible_time(int(ms))}",
+                            "times must be epoch milliseconds (UTC); convert the column")
+
+
 def _where(store: Store) -> str:
     return str(store.path)
 
 
-def _row(con: duckdb.DuckDBPyConnection, sql_name: str,
+def row_of(con: duckdb.DuckDBPyConnection, sql_name: str,
          params: dict[str, Any] | None = None) -> tuple[Any, ...] | None:
     """First row of a query, the result drained (an undrained result blocks the connection)."""
     rows = con.execute(load_sql(sql_name), params or {}).fetchall()
@@ -189,7 +212,7 @@ def _execute_insert(store: Store, sql_name: str, frame: Any, what: str,
                     params: dict[str, Any] | None = None) -> int:
     try:
         with _registered(store, frame), store.transaction() as con:
-            row = _row(con, sql_name, params)
+            row = row_of(con, sql_name, params)
     except (duckdb.ConversionException, duckdb.ConstraintException,
             duckdb.InvalidInputException, duckdb.BinderException) as exc:
         text = str(exc).strip().splitlines()[0]
@@ -229,7 +252,7 @@ def insert_trades(store: Store, df: pd.DataFrame) -> int:
     frame = pa.Table.from_pandas(frame, preserve_index=False)  # Arrow scans faster
     try:
         with _registered(store, frame):
-            check = _row(store.con, "market_check_trades")
+            check = row_of(store.con, "market_check_trades")
     except (duckdb.ConversionException, duckdb.InvalidInputException,
             duckdb.BinderException) as exc:
         raise DataError(f"insert_trades: {str(exc).strip().splitlines()[0]}",
@@ -245,6 +268,7 @@ def insert_trades(store: Store, df: pd.DataFrame) -> int:
     if n_value:
         raise DataError(f"insert_trades: {n_value} row(s) have a non-positive or non-finite "
                         "price or size", "drop them before inserting")
+    check_plausible(int(lo), int(hi), "insert_trades")
     sql_name = "market_insert_trades_dedupe" if n_repeat else "market_insert_trades"
     return _execute_insert(store, sql_name, frame, "insert_trades",
                            {"lo": int(lo), "hi": int(hi)})
@@ -264,20 +288,24 @@ def upsert_instruments(store: Store, df: pd.DataFrame) -> int:
     """Insert or replace instrument filters; a stored row with a newer fetched_at is kept.
 
     Columns: symbol, category, tick_size, qty_step, min_qty, min_notional, max_qty,
-    fetched_at (epoch ms). Returns the number of rows inserted or replaced.
+    fetched_at (epoch ms); optional max_leverage (0 = unknown), funding_interval_min (0 for
+    spot or unknown), origin (rest, file:NAME, snapshot:DATE). Returns the rows inserted or
+    replaced.
     """
-    _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments")
+    _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments",
+                     optional=tuple(_INSTRUMENT_DEFAULTS))
     if df.empty:
         return 0
     _check_values(df, "upsert_instruments", ("symbol", "category"))
-    return _execute_insert(store, "market_upsert_instruments", df[list(INSTRUMENT_COLUMNS)],
+    frame = df.assign(**{k: v for k, v in _INSTRUMENT_DEFAULTS.items() if k not in df.columns})
+    return _execute_insert(store, "market_upsert_instruments", frame[list(INSTRUMENT_COLUMNS)],
                            "upsert_instruments")
 
 
 # -- spans -----------------------------------------------------------------------------------
 def _span(store: Store, sql_name: str, params: dict[str, Any]) -> tuple[int | None, int | None,
                                                                         int]:
-    row = _row(store.con, sql_name, params)
+    row = row_of(store.con, sql_name, params)
     if row is None or not row[2]:
         return None, None, 0
     return int(row[0]), int(row[1]), int(row[2])
@@ -318,7 +346,7 @@ def count_trades(store: Store, symbol: str, category: str, start_ms: int | None 
     """Stored trades in [start_ms, end_ms), optionally only those whose id lacks `not_prefix`."""
     params = {"symbol": validate_symbol(symbol), "category": validate_category(category),
               "not_prefix": not_prefix} | _bounds(start_ms, end_ms)
-    row = _row(store.con, "market_count_trades", params)
+    row = row_of(store.con, "market_count_trades", params)
     return int(row[0]) if row else 0
 
 
@@ -396,9 +424,10 @@ def load_funding(store: Store, symbol: str, start_ms: int | None = None,
 
 
 def get_instrument(store: Store, symbol: str, category: str) -> dict[str, Any] | None:
-    """Instrument filters (tick_size, qty_step, min_qty, min_notional, max_qty…) or None."""
+    """Instrument filters (tick_size, qty_step, min_qty, min_notional, max_qty, max_leverage,
+    funding_interval_min, origin, fetched_at) or None."""
     params = {"symbol": validate_symbol(symbol), "category": validate_category(category)}
-    row = _row(store.con, "market_get_instrument", params)
+    row = row_of(store.con, "market_get_instrument", params)
     if row is None:
         return None
     return dict(zip(INSTRUMENT_COLUMNS, row, strict=True))
@@ -437,9 +466,9 @@ def resample_trades(store: Store, symbol: str, category: str, interval: str | in
     params |= {"ms": ms, "offset": off, "lo": lo, "hi": hi}
     count_params = {k: params[k] for k in ("symbol", "category", "interval", "lo", "hi")}
     with store.transaction() as con:
-        before = _row(con, "market_count_klines", count_params)
-        _row(con, "market_resample_trades", params)
-        after = _row(con, "market_count_klines", count_params)
+        before = row_of(con, "market_count_klines", count_params)
+        row_of(con, "market_resample_trades", params)
+        after = row_of(con, "market_count_klines", count_params)
     assert before is not None and after is not None
     return int(after[0]) - int(before[0])
 
@@ -479,151 +508,3 @@ def summarize_market(store: Store, trade_gap_ms: int, top: int = 3) -> dict[str,
                               {"gap_ms": int(trade_gap_ms), "top": top}).df(),
         "funding": con.execute(load_sql("status_funding"), {"top": top}).df(),
     }
-
-
-# -- trade dump files (used by gridlab.data.files) --------------------------------------------
-def trade_file_seen(store: Store, symbol: str, category: str, source: str,
-                    nbytes: int) -> dict[str, int] | None:
-    """The log row of a trade file already ingested (same name and size), or None."""
-    row = _row(store.con, "trade_files_seen", {
-        "symbol": symbol, "category": category, "source": source, "bytes": int(nbytes)})
-    if row is None:
-        return None
-    return {"rows_read": int(row[0]), "rows_added": int(row[1]), "ingested_at": int(row[2])}
-
-
-def log_trade_file(store: Store, *, source: str, symbol: str, category: str, nbytes: int,
-                   cover: tuple[int, int], rows_read: int, rows_added: int) -> None:
-    """Record what a trade file (or synthetic batch) covered and added."""
-    _row(store.con, "trade_files_log", {
-        "source": source, "symbol": symbol, "category": category, "bytes": int(nbytes),
-        "cover_start": int(cover[0]), "cover_end": int(cover[1]), "rows_read": int(rows_read),
-        "rows_added": int(rows_added), "ingested_at": int(time.time() * 1000)})
-
-
-_CSV_LINE_RE = re.compile(r"CSV Error on Line: (\d+)")
-
-
-def _csv_error(path: Path, exc: duckdb.Error) -> str:
-    """One line out of DuckDB's multi-line CSV error: the line number and what went wrong."""
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    head = re.sub(r"^[A-Za-z ]*Error: ", "", lines[0] if lines else type(exc).__name__)
-    m = _CSV_LINE_RE.search(text)
-    if not m:
-        return head.replace(f": {path}", "").replace(str(path), path.name)
-    detail = next((ln for ln in lines[1:] if not ln.startswith("Original Line")), head)
-    conv = re.match(r'Error when converting column "([^"]+)"\. (.*)', detail)
-    if conv:
-        detail = f"column {conv.group(1)}: {conv.group(2)[0].lower()}{conv.group(2)[1:]}"
-    return f"line {m.group(1)}: {detail}"
-
-
-# Staging slots (whitelisted identifiers): 0 and 1 are tables of the attached in-memory database
-# gl_stage, filled from a worker thread's cursor; 2 and 3 are temp tables of the store's own
-# connection (usable inside a caller's transaction, which may write to one database only).
-STAGE_SLOTS: tuple[str, ...] = ("gl_stage.slot0", "gl_stage.slot1", "_gl_slot2", "_gl_slot3")
-_TRADE_FILE_FIX = "re-download the file (it may be truncated or not a Bybit trade dump)"
-
-
-def _stage_sql(name: str, slot: int) -> str:
-    table = STAGE_SLOTS[slot]
-    create = f"CREATE OR REPLACE {'TABLE' if '.' in table else 'TEMP TABLE'} {table}"
-    return load_sql(name).replace("{create}", create).replace("{stage}", table)
-
-
-def staging_cursor(store: Store) -> duckdb.DuckDBPyConnection:
-    """A second connection to the store for staging files from a worker thread."""
-    store.con.execute("ATTACH IF NOT EXISTS ':memory:' AS gl_stage")
-    cur = store.con.cursor()
-    quiet_connection(cur)
-    return cur
-
-
-def stage_trade_csv(store: Store, path: Path, *, fmt: str, columns: dict[str, str],
-                    compression: str = "auto", slot: int = 0,
-                    con: duckdb.DuckDBPyConnection | None = None) -> None:
-    """Read one Bybit trade dump (`fmt` 'derivatives' or 'spot') into staging slot `slot`.
-
-    Staging tables are in memory (slots 0/1: an attached database, filled through a
-    `staging_cursor` from a worker thread, since DuckDB reads a gzip file on one core and the
-    next file can be read while this one is inserted; slots 2/3: temp tables of the store's
-    connection), so the store file does not change. Unreadable input raises DataError naming
-    the file and line.
-    """
-    if fmt not in ("derivatives", "spot"):
-        raise ValueError(f"unknown trade file format {fmt!r}")
-    if store.read_only:
-        raise StoreError(f"the store {store.path} is open read-only", "open it read-write")
-    if con is None:
-        con = store.con
-        if "." in STAGE_SLOTS[slot]:  # (a staging_cursor has attached it already)
-            con.execute("ATTACH IF NOT EXISTS ':memory:' AS gl_stage")
-    try:
-        con.execute(_stage_sql(f"trades_stage_{fmt}", slot),
-                    {"path": str(path), "columns": columns, "compression": compression})
-    except duckdb.Error as exc:
-        if isinstance(exc, duckdb.IOException | duckdb.OutOfMemoryException) and (
-                "space" in str(exc).lower() or "memory" in str(exc).lower()):
-            raise StoreError(f"staging {path.name} failed: {_csv_error(path, exc)}",
-                             "free memory / disk space and run again") from None
-        raise DataError(f"cannot read trade file {path.name}: {_csv_error(path, exc)}",
-                        _TRADE_FILE_FIX) from None
-
-
-def drop_staged(store: Store, slot: int) -> None:
-    """Drop staging slot `slot` (no error if it does not exist)."""
-    with suppress(duckdb.Error):
-        store.con.execute(f"DROP TABLE IF EXISTS {STAGE_SLOTS[slot]}")
-
-
-def insert_staged_trades(store: Store, *, slot: int, name: str, fmt: str, symbol: str,
-                         category: str, source: str, nbytes: int,
-                         cover: tuple[int, int] | None) -> tuple[int, int]:
-    """Check the staged file and insert its new trades in one transaction, logging the file.
-
-    seq is the line order in the file. A missing value, a side other than Buy/Sell, a
-    non-positive price or size, or another symbol raises DataError naming the file and line;
-    nothing is stored then. Returns (rows_read, rows_added). The slot is left for drop_staged.
-    """
-    con = store.con
-    row = con.execute(_stage_sql("trades_check_stage", slot)).fetchall()[0]
-    n, lo, hi, sym_lo, sym_hi, null_row, side_row, value_row, rid_lo, rid_hi = row
-    if not n:
-        raise DataError(f"trade file {name} holds no trades", _TRADE_FILE_FIX)
-    if rid_hi - rid_lo != n - 1:  # pragma: no cover - DuckDB stopped numbering rows in order
-        raise StoreError(f"staging {name} did not keep the file order", "report this bug")
-    for bad, what in ((null_row, "a missing value"), (side_row, "a side that is not Buy/Sell"),
-                      (value_row, "a non-positive price or size")):
-        if bad is not None:
-            raise DataError(f"trade file {name}, line {int(bad) - int(rid_lo) + 2}: {what}",
-                            _TRADE_FILE_FIX)
-    if fmt == "derivatives" and (sym_lo != sym_hi or sym_lo != symbol):
-        found = sym_lo if sym_lo == sym_hi else f"{sym_lo}..{sym_hi}"
-        raise DataError(f"trade file {name} holds symbol {found}, expected {symbol}",
-                        "check --symbol, or split the file by symbol")
-    with store.transaction():
-        added_rows = con.execute(_stage_sql("trades_insert_stage", slot), {
-            "symbol": symbol, "category": category, "lo": int(lo), "hi": int(hi),
-            "rowid_lo": int(rid_lo)}).fetchall()
-        added = int(added_rows[0][0]) if added_rows else 0
-        span = cover if cover is not None else (int(lo), int(hi) + 1)
-        log_trade_file(store, source=source, symbol=symbol, category=category, nbytes=nbytes,
-                       cover=span, rows_read=int(n), rows_added=added)
-    return int(n), added
-
-
-def ingest_trade_csv(store: Store, path: Path, *, fmt: str, columns: dict[str, str],
-                     symbol: str, category: str, source: str, nbytes: int,
-                     cover: tuple[int, int] | None, compression: str = "auto") -> tuple[int, int]:
-    """Stage, check and insert one Bybit trade dump (see stage_trade_csv, insert_staged_trades).
-
-    Nothing from a bad file is stored. Returns (rows_read, rows_added).
-    """
-    try:
-        stage_trade_csv(store, path, fmt=fmt, columns=columns, compression=compression, slot=2)
-        return insert_staged_trades(store, slot=2, name=path.name, fmt=fmt, symbol=symbol,
-                                    category=category, source=source, nbytes=nbytes,
-                                    cover=cover)
-    finally:
-        drop_staged(store, 2)

@@ -56,13 +56,16 @@ def load_profile(store: Store, name: str, version: int | None = None) -> Profile
         if latest is None:
             known = sorted({r.name for r in list_profiles(store)})
             raise StoreError(f"profile {name!r} is not in the store {store.path}",
-                             f"stored profiles: {', '.join(known) or 'none'}; "
-                             "save it first (save_profile)")
+                             f"stored profiles: {', '.join(known) or 'none'}; store one "
+                             "from a result: gridlab promote NAME --from-run RUN_ID (or "
+                             "--from-sweep, --from-walkforward, --from-trial)")
         version = int(latest[0])
     row = store.con.execute(load_sql("profiles_get"), [name, version]).fetchone()
     if row is None:
+        versions = [r.version for r in list_profiles(store, all_versions=True) if r.name == name]
         raise StoreError(f"profile {name!r} has no version {version} in the store {store.path}",
-                         "list the versions with list_profiles(store, all_versions=True)")
+                         f"stored versions: {', '.join(map(str, versions)) or 'none'} "
+                         "(gridlab promotions list)")
     raw = json.loads(row[1])
     raw.update(name=name, note=row[2])
     return profile_from_dict(raw, f"stored profile {name} v{version}")

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from gridlab.backtest.results import BacktestResult
 
 __all__ = [
+    "best_sweep_set",
     "get_run",
+    "get_sweep_set",
     "list_runs",
     "list_sweeps",
     "load_run_equity",
@@ -163,6 +165,45 @@ def get_run(store: Store, run_id: str) -> dict[str, Any]:
     out["params"] = json.loads(out["params"])
     out["metrics"] = json.loads(out["metrics"])
     return out
+
+
+def get_sweep_set(store: Store, sweep_id: str, set_id: int) -> dict[str, Any]:
+    """One set of a stored sweep (id or unique prefix): the sweep header (base_params decoded)
+    plus `set_id`, `set_params` (its swept values) and `metrics`."""
+    rows = store.con.execute(load_sql("runs_get_sweep"), {"sweep_id": sweep_id}).df()
+    if rows.empty:
+        raise StoreError(f"no sweep {sweep_id!r} in the store {store.path}",
+                         "list them with `gridlab runs list` (sweeps)")
+    if len(rows) > 1:
+        raise StoreError(f"sweep id prefix {sweep_id!r} is ambiguous", "give more characters")
+    out = rows.iloc[0].to_dict()
+    res = store.con.execute(load_sql("runs_get_sweep_set"),
+                            {"sweep_id": out["sweep_id"], "set_id": int(set_id)}).df()
+    if res.empty:
+        raise StoreError(f"sweep {out['sweep_id']} has no set {set_id} (it has {out['n_sets']})",
+                         "pick a set_id from the sweep's table")
+    row = res.iloc[0].to_dict()
+    out["base_params"] = json.loads(out["base_params"])
+    out["param_grid"] = json.loads(out["param_grid"])
+    out["set_id"] = int(set_id)
+    out["set_params"] = json.loads(row.pop("params"))
+    row.pop("sweep_id")
+    row.pop("set_id")
+    out["metrics"] = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+    return out
+
+
+def best_sweep_set(store: Store, sweep_id: str, metric: str, maximize: bool = True) -> int:
+    """set_id of a stored sweep's best set by `metric` (sets without a value are skipped)."""
+    head = get_sweep_set(store, sweep_id, 0)
+    table = load_sweep_results(store, head["sweep_id"])
+    if metric not in table.columns or metric in ("sweep_id", "set_id", "params"):
+        raise StoreError(f"sweeps have no metric {metric!r}",
+                         "use a metric column such as total_return, sharpe, max_drawdown")
+    col = table[metric].astype("float64")
+    if col.isna().all():
+        raise StoreError(f"no set of sweep {head['sweep_id']} has a {metric}", "pick a set id")
+    return int(table["set_id"].iloc[int(col.idxmax() if maximize else col.idxmin())])
 
 
 def load_run_fills(store: Store, run_id: str) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+DELETE FROM funding WHERE symbol = $symbol AND ts >= $start AND ts < $end;
