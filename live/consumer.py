@@ -19,6 +19,7 @@ from gridlab.bybit.parse import Execution, Order
 
 if TYPE_CHECKING:
     from live.core import TradingCore
+    from live.tape import TapeRecorder
 
 __all__ = ["Consumer", "Key"]
 
@@ -32,6 +33,7 @@ class Consumer:
 
     _inbox: asyncio.Queue[tuple[Any, ...]] | None
     cores: dict[Key, TradingCore]
+    tape: TapeRecorder | None
 
     def _drain(self) -> list[tuple[Any, ...]]:
         out = []
@@ -107,6 +109,8 @@ class Consumer:
                     self._on_order(o)
             elif kind == "prints":
                 prints.setdefault(item[1], []).extend(item[2])
+                if self.tape is not None and len(item) > 3:
+                    self.tape.on_trades(item[1][1], item[3])
             elif kind == "poll":
                 add(await self._guard("the REST poll", self._poll()))
             elif kind == "resync":
@@ -129,6 +133,11 @@ class Consumer:
                                   core.apply_pending(core.last_ts, core.last_price), core)
                 await self._guard("applying fills",
                                   core.apply_pending(None, None, expired_only=True), core)
+        if self.tape is not None and self.tape.writer.pending():
+            try:
+                self.tape.flush()  # on the consumer: the writer connection is not shared
+            except Exception:
+                log.exception("storing the tape failed")
 
     async def _store_exec(self, core: TradingCore, e: Execution, source: str) -> None:
         core.store_execution(e, source)
@@ -169,6 +178,8 @@ class Consumer:
         self.event("ws_reconnect", f"{stream} stream reconnected; resyncing over REST",
                     "warning")
         out: dict[Key, list[tuple[int, float]]] = {}
+        if which == "public" and self.tape is not None:
+            self.tape.stream_dropped(k[1] for k in self.cores if k[0] == category)
         for key, core in self.cores.items():
             await self._guard("the resync", core.catch_up(), core)
             await self._guard("the resync", core.sync_orders(), core)

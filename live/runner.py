@@ -56,6 +56,7 @@ from live.ledger import Ledger
 from live.promote import ActiveProfile, choose_profile
 from live.reconcile import reconcile
 from live.redact import Redactor
+from live.tape import TapeRecorder
 
 __all__ = ["CommandError", "LiveRunner", "live_paths", "main_live", "paper_config",
            "setup_logging"]
@@ -108,6 +109,7 @@ class LiveRunner(Consumer):
                                 self.config.live.alerts.telegram_url])
         self.alerter = Alerter(self.config.live.alerts, runner=self.name, redact=self.redact)
         self.store: LiveStore | None = None
+        self.tape: TapeRecorder | None = None
         self.cores: dict[Key, TradingCore] = {}
         self.actives: dict[Key, ActiveProfile] = {}
         self.failed: dict[Key, str] = {}  # grids that could not start (no core)
@@ -269,6 +271,7 @@ class LiveRunner(Consumer):
             self._by_symbol[spec.symbol] = core
         if not self.cores:
             raise errors[0]
+        self.tape = TapeRecorder(self.store.store, [k[1] for k in self.cores])
         pf = cfg.portfolio
         self.account = AccountRisk(
             pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
@@ -374,6 +377,10 @@ class LiveRunner(Consumer):
         if store is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(store.export)
+            if self.tape is not None:
+                with contextlib.suppress(Exception):
+                    self.tape.flush()
+                    self.tape.export(store.mirror_dir)
             store.close()
         if self.exchange is not None:
             await asyncio.to_thread(self.exchange.close)
@@ -389,7 +396,7 @@ class LiveRunner(Consumer):
     def _on_trades(self, key: Key) -> Callable[[list[PublicTrade]], None]:
         def on_trades(trades: list[PublicTrade]) -> None:
             self._last_print_wall = time.monotonic()
-            self._post("prints", key, [(t.ts, t.price) for t in trades])
+            self._post("prints", key, [(t.ts, t.price) for t in trades], trades)
         return on_trades
 
     def _start_streams(self) -> None:
@@ -476,6 +483,11 @@ class LiveRunner(Consumer):
                     await asyncio.to_thread(self.store.export)
                 except Exception as exc:
                     log.warning("Parquet export failed: %s", exc)
+            if self.tape is not None:
+                try:
+                    await asyncio.to_thread(self.tape.export, self.store.mirror_dir)
+                except Exception as exc:
+                    log.warning("tape export failed: %s", exc)
 
     # ---- alerts and commands ---------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from gridlab.bybit.parse import (
     OrderAck,
     Position,
     PublicTrade,
+    RiskLimitTier,
     Ticker,
     Wallet,
     parse_execution,
@@ -59,6 +60,7 @@ from gridlab.bybit.parse import (
     parse_order,
     parse_position,
     parse_public_trade,
+    parse_risk_limit,
     parse_ticker,
     parse_wallet,
     side_to_str,
@@ -298,6 +300,12 @@ class BybitClient:
         body = self._request("get_tickers", "/v5/market/tickers", params)
         ts = int(body.get("time") or 0)
         return [parse_ticker(d, ts) for d in body["result"].get("list", [])]
+
+    def get_risk_limits(self, symbol: str) -> list[RiskLimitTier]:
+        """Risk-limit tiers of one symbol (linear/inverse), all pages."""
+        params: dict[str, Any] = {"category": self.category, "symbol": symbol}
+        rows = self._paged("get_risk_limit", "/v5/market/risk-limit", params)
+        return [parse_risk_limit(d) for d in rows if d.get("symbol", symbol) == symbol]
 
     def get_ticker(self, symbol: str) -> Ticker:
         """One symbol's ticker."""

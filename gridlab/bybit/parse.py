@@ -19,6 +19,7 @@ __all__ = [
     "OrderAck",
     "Position",
     "PublicTrade",
+    "RiskLimitTier",
     "Ticker",
     "Wallet",
     "parse_execution",
@@ -32,6 +33,7 @@ __all__ = [
     "parse_position",
     "parse_public_trade",
     "parse_public_trade_ws",
+    "parse_risk_limit",
     "parse_ticker",
     "parse_wallet",
     "side_from_str",
@@ -390,3 +392,29 @@ class FeeRate:
 def parse_fee_rate(d: Raw) -> FeeRate:
     """One entry of /v5/account/fee-rate result.list."""
     return FeeRate(d.get("symbol", ""), _f(d.get("makerFeeRate")), _f(d.get("takerFeeRate")))
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimitTier:
+    """One risk-limit tier of a symbol: rates are fractions; `mm_deduction` is nan when Bybit
+    leaves it blank (the margin model derives it)."""
+
+    symbol: str
+    tier: int
+    risk_limit_value: float
+    mmr: float
+    imr: float
+    max_leverage: float
+    mm_deduction: float
+
+
+def parse_risk_limit(d: Raw) -> RiskLimitTier:
+    """One entry of /v5/market/risk-limit result.list."""
+    return RiskLimitTier(
+        symbol=d.get("symbol", ""), tier=_i(d.get("id")),
+        risk_limit_value=_f(d.get("riskLimitValue"), float("nan")),
+        mmr=_f(d.get("maintenanceMargin"), float("nan")),
+        imr=_f(d.get("initialMargin"), float("nan")),
+        max_leverage=_f(d.get("maxLeverage"), float("nan")),
+        mm_deduction=_f(d.get("mmDeduction"), float("nan")),
+    )

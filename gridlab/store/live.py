@@ -35,6 +35,7 @@ import pandas as pd
 
 from gridlab.errors import StoreError
 from gridlab.store.core import Store, load_sql
+from gridlab.store.live_tape import tape_views
 
 __all__ = [
     "LIVE_TABLES",
@@ -403,6 +404,7 @@ def open_live_views(mirror_dir: str | Path) -> duckdb.DuckDBPyConnection:
         if path.exists():
             con.read_parquet(str(path)).create_view(table)
             found += 1
+    tape_views(con, folder)
     if not found:
         con.close()
         raise StoreError(f"the live mirror {folder} holds no table yet",

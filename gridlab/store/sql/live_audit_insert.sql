@@ -1,0 +1,6 @@
+INSERT INTO live_audits (runner, symbol, start_ms, end_ms, fill_model, latency_ms, params_hash,
+                         n_trades, n_gaps, matched, missed, extra, gap, match_rate, pnl,
+                         created_at)
+VALUES ($runner, $symbol, $start_ms, $end_ms, $fill_model, $latency_ms, $params_hash,
+        $n_trades, $n_gaps, $matched, $missed, $extra, $gap, $match_rate, $pnl, $created_at)
+RETURNING audit_id;

@@ -1,0 +1,1 @@
+SELECT value FROM live_state WHERE key = $key;

@@ -1,0 +1,1 @@
+SELECT max(ts) FROM live_tape WHERE symbol = $symbol;

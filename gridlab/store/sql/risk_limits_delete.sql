@@ -1,0 +1,1 @@
+DELETE FROM risk_limits WHERE symbol = $symbol AND category = $category;
