@@ -19,7 +19,7 @@ from gridlab.fmt import pct, side_name, utc_iso
 from gridlab.research.live_audit import LiveAudit, audit_live
 from gridlab.store.core import MEMORY, Store
 from gridlab.store.live import open_live_views
-from gridlab.store.live_audit import save_audit
+from gridlab.store.live_audit import read_live_state, save_audit
 from gridlab.strategy.params import make_filters
 from live.grids import grid_specs, live_paths
 
@@ -32,6 +32,7 @@ _CAUSE_NAMES = {"matched": "price/timing of matched fills", "missed": "missed fi
 
 
 def _filters(config: GridlabConfig, symbol: str, category: str) -> Any:
+    """Filters for a runner state that has none (written before it kept them)."""
     path = Path(config.data.db_path)
     with Store.open(path if path.exists() else MEMORY, read_only=path.exists()) as store:
         row = instrument_filters(store, symbol, category).row
@@ -54,10 +55,12 @@ def run_audit(config: GridlabConfig, *, name: str | None = None, symbol: str | N
     out: list[tuple[LiveAudit, int | None]] = []
     try:
         for spec in specs:
+            state = read_live_state(con, spec.state_key) or {}
+            filters = (None if (state.get("market") or {}).get("filters")
+                       else _filters(config, spec.symbol, spec.category))
             audit = audit_live(con, config, runner=runner, symbol=spec.symbol,
                                state_key=spec.state_key, category=spec.category,
-                               filters=_filters(config, spec.symbol, spec.category),
-                               start_ms=to_ms(start), end_ms=to_ms(end),
+                               filters=filters, start_ms=to_ms(start), end_ms=to_ms(end),
                                fill_model=fill_model, latency_ms=latency_ms, tol_ms=tol_ms)
             aid = None
             if save:

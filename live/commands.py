@@ -18,10 +18,15 @@ _CONFIG = typer.Option(Path("config.yaml"), "--config", "-c", help="config.yaml"
 
 
 def register(app: typer.Typer) -> None:
-    """Add `live` and `promote` to a Typer app."""
+    """Add `live` (and `live audit`), `promote` and `promotions` to a Typer app."""
 
-    @app.command("live")
-    def live_cmd(config: Path = _CONFIG,
+    live_app = typer.Typer(invoke_without_command=True, add_completion=False,
+                           pretty_exceptions_enable=False,
+                           help="Run the grid live (Bybit, or --paper), with the control panel; "
+                                "`gridlab live audit` checks its fills against the backtest.")
+
+    @live_app.callback()
+    def live_cmd(ctx: typer.Context, config: Path = _CONFIG,
                  paper: bool = typer.Option(False, "--paper",
                                             help="trade on the local exchange at 127.0.0.1 "
                                                  "(`gridlab fake-exchange`)"),
@@ -30,11 +35,43 @@ def register(app: typer.Typer) -> None:
                                                          "latest promotion"),
                  log_level: str = typer.Option("INFO", "--log-level")) -> None:
         """Run the grid live (Bybit, or --paper), with the control panel."""
+        if ctx.invoked_subcommand is not None:
+            return
         from live.runner import main_live
 
         code = main_live(config, paper=paper, profile=profile, log_level=log_level)
         if code:
             raise typer.Exit(code)
+
+    @live_app.command("audit")
+    def audit_cmd(config: Path = _CONFIG,
+                  name: str | None = typer.Option(None, "--name",
+                                                  help="the runner (live.name); default: "
+                                                       "the config's"),
+                  symbol: str | None = typer.Option(None, "--symbol", help="one of its grids"),
+                  start: str | None = typer.Option(None, "--from", help="UTC date/time"),
+                  end: str | None = typer.Option(None, "--to", help="UTC date/time"),
+                  fill_model: str = typer.Option("cross", "--fill-model",
+                                                 help="cross | touch | queue"),
+                  latency_ms: int = typer.Option(0, "--latency-ms", min=0),
+                  tol_ms: int = typer.Option(5_000, "--tol-ms", min=0,
+                                             help="largest time difference of a match"),
+                  save: bool = typer.Option(True, "--save/--no-save",
+                                            help="store the audit in the research store")
+                  ) -> None:
+        """Replay the runner's recorded tape through the backtest with the parameters it
+        traded and compare fill by fill: matched, missed, extra, gaps, the PnL gap by cause."""
+        from gridlab.config import load_config
+        from live.audit import audit_lines, run_audit
+
+        cfg = load_config(config)
+        for audit, aid in run_audit(cfg, name=name, symbol=symbol, start=start, end=end,
+                                    fill_model=fill_model, latency_ms=latency_ms,
+                                    tol_ms=tol_ms, save=save):
+            for line in audit_lines(audit, aid):
+                typer.echo(line)
+
+    app.add_typer(live_app, name="live")
 
     @app.command("promote")
     def promote_cmd(profile: str = typer.Argument(..., help="profile name"),

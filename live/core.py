@@ -199,6 +199,8 @@ class TradingCore(FillApplication, OrderExecution):
             "paused": self.paused, "apply_seq": self.apply_seq, "created_at": self.created_at,
             "first_ts": self.first_ts, "error": self.error, "rest_mark": self.rest_mark,
             "strategy": strategy, "risk": self.risk.snapshot(),
+            "market": {"filters": list(self.strategy.filters), "maker_fee": self.s.maker_fee,
+                       "taker_fee": self.s.taker_fee, "category": self.s.category},
             "ledger": self.ledger.snapshot(), "slot_link": {str(k): v for k, v in
                                                           self.slot_link.items()},
         }

@@ -9,6 +9,8 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from gridlab.backtest.data import MarketData
 from gridlab.backtest.engine import backtest
@@ -18,6 +20,7 @@ from gridlab.store.core import Store
 from gridlab.store.live import open_live_views
 from gridlab.store.live_audit import audit_fills, list_audits, save_audit
 from gridlab.strategy.params import make_filters
+from live.commands import app as live_cli
 from live.runner import LiveRunner
 from tests.live_helpers import RunnerThread, local_config
 from tests.test_live_parity import tape
@@ -55,7 +58,7 @@ def _run(fx: FakeExchange, cfg: Any, data: dict[str, Any], drop_at: int | None =
             if drop_at is not None and i == drop_at:
                 fx.faults.drop_ws("public")
             assert fx.market.step(1) == 1
-            rt.settle(fx, int(ts))
+            rt.settle(fx, int(ts), timeout=60.0)  # a reconnect under load can take a while
     finally:
         rt.stop()
     return runner
@@ -95,6 +98,16 @@ def test_audit_on_the_local_exchange_matches_every_fill(fake_exchange: FakeExcha
         aid = save_audit(store, audit.summary(), audit.result.fills)
         assert list(list_audits(store)["audit_id"]) == [aid]
         assert len(audit_fills(store, aid)) == len(audit.result.fills)
+
+    # the command line: the same audit from the config file, printed and stored
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    out = CliRunner().invoke(live_cli, ["live", "audit", "-c", str(path)])
+    assert out.exit_code == 0, out.output
+    assert f"{c['matched']} matched, 0 missed" in out.output and "match rate 100.00%" in out.output
+    assert "stored as audit" in out.output
+    bad = CliRunner().invoke(live_cli, ["live", "audit", "-c", str(path), "--latency-ms", "-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
 
     # with 30 s of assumed latency the replay fills later or not at all: misses and extras,
     # and the PnL difference is split into causes that add up

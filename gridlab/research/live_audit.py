@@ -4,7 +4,8 @@ parameters the runner traded, and compare fill by fill with its real fills.
 Reads through a DuckDB connection that sees the runner's tables: the runner's own file when
 it is stopped, or its Parquet mirror (`open_live_views`) while it runs. The parameters are
 the ones the runner stored with its state (`profile.params`: grid, recenter, risk), laid
-over the runner's config; the fill model and latency are the caller's choice. The replay
+over the runner's config, with the instrument filters and the fee rates the runner traded
+with (`market` in its state); the fill model and latency are the caller's choice. The replay
 starts flat at the first tape trade, as a runner started on an empty account does.
 """
 
@@ -65,7 +66,8 @@ class LiveAudit:
 
 
 def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner: str,
-               symbol: str, state_key: str, filters: Filters, category: str = "linear",
+               symbol: str, state_key: str, filters: Filters | None = None,
+               category: str = "linear",
                start_ms: int | None = None, end_ms: int | None = None,
                fill_model: str = "cross", latency_ms: int = 0, tol_ms: int = 5_000
                ) -> LiveAudit:
@@ -75,6 +77,13 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
         raise DataError(f"runner {runner} has no stored state under {state_key!r}",
                         "audit a runner that has run (its live store or mirror)")
     params = state["profile"]["params"]
+    market = state.get("market") or {}
+    if market.get("filters"):
+        filters = Filters(*(float(x) for x in market["filters"]))  # what the runner traded
+    if filters is None:
+        raise DataError(f"runner {runner} stored no instrument filters",
+                        "pass filters= (the instrument's tick, lot step, min qty, ...)")
+    fees = {k: float(market[k]) for k in ("maker_fee", "taker_fee") if k in market}
     lo = -(2**62) if start_ms is None else int(start_ms)
     hi = 2**62 if end_ms is None else int(end_ms)
     tape = load_tape(con, symbol, lo, hi)
@@ -91,7 +100,7 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
     md = MarketData.from_trades(tape["ts"].to_numpy(np.int64), tape["price"].to_numpy(),
                                 tape["size"].to_numpy(), symbol=symbol, category=category,
                                 filters=filters)
-    run = backtest(md, cfg, fill_model=fill_model, latency_ms=int(latency_ms))
+    run = backtest(md, cfg, fill_model=fill_model, latency_ms=int(latency_ms), **fees)
     assert run.fills is not None
     sim = run.fills[["ts", "side", "price", "qty", "fee"]]
     live = live_fills_span(con, symbol, t0, t1)[["ts", "side", "price", "qty", "fee"]]
