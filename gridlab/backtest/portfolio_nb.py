@@ -116,7 +116,7 @@ def _filters_row(r):
 
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _grid(s, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q, frow, fqty,
           act, lvp, lvs, soff, ooff, roff, coff, aoff):
     """Grid s's GridArrays: views of the concatenated arrays."""
