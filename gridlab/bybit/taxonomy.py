@@ -219,7 +219,7 @@ def classify(code: int | str, path: str = "") -> Action:
 def _on_text(rule: Rule) -> str:
     parts = [f"{g}: {a.value}" for g, a in rule.on]
     if rule.action is Action.AMBIGUOUS:
-        parts.append("other endpoints: retry")
+        parts += ["create: look the orderLinkId up first", "other endpoints: retry"]
     if rule.halt:
         parts.append("the grid stops")
     return "; ".join(parts)
@@ -230,3 +230,7 @@ def markdown_table() -> str:
     lines = ["| Code | Meaning | Action | Per endpoint |", "|---|---|---|---|"]
     lines += [f"| {r.key} | {r.meaning} | {r.action.value} | {_on_text(r)} |" for r in RULES]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m gridlab.bybit.taxonomy: the table for docs/live.md
+    print(markdown_table(), end="")
