@@ -5,8 +5,12 @@ tmp_path, server rate limits off), with `.url`, `.ws_public`, `.ws_private`, `.a
 `.api_secret`, `.credentials`, `.engine`, `.faults`, `.market`, `.config()`, `.restart()`.
 `fast_config`: the function `fast_config(fx, **overrides)` -> an ExchangeConfig for it with
 short timeouts and backoffs. `fake_exchange_factory`: `make(**FakeExchange kwargs)` -> a started
-FakeExchange, closed at teardown. (Test modules take these as fixtures: importing this module
-directly as well as loading it as a plugin would defeat pytest's assertion rewriting.)
+FakeExchange, closed at teardown (it also takes `rules=Rules(...)` for small retention windows
+and limits). `pybit_http`: `http(fx, **HTTP kwargs)` -> pybit's own HTTP session pointed at `fx`
+(one attempt unless `max_retries` is given). `pybit_ws`: `ws(fx, channel)` -> pybit's own
+WebSocket on `fx` ("linear", "spot" or "private"), exited at teardown. (Test modules take these
+as fixtures: importing this module directly as well as loading it as a plugin would defeat
+pytest's assertion rewriting.)
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pybit.unified_trading as ut
 import pytest
+from pybit.unified_trading import HTTP, WebSocket
 
 from gridlab.config.exchange import ExchangeConfig
 from gridlab.fakex.handle import FakeExchange
@@ -26,6 +32,8 @@ __all__ = [
     "fast_config",
     "fast_config_fixture",
     "make_fake_exchange",
+    "pybit_http",
+    "pybit_ws",
 ]
 
 
@@ -80,3 +88,41 @@ def fake_exchange_factory(tmp_path: Path) -> Iterator[Callable[..., FakeExchange
     finally:
         for fx in made:
             fx.close()
+
+
+@pytest.fixture
+def pybit_http() -> Callable[..., HTTP]:
+    """`http(fx, **kwargs)`: a pybit HTTP session on the local exchange `fx`."""
+
+    def make(fx: FakeExchange, **kwargs: Any) -> HTTP:
+        kwargs.setdefault("api_key", fx.api_key)
+        kwargs.setdefault("api_secret", fx.api_secret)
+        kwargs.setdefault("max_retries", 1)
+        session = HTTP(**kwargs)
+        session.endpoint = fx.url
+        return session
+
+    return make
+
+
+@pytest.fixture
+def pybit_ws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., WebSocket]]:
+    """`ws(fx, channel)`: a connected pybit WebSocket on `fx`, exited at teardown."""
+    made: list[WebSocket] = []
+
+    def make(fx: FakeExchange, channel: str = "linear") -> WebSocket:
+        monkeypatch.setattr(ut, "PUBLIC_WSS", fx.ws_public + "/{CHANNEL_TYPE}")
+        monkeypatch.setattr(ut, "PRIVATE_WSS", fx.ws_private)
+        if channel == "private":
+            ws = WebSocket(testnet=True, channel_type="private", api_key=fx.api_key,
+                           api_secret=fx.api_secret)
+        else:
+            ws = WebSocket(testnet=True, channel_type=channel)
+        made.append(ws)
+        return ws
+
+    try:
+        yield make
+    finally:
+        for ws in made:
+            ws.exit()

@@ -1,4 +1,7 @@
-"""Matching engine of the local exchange: instruments, accounts, orders, positions, fees, funding.
+"""Matching engine of the local exchange: instruments, accounts, positions, fees, funding, streams.
+
+Order entry lives in `orders.OrdersMixin`, private queries in `queries.QueriesMixin`, public
+market data in `marketdata.MarketDataMixin`, Bybit's retention and limits in `rules.Rules`.
 
 Fill rule (`cross`): a resting limit buy fills in full at its own price, as maker, when a trade
 prints strictly below it (a sell: strictly above). A market order, or a GTC/IOC limit that is
@@ -14,7 +17,6 @@ print's time) once a market print has happened, wall time before; auth uses wall
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import threading
@@ -26,7 +28,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gridlab.bybit.constants import INTERVAL_MS, KLINE_INTERVALS
-from gridlab.fakex.marketdata import MarketDataMixin, _int, _limit, _num, _page
+from gridlab.fakex.marketdata import MarketDataMixin
+from gridlab.fakex.orders import OrdersMixin
+from gridlab.fakex.queries import QueriesMixin
 from gridlab.fakex.records import (
     Account,
     EngineError,
@@ -37,13 +41,12 @@ from gridlab.fakex.records import (
     PositionRec,
     floor_steps,
     fmt,
-    on_step,
 )
+from gridlab.fakex.rules import Rules, liq_price
 
 __all__ = ["Engine", "EngineError", "Listener"]
 
-_OPEN = ("New", "PartiallyFilled")
-
+_BOOK_DEPTHS = (1, 50, 200, 1000)  # orderbook.{depth}.{symbol} (docs/v5/websocket/public/orderbook)
 
 class Listener(Protocol):
     """Receives engine events (the server's WebSocket hub)."""
@@ -57,13 +60,14 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Engine(MarketDataMixin):
+class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
     """The exchange state and its rules. See the module docstring for the fill model."""
 
     def __init__(self, *, maker_fee: float = 0.0002, taker_fee: float = 0.00055,
                  slippage_bps: float = 0.0, funding_rate: float = 0.0001,
                  live_intervals: Iterable[str] = ("1", "5", "15", "60"),
-                 partial_fills: bool = False, default_leverage: float = 10.0) -> None:
+                 partial_fills: bool = False, default_leverage: float = 10.0,
+                 rules: Rules | dict[str, Any] | None = None) -> None:
         self.lock = threading.RLock()
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
@@ -72,6 +76,7 @@ class Engine(MarketDataMixin):
         self.live_intervals = tuple(str(i) for i in live_intervals)
         self.partial_fills = partial_fills
         self.default_leverage = default_leverage
+        self.rules = Rules.from_state(rules)
         self.instruments: dict[tuple[str, str], InstrumentSpec] = {}
         self.markets: dict[tuple[str, str], MarketState] = {}
         self.accounts: dict[str, Account] = {}
@@ -110,7 +115,10 @@ class Engine(MarketDataMixin):
         """Move last/bid/ask/mark without a print (no matching)."""
         with self.lock:
             m, inst = self._market(category, symbol)
+            touch = (m.bid, m.ask)
             self._set_touch(m, inst, price, 1)
+            if (m.bid, m.ask) != touch:
+                self._book_changed(m, self.now_ms())
 
     def set_funding_rate(self, symbol: str, rate: float) -> None:
         """The rate settled at the next funding times of a linear symbol."""
@@ -171,10 +179,13 @@ class Engine(MarketDataMixin):
                     msg = build()
                 listener.push(channel, topic, key, msg)
 
-    def _private(self, acct: Account, topic: str, data: Callable[[], list[dict[str, Any]]],
-                 ts: int) -> None:
-        self._emit("private", topic, acct.key, lambda: {
-            "id": uuid.uuid4().hex, "topic": topic, "creationTime": ts, "data": data()})
+    def _private(self, acct: Account, topic: str, category: str | None,
+                 data: Callable[[], list[dict[str, Any]]], ts: int) -> None:
+        """Push to the all-in-one topic ("order") and the category one ("order.linear"), each
+        message naming the topic it was subscribed as (docs/v5/websocket/private/order)."""
+        for t in (topic, f"{topic}.{category}") if category else (topic,):
+            self._emit("private", t, acct.key, lambda t=t: {
+                "id": uuid.uuid4().hex, "topic": t, "creationTime": ts, "data": data()})
 
     def fees(self, acct: Account) -> tuple[float, float]:
         """(maker, taker) rates of an account."""
@@ -206,6 +217,7 @@ class Engine(MarketDataMixin):
             self.stats["trades"] += 1
             if category == "linear":
                 self._funding_until(m, inst, ts)
+            touch = (m.bid, m.ask)
             self._set_touch(m, inst, price, side)
             if not m.prev_price_24h:
                 m.prev_price_24h = m.high_24h = m.low_24h = price
@@ -227,7 +239,30 @@ class Engine(MarketDataMixin):
                           "BT": False}]})
             self._emit(category, f"tickers.{symbol}", None, lambda: {
                 "topic": f"tickers.{symbol}", "type": "delta", "cs": self.seq, "ts": ts,
-                "data": {k: v for k, v in m.ticker(ts).items() if k != "ts"}})
+                "data": {k: v for k, v in m.ticker(ts, inst.funding_interval_min).items()
+                         if k != "ts"}})
+            if (m.bid, m.ask) != touch:
+                self._book_changed(m, ts)
+
+    def _book_changed(self, m: MarketState, ts: int) -> None:
+        """A new best bid/ask: push `orderbook.{depth}` snapshots (Bybit sends depth 1 as
+        snapshots only; the deeper books here have the one level too)."""
+        m.book_u += 1
+        for depth in _BOOK_DEPTHS:
+            topic = f"orderbook.{depth}.{m.symbol}"
+            self._emit(m.category, topic, None,
+                       lambda topic=topic: self._book_message(m, topic, ts))
+
+    def _book_message(self, m: MarketState, topic: str, ts: int) -> dict[str, Any]:
+        return {"topic": topic, "type": "snapshot", "ts": ts, "cts": ts, "data": {
+            "s": m.symbol, "b": [[fmt(m.bid), "1"]] if m.bid else [],
+            "a": [[fmt(m.ask), "1"]] if m.ask else [], "u": m.book_u, "seq": self.seq}}
+
+    def book_snapshot(self, category: str, topic: str) -> dict[str, Any] | None:
+        """The orderbook snapshot sent on subscribe (None for an unknown symbol)."""
+        with self.lock:
+            m = self.markets.get((category, topic.rsplit(".", 1)[-1]))
+            return None if m is None else self._book_message(m, topic, self.now_ms())
 
     def _update_bars(self, m: MarketState, ts: int, price: float, size: float) -> None:
         for iv in self.live_intervals:
@@ -281,11 +316,12 @@ class Engine(MarketDataMixin):
                 "side": "Buy" if pos.size > 0 else "Sell", "orderPrice": "0", "orderQty": "0",
                 "leavesQty": "0", "orderType": "UNKNOWN", "stopOrderType": "", "closedSize": "0",
                 "markPrice": fmt(mark), "indexPrice": fmt(mark), "underlyingPrice": "",
-                "tradeIv": "", "markIv": "", "blockTradeId": "", "seq": self._next_seq(),
+                "tradeIv": "", "markIv": "", "blockTradeId": "", "seq": 0,
                 "feeCurrency": "USDT", "isLeverage": "", "createType": "",
             }
+            ex["seq"] = pos.seq = self._next_seq()  # one sequence for the fill and the position
             acct.executions.append(ex)
-            self._private(acct, "execution", lambda ex=ex: [ex], t)
+            self._private(acct, "execution", "linear", lambda ex=ex: [ex], t)
             self._push_position(acct, m, inst, pos, t)
             self._push_wallet(acct, t)
 
@@ -308,137 +344,6 @@ class Engine(MarketDataMixin):
                 if not order.is_open:
                     book.pop(idx)
 
-    # ---- orders ----------------------------------------------------------------------------
-
-    def create_order(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/order/create."""
-        with self.lock:
-            acct = self.accounts[key]
-            category = p.get("category") or ""
-            if category not in ("linear", "spot"):
-                raise EngineError(10001, "params error: category only support linear and spot")
-            m, inst = self._market(category, str(p.get("symbol", "")))
-            if inst.status != "Trading":  # halted / settling / delisting: no new orders
-                raise EngineError(110065, f"No trading is allowed at the current time "
-                                          f"({inst.symbol} is {inst.status})")
-            side = p.get("side")
-            if side not in ("Buy", "Sell"):
-                raise EngineError(10001, "params error: side invalid")
-            otype = p.get("orderType")
-            if otype not in ("Limit", "Market"):
-                raise EngineError(10001, "params error: orderType invalid")
-            tif = p.get("timeInForce") or ("IOC" if otype == "Market" else "GTC")
-            if tif not in ("GTC", "IOC", "FOK", "PostOnly"):
-                raise EngineError(10001, "params error: timeInForce invalid")
-            link = str(p.get("orderLinkId") or "")
-            if len(link) > 36:
-                raise EngineError(10001, "params error: orderLinkId too long")
-            if link and link in acct.by_link:
-                raise EngineError(110072, "OrderLinkedID is duplicate")
-            qty = _num(p, "qty")
-            assert qty is not None
-            price = _num(p, "price", required=otype == "Limit") if otype == "Limit" else None
-            reduce_only = p.get("reduceOnly") in (True, "true", "True", 1, "1")
-            d = 1 if side == "Buy" else -1
-            if otype == "Market" and not m.last_price:
-                raise EngineError(10001, "params error: no market price yet")
-            ref_price = price if price is not None else (m.ask if d > 0 else m.bid)
-            self._check_filters(inst, qty, price, ref_price)
-            if reduce_only:
-                qty = self._reduce_only_qty(acct, inst, d, qty)
-            self._check_balance(acct, m, inst, d, qty, ref_price, reduce_only)
-            ts = self.now_ms()
-            order = OrderRec(
-                order_id=str(uuid.uuid4()), order_link_id=link, key=key, category=category,
-                symbol=inst.symbol, side=side, order_type=otype,
-                price=price if price is not None else 0.0, qty=qty, tif=tif,
-                reduce_only=reduce_only, created=ts, updated=ts, seq=self._next_seq(),
-                tick=inst.tick_size, step=inst.qty_step)
-            acct.orders[order.order_id] = order
-            if link:
-                acct.by_link[link] = order.order_id
-            self.stats["orders"] += 1
-            self._on_new_order(acct, m, inst, order, d, ts)
-            return {"orderId": order.order_id, "orderLinkId": link}
-
-    def _check_filters(self, inst: InstrumentSpec, qty: float, price: float | None,
-                       ref_price: float) -> None:
-        spot = inst.category == "spot"
-        if qty <= 0:
-            raise EngineError(10001, "params error: qty must be positive")
-        if price is not None and price <= 0:
-            raise EngineError(10001, "params error: price must be positive")
-        if floor_steps(qty, inst.qty_step) == 0 and not spot:
-            raise EngineError(110017, "orderQty will be truncated to zero")
-        if not on_step(qty, inst.qty_step):
-            if spot:
-                raise EngineError(170137, "Order quantity has too many decimals.")
-            raise EngineError(10001, "params error: qty must be a multiple of "
-                                     f"{fmt(inst.qty_step)}")
-        if qty < inst.min_qty - 1e-12:
-            if spot:
-                raise EngineError(170136, "Order quantity is lower than the minimum.")
-            raise EngineError(10001, "The number of contracts exceeds minimum limit allowed")
-        if qty > inst.max_qty + 1e-12:
-            raise EngineError(10001, "The number of contracts exceeds maximum limit allowed")
-        if price is not None and not on_step(price, inst.tick_size):
-            if spot:
-                raise EngineError(170134, "Order price has too many decimals.")
-            raise EngineError(10001, f"params error: price must be a multiple of "
-                                     f"{fmt(inst.tick_size)}")
-        if ref_price and qty * ref_price < inst.min_notional - 1e-9:
-            if spot:
-                raise EngineError(170140, "Order value exceeded lower limit.")
-            raise EngineError(110094, "Order does not meet minimum order value")
-
-    def _reduce_only_qty(self, acct: Account, inst: InstrumentSpec, d: int, qty: float) -> float:
-        pos = acct.positions.get(inst.symbol)
-        if inst.category == "spot" or pos is None or pos.size == 0 or (pos.size > 0) == (d > 0):
-            raise EngineError(110017, "Reduce-only rule not satisfied")
-        return min(qty, abs(pos.size))
-
-    def available(self, acct: Account) -> float:
-        """USDT free for new linear orders: balance + uPnL - position IM - open order IM."""
-        total = acct.coins.get("USDT", 0.0)
-        for sym, pos in acct.positions.items():
-            mk = self.markets.get(("linear", sym))
-            mark = mk.mark_price if mk else pos.avg_price
-            total += pos.unrealised(mark) - pos.im(mark)
-        for o in self.open[acct.key].values():
-            if not o.reduce_only:
-                if o.category == "linear":
-                    lev = self._position(acct, o.symbol).leverage
-                    total -= o.leaves * o.price / lev
-                elif o.side == "Buy":
-                    total -= o.leaves * o.price
-        return total
-
-    def _check_balance(self, acct: Account, m: MarketState, inst: InstrumentSpec, d: int,
-                       qty: float, price: float, reduce_only: bool) -> None:
-        if inst.category == "spot":
-            if d > 0:
-                locked = sum(o.leaves * o.price for o in self.open[acct.key].values()
-                             if o.category == "spot" and o.side == "Buy"
-                             and self.instruments[("spot", o.symbol)].quote_coin
-                             == inst.quote_coin)
-                if qty * price > acct.coins.get(inst.quote_coin, 0.0) - locked + 1e-9:
-                    raise EngineError(170131, "Insufficient balance.")
-            else:
-                locked = sum(o.leaves for o in self.open[acct.key].values()
-                             if o.symbol == inst.symbol and o.category == "spot"
-                             and o.side == "Sell")
-                if qty > acct.coins.get(inst.base_coin, 0.0) - locked + 1e-12:
-                    raise EngineError(170131, "Insufficient balance.")
-            return
-        if reduce_only:
-            return
-        pos = self._position(acct, inst.symbol)
-        incr = qty if pos.size == 0 or (pos.size > 0) == (d > 0) else max(0.0, qty - abs(pos.size))
-        if incr <= 0:
-            return
-        need = incr * price / pos.leverage + qty * price * self.fees(acct)[1]
-        if need > self.available(acct) + 1e-9:
-            raise EngineError(110007, "ab not enough for new order")
 
     def _position(self, acct: Account, symbol: str) -> PositionRec:
         pos = acct.positions.get(symbol)
@@ -448,32 +353,6 @@ class Engine(MarketDataMixin):
                                                        created=ts, updated=ts)
         return pos
 
-    def _on_new_order(self, acct: Account, m: MarketState, inst: InstrumentSpec,
-                      order: OrderRec, d: int, ts: int) -> None:
-        slip = self.slippage_bps / 10_000
-        if order.order_type == "Market":
-            px = m.ask * (1 + slip) if d > 0 else m.bid * (1 - slip)
-            px = round(round(px / inst.tick_size) * inst.tick_size, 12)
-            self._fill(acct, m, inst, order, order.qty, px, False, ts)
-            return
-        crosses = (m.ask > 0 and order.price >= m.ask) if d > 0 else (
-            m.bid > 0 and order.price <= m.bid)
-        if crosses and order.tif == "PostOnly":
-            order.status = "Cancelled"
-            order.reject_reason = "EC_PostOnlyWillTakeLiquidity"
-        elif crosses:
-            self._fill(acct, m, inst, order, order.qty, m.ask if d > 0 else m.bid, False, ts)
-            return
-        elif order.tif in ("IOC", "FOK"):
-            order.status = "Cancelled"
-            order.reject_reason = "EC_NoImmediateQtyToFill"
-        else:
-            self.open[acct.key][order.order_id] = order
-            if d > 0:
-                bisect.insort(m.book_buy, (order.price, -order.seq, order.order_id, acct.key))
-            else:
-                bisect.insort(m.book_sell, (order.price, order.seq, order.order_id, acct.key))
-        self._private(acct, "order", lambda: [order.to_bybit()], ts)
 
     def _fill(self, acct: Account, m: MarketState, inst: InstrumentSpec, order: OrderRec,
               qty: float, price: float, is_maker: bool, ts: int) -> None:
@@ -516,7 +395,9 @@ class Engine(MarketDataMixin):
             pos.cum_realised -= fee
             pos.cur_realised -= fee
             pos.updated = ts
-            pos.seq = self._next_seq()
+        seq = self._next_seq()  # one sequence for the execution and the position it moved
+        if inst.category == "linear":
+            pos.seq = seq
         order.cum_qty = round(order.cum_qty + qty, 12)
         order.cum_value += value
         order.cum_fee += fee
@@ -525,6 +406,7 @@ class Engine(MarketDataMixin):
             "PartiallyFilled")
         if order.status == "Filled":
             self.open[acct.key].pop(order.order_id, None)
+            self._remember_closed(acct, order)
         self.stats["fills"] += 1
         ex = {
             "category": inst.category, "symbol": inst.symbol, "execId": uuid.uuid4().hex,
@@ -536,215 +418,30 @@ class Engine(MarketDataMixin):
             "leavesQty": fmt(order.leaves), "orderType": order.order_type,
             "stopOrderType": "", "closedSize": fmt(closed), "markPrice": fmt(m.mark_price),
             "indexPrice": fmt(m.mark_price), "underlyingPrice": "", "tradeIv": "",
-            "markIv": "", "blockTradeId": "", "seq": self._next_seq(), "feeCurrency": fee_coin,
+            "markIv": "", "blockTradeId": "", "seq": seq, "feeCurrency": fee_coin,
             "isLeverage": "", "createType": "CreateByUser",
         }
         acct.executions.append(ex)
-        self._private(acct, "order", lambda: [order.to_bybit()], ts)
-        self._private(acct, "execution", lambda: [ex], ts)
+        self._private(acct, "order", inst.category, lambda: [order.to_bybit()], ts)
+        self._private(acct, "execution", inst.category, lambda: [ex], ts)
         if inst.category == "linear":
             self._push_position(acct, m, inst, acct.positions[inst.symbol], ts)
         self._push_wallet(acct, ts)
 
     def _push_position(self, acct: Account, m: MarketState, inst: InstrumentSpec,
                        pos: PositionRec, ts: int) -> None:
-        self._private(acct, "position", lambda: [pos.to_bybit(m.mark_price, inst.qty_step)], ts)
+        self._private(acct, "position", "linear",
+                      lambda: [self._position_entry(acct, inst.symbol, stream=True)], ts)
 
     def _push_wallet(self, acct: Account, ts: int) -> None:
-        self._private(acct, "wallet", lambda: [self._wallet(acct)], ts)
+        self._private(acct, "wallet", None, lambda: [self._wallet(acct)], ts)
 
-    def cancel_order(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/order/cancel (by orderId or orderLinkId)."""
-        with self.lock:
-            acct = self.accounts[key]
-            oid = p.get("orderId") or acct.by_link.get(str(p.get("orderLinkId") or ""), "")
-            if not p.get("orderId") and not p.get("orderLinkId"):
-                raise EngineError(10001, "params error: orderId or orderLinkId is required")
-            order = acct.orders.get(str(oid))
-            if order is None or not order.is_open or order.symbol != p.get("symbol"):
-                code = 170213 if p.get("category") == "spot" else 110001
-                raise EngineError(code, "Order does not exist.")
-            self._cancel(acct, order, "EC_NoError")
-            return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
-
-    def _cancel(self, acct: Account, order: OrderRec, reason: str) -> None:
-        m = self.markets[(order.category, order.symbol)]
-        book = m.book_buy if order.side == "Buy" else m.book_sell
-        for i, e in enumerate(book):
-            if e[2] == order.order_id:
-                book.pop(i)
-                break
-        ts = self.now_ms()
-        self.open[acct.key].pop(order.order_id, None)
-        order.status = "Cancelled"
-        order.reject_reason = reason
-        order.updated = ts
-        self.stats["cancels"] += 1
-        self._private(acct, "order", lambda: [order.to_bybit()], ts)
-
-    def cancel_all(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/order/cancel-all (symbol, or every symbol of the category)."""
-        with self.lock:
-            acct = self.accounts[key]
-            cat, sym = p.get("category"), p.get("symbol")
-            done = []
-            for o in sorted(self.open[key].values(), key=lambda o: o.seq):
-                if o.category == cat and (not sym or o.symbol == sym):
-                    self._cancel(acct, o, "EC_NoError")
-                    done.append({"orderId": o.order_id, "orderLinkId": o.order_link_id})
-            return {"list": done, "success": "1"}
-
-    # ---- queries ---------------------------------------------------------------------------
-
-    def open_orders(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/order/realtime. With orderId/orderLinkId it also finds closed orders."""
-        with self.lock:
-            acct = self.accounts[key]
-            by_id = p.get("orderId") or p.get("orderLinkId")
-            rows = [o for o in self._filter_orders(acct, p, None if by_id else self.open[key])
-                    if by_id or o.is_open]
-            limit = _limit(p, 20, 50)
-            page, nxt = _page(sorted(rows, key=lambda o: -o.seq), p, limit)
-            return {"category": p.get("category"), "list": [o.to_bybit() for o in page],
-                    "nextPageCursor": nxt}
-
-    def order_history(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/order/history: closed orders, newest first."""
-        with self.lock:
-            acct = self.accounts[key]
-            start, end = _int(p, "startTime"), _int(p, "endTime")
-            rows = [o for o in self._filter_orders(acct, p) if not o.is_open
-                    and (start is None or o.created >= start) and (end is None or o.created <= end)]
-            page, nxt = _page(sorted(rows, key=lambda o: -o.seq), p, _limit(p, 20, 50))
-            return {"category": p.get("category"), "list": [o.to_bybit() for o in page],
-                    "nextPageCursor": nxt}
-
-    @staticmethod
-    def _filter_orders(acct: Account, p: dict[str, Any],
-                       pool: dict[str, OrderRec] | None = None) -> list[OrderRec]:
-        cat, sym = p.get("category"), p.get("symbol")
-        oid, link = p.get("orderId"), p.get("orderLinkId")
-        if link and not oid:  # direct lookup
-            found = acct.orders.get(acct.by_link.get(str(link), ""))
-            return [found] if found and found.category == cat and (
-                not sym or found.symbol == sym) else []
-        return [o for o in (acct.orders if pool is None else pool).values()
-                if o.category == cat and (not sym or o.symbol == sym)
-                and (not oid or o.order_id == oid) and (not link or o.order_link_id == link)]
-
-    def executions(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/execution/list: newest first, cursor paged."""
-        with self.lock:
-            acct = self.accounts[key]
-            cat, sym = p.get("category"), p.get("symbol")
-            start, end = _int(p, "startTime"), _int(p, "endTime")
-            oid, link, etype = p.get("orderId"), p.get("orderLinkId"), p.get("execType")
-            rows = [e for e in reversed(acct.executions)
-                    if e["category"] == cat and (not sym or e["symbol"] == sym)
-                    and (start is None or int(e["execTime"]) >= start)
-                    and (end is None or int(e["execTime"]) <= end)
-                    and (not oid or e["orderId"] == oid) and (not link or e["orderLinkId"] == link)
-                    and (not etype or e["execType"] == etype)]
-            page, nxt = _page(rows, p, _limit(p, 50, 100))
-            return {"category": cat, "list": page, "nextPageCursor": nxt}
-
-    def positions(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/position/list (linear)."""
-        with self.lock:
-            acct = self.accounts[key]
-            if p.get("category") != "linear":
-                raise EngineError(10001, "params error: category only support linear here")
-            sym = p.get("symbol")
-            if sym:
-                self._market("linear", sym)
-                syms = [sym]
-            elif p.get("settleCoin") or p.get("baseCoin"):
-                syms = sorted(acct.positions)
-            else:
-                raise EngineError(10001, "params error: symbol or settleCoin is required")
-            out = []
-            for s in syms:
-                m, inst = self._market("linear", s)
-                out.append(self._position(acct, s).to_bybit(m.mark_price, inst.qty_step))
-            page, nxt = _page(out, p, _limit(p, 20, 200))
-            return {"category": "linear", "list": page, "nextPageCursor": nxt}
-
-    def set_leverage(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/position/set-leverage (110043 when unchanged)."""
-        with self.lock:
-            acct = self.accounts[key]
-            _, inst = self._market(str(p.get("category")), str(p.get("symbol", "")))
-            buy, sell = _num(p, "buyLeverage"), _num(p, "sellLeverage")
-            if buy != sell:
-                raise EngineError(10001, "params error: buy leverage must equal sell leverage")
-            assert buy is not None
-            if not 1 <= buy <= inst.max_leverage:
-                raise EngineError(10001, "params error: leverage invalid")
-            pos = self._position(acct, inst.symbol)
-            if abs(pos.leverage - buy) < 1e-12:
-                raise EngineError(110043, "Set leverage not modified")
-            pos.leverage = buy
-            return {}
-
-    def _coin_usd(self, coin: str) -> float:
-        if coin in ("USDT", "USDC", "USD"):
-            return 1.0
-        for cat in ("spot", "linear"):
-            m = self.markets.get((cat, f"{coin}USDT"))
-            if m and m.last_price:
-                return m.last_price
-        return 0.0
-
-    def _wallet(self, acct: Account) -> dict[str, Any]:
-        upl = pos_im = 0.0
-        for sym, pos in acct.positions.items():
-            mark = self.markets[("linear", sym)].mark_price
-            upl += pos.unrealised(mark)
-            pos_im += pos.im(mark)
-        avail = self.available(acct)
-        coins = []
-        total_wallet = 0.0
-        for coin, bal in sorted(acct.coins.items()):
-            usd = self._coin_usd(coin)
-            c_upl = upl if coin == "USDT" else 0.0
-            total_wallet += bal * usd
-            coins.append({
-                "coin": coin, "equity": fmt(bal + c_upl), "usdValue": fmt((bal + c_upl) * usd),
-                "walletBalance": fmt(bal), "free": "", "locked": "0", "spotHedgingQty": "0",
-                "borrowAmount": "0", "availableToWithdraw": fmt(avail if coin == "USDT" else bal),
-                "accruedInterest": "0", "totalOrderIM": "0",
-                "totalPositionIM": fmt(pos_im if coin == "USDT" else 0.0),
-                "totalPositionMM": "0", "unrealisedPnl": fmt(c_upl),
-                "cumRealisedPnl": fmt(sum(p.cum_realised for p in acct.positions.values())
-                                      if coin == "USDT" else 0.0),
-                "bonus": "0", "marginCollateral": True, "collateralSwitch": True,
-            })
-        return {
-            "accountType": "UNIFIED", "accountIMRate": "0", "accountMMRate": "0",
-            "totalEquity": fmt(total_wallet + upl), "totalWalletBalance": fmt(total_wallet),
-            "totalMarginBalance": fmt(total_wallet + upl), "totalAvailableBalance": fmt(avail),
-            "totalPerpUPL": fmt(upl), "totalInitialMargin": fmt(pos_im),
-            "totalMaintenanceMargin": "0", "accountLTV": "0", "coin": coins,
-        }
-
-    def wallet(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/account/wallet-balance (UNIFIED only)."""
-        with self.lock:
-            if p.get("accountType") != "UNIFIED":
-                raise EngineError(10001, "params error: accountType only support UNIFIED")
-            return {"list": [self._wallet(self.accounts[key])]}
-
-    def fee_rate(self, key: str, p: dict[str, Any]) -> dict[str, Any]:
-        """/v5/account/fee-rate."""
-        with self.lock:
-            mk, tk = self.fees(self.accounts[key])
-            cat, sym = p.get("category") or "linear", p.get("symbol")
-            syms = [sym] if sym else [s for c, s in self.instruments if c == cat]
-            if sym:
-                self._market(cat, sym)
-            return {"category": cat, "list": [
-                {"symbol": s, "baseCoin": "", "takerFeeRate": fmt(tk), "makerFeeRate": fmt(mk)}
-                for s in syms]}
+    def _position_entry(self, acct: Account, symbol: str, stream: bool = False) -> dict[str, Any]:
+        """A position as REST (or, `stream`, the position stream) shows it, with its liqPrice."""
+        m, inst = self._market("linear", symbol)
+        pos = self._position(acct, symbol)
+        liq = liq_price(pos.size, pos.avg_price, pos.leverage, inst.mm_rate, inst.tick_size)
+        return pos.to_bybit(m.mark_price, inst.qty_step, liq, inst.mm_rate, stream)
 
     # ---- persistence -----------------------------------------------------------------------
 
@@ -758,7 +455,8 @@ class Engine(MarketDataMixin):
                              "funding_rate": self.funding_rate,
                              "live_intervals": list(self.live_intervals),
                              "partial_fills": self.partial_fills,
-                             "default_leverage": self.default_leverage},
+                             "default_leverage": self.default_leverage,
+                             "rules": self.rules.to_state()},
                 "instruments": [asdict(i) for i in self.instruments.values()],
                 "markets": [m.to_state() for m in self.markets.values()],
                 "accounts": [a.to_state() for a in self.accounts.values()],

@@ -4,7 +4,9 @@
 HTTP faults are rules consumed one request at a time (count), optionally limited to a path
 prefix: `http_error` (5xx), `timeout` (sleep past the client's timeout, before or - for
 order/create - after the order was accepted), `rate_limit` (10006 storm), `reject_orders`
-(forced retCode on order/create). Stream faults: `drop_ws` (close or abort connections),
+(forced retCode on order/create), `ambiguous` (the request is carried out - the order accepted
+and resting - and the reply is retCode 10000 "Server Timeout" / 10016 "Server error", as Bybit
+may answer; docs/v5/error). Stream faults: `drop_ws` (close or abort connections),
 `delay_acks` (slow subscribe acks). `latency` delays every REST reply. `restart` restarts the
 server with its state.
 """
@@ -24,7 +26,7 @@ __all__ = ["Faults", "HttpFault"]
 class HttpFault:
     """One rule: applies to the next `count` matching requests."""
 
-    kind: str  # "status" | "timeout" | "rate_limit" | "reject"
+    kind: str  # "status" | "timeout" | "rate_limit" | "reject" | "ambiguous"
     count: int = 1
     path: str | None = None  # prefix, e.g. "/v5/order/create"; None = any path
     status: int = 503
@@ -35,6 +37,11 @@ class HttpFault:
 
     def matches(self, path: str) -> bool:
         return self.count > 0 and (self.path is None or path.startswith(self.path))
+
+    @property
+    def late(self) -> bool:
+        """True when the rule fires after the request was carried out."""
+        return self.kind == "ambiguous" or (self.kind == "timeout" and self.after_accept)
 
 
 class Faults:
@@ -74,6 +81,15 @@ class Faults:
         """The next `count` order/create calls are refused with `code`."""
         return self._add(HttpFault("reject", count, "/v5/order/create", code=code, msg=msg))
 
+    def ambiguous(self, count: int = 1, code: int = 10016, path: str = "/v5/order/create",
+                  msg: str | None = None) -> HttpFault:
+        """The next `count` requests under `path` are carried out (an order/create: the order
+        is accepted and rests) and then answered with retCode `code` (10000 or 10016)."""
+        if code not in (10000, 10016):
+            raise ValueError(f"ambiguous faults are retCode 10000 or 10016, not {code}")
+        text = msg or ("Server Timeout" if code == 10000 else "Server error")
+        return self._add(HttpFault("ambiguous", count, path, code=code, msg=text))
+
     def delay_acks(self, seconds: float) -> None:
         """Delay WebSocket subscribe acks (and first pushes) by `seconds`."""
         self.ws_ack_delay = seconds
@@ -107,7 +123,7 @@ class Faults:
             for rule in self.rules:
                 if not rule.matches(path):
                     continue
-                if after_accept != (rule.kind == "timeout" and rule.after_accept):
+                if after_accept != rule.late:
                     continue
                 if rule.kind == "rate_limit" and not private:
                     continue
@@ -130,6 +146,7 @@ class Faults:
         actions: dict[str, Callable[..., Any]] = {
             "http_error": self.http_error, "timeout": self.timeout,
             "rate_limit": self.rate_limit, "reject_orders": self.reject_orders,
+            "ambiguous": self.ambiguous,
             "delay_acks": self.delay_acks, "latency": self.set_latency,
             "drop_ws": self.drop_ws, "restart": self.restart, "clear": self.clear,
         }

@@ -27,7 +27,9 @@ from gridlab.config.exchange import ExchangeConfig
 from gridlab.fakex.engine import Engine
 from gridlab.fakex.faults import Faults
 from gridlab.fakex.market import MarketDriver
-from gridlab.fakex.server import DEFAULT_RATE_LIMITS, ExchangeState, RateLimits, create_app
+from gridlab.fakex.ratelimit import DEFAULT_RATE_LIMITS, RateLimits
+from gridlab.fakex.rules import Rules
+from gridlab.fakex.server import ExchangeState, create_app
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_API_SECRET", "FakeExchange", "run_local_exchange"]
 
@@ -54,7 +56,9 @@ class FakeExchange:
                  balance: float = 100_000.0, state_path: str | Path | None = None,
                  resume: bool = True, rate_limits: dict[str, int] | None = None,
                  speed: float | None = None, faults: Faults | None = None,
-                 ws_ack_delay: float = 0.1) -> None:
+                 ws_ack_delay: float = 0.1, rules: Rules | dict[str, Any] | None = None) -> None:
+        """`rules`: retention windows and limits (gridlab.fakex.rules.Rules; Bybit's by
+        default), applied to a fresh or a reloaded engine."""
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -67,13 +71,15 @@ class FakeExchange:
         if engine is None and resume and self.state_path.exists():
             engine = Engine.load(self.state_path)
         if engine is None:
-            engine = Engine()
+            engine = Engine(rules=rules)
             for sym in symbols:
                 px = price.get(sym, 60_000.0) if isinstance(price, dict) else price
                 engine.add_instrument(sym, category, price=px, **_SPECS.get(sym, {}))
             engine.add_account(api_key, api_secret, balance=balance)
         elif api_key not in engine.accounts:
             engine.add_account(api_key, api_secret, balance=balance)
+        if rules is not None:
+            engine.rules = Rules.from_state(rules)
         self.engine = engine
         self.faults = faults or Faults()
         self.faults.ws_ack_delay = ws_ack_delay

@@ -97,7 +97,8 @@ class MarketDataMixin:
             if sym and (cat, sym) not in self.instruments:
                 raise EngineError(10001, "Not supported symbols")
             ts = self.now_ms()
-            rows = [{k: v for k, v in m.ticker(ts).items() if k != "ts"}
+            rows = [{k: v for k, v in m.ticker(
+                ts, self.instruments[(c, s)].funding_interval_min).items() if k != "ts"}
                     for (c, s), m in sorted(self.markets.items())
                     if c == cat and (not sym or s == sym)]
             return {"category": cat, "list": rows}
@@ -109,8 +110,9 @@ class MarketDataMixin:
             if m is None:
                 return None
             ts = self.now_ms()
+            iv = self.instruments[(category, symbol)].funding_interval_min
             return {"topic": f"tickers.{symbol}", "type": "snapshot", "cs": self.seq, "ts": ts,
-                    "data": {k: v for k, v in m.ticker(ts).items() if k != "ts"}}
+                    "data": {k: v for k, v in m.ticker(ts, iv).items() if k != "ts"}}
 
     def recent_trades(self, p: dict[str, Any]) -> dict[str, Any]:
         """/v5/market/recent-trade: newest first."""

@@ -11,6 +11,7 @@ from typing import Any
 
 __all__ = [
     "Account",
+    "Batch",
     "EngineError",
     "InstrumentSpec",
     "KlineSeries",
@@ -30,6 +31,15 @@ class EngineError(Exception):
         super().__init__(f"{code}: {msg}")
         self.code = code
         self.msg = msg
+
+
+@dataclass
+class Batch:
+    """A batch endpoint's reply: `result` (result.list) and `ext` (retExtInfo.list), one item
+    each per request item, in request order (docs/v5/order/batch-place)."""
+
+    result: dict[str, Any]
+    ext: dict[str, Any]
 
 
 def _decimals(step: float) -> int:
@@ -60,6 +70,7 @@ class InstrumentSpec:
     base_coin: str = ""
     quote_coin: str = "USDT"
     status: str = "Trading"
+    mm_rate: float = 0.005  # maintenance margin rate of the lowest risk tier
 
     def __post_init__(self) -> None:
         if not self.base_coin:
@@ -171,6 +182,7 @@ class MarketState:
     mark_price: float = 0.0
     funding_rate: float = 0.0001
     next_funding_ms: int = 0
+    book_u: int = 0  # orderbook update id
     volume_24h: float = 0.0
     turnover_24h: float = 0.0
     high_24h: float = 0.0
@@ -184,7 +196,14 @@ class MarketState:
     book_buy: list[tuple[float, int, str, str]] = field(default_factory=list)
     book_sell: list[tuple[float, int, str, str]] = field(default_factory=list)
 
-    def ticker(self, ts: int) -> dict[str, Any]:
+    def next_funding(self, ts: int, interval_min: int) -> int:
+        """The next funding time after `ts` (00:00/08:00/16:00 UTC for 480 minutes)."""
+        if self.next_funding_ms:
+            return self.next_funding_ms
+        iv = interval_min * 60_000
+        return (ts // iv + 1) * iv if iv > 0 else 0
+
+    def ticker(self, ts: int, funding_interval_min: int = 480) -> dict[str, Any]:
         """A tickers entry (linear shape; spot ignores the extra fields)."""
         pct = (self.last_price / self.prev_price_24h - 1) if self.prev_price_24h else 0.0
         d = {
@@ -199,7 +218,7 @@ class MarketState:
             d.update({"indexPrice": fmt(self.mark_price), "markPrice": fmt(self.mark_price),
                       "prevPrice1h": fmt(self.prev_price_24h), "openInterest": "0",
                       "openInterestValue": "0", "fundingRate": fmt(self.funding_rate),
-                      "nextFundingTime": str(self.next_funding_ms)})
+                      "nextFundingTime": str(self.next_funding(ts, funding_interval_min))})
         d["ts"] = ts
         return d
 
@@ -243,6 +262,7 @@ class OrderRec:
     cum_value: float = 0.0
     cum_fee: float = 0.0
     reject_reason: str = "EC_NoError"
+    cancel_type: str = "UNKNOWN"
     created: int = 0
     updated: int = 0
     seq: int = 0
@@ -265,7 +285,7 @@ class OrderRec:
             "symbol": self.symbol, "price": fmt(self.price, self.tick or None) if self.price
             else "0", "qty": fmt(self.qty, self.step or None), "side": self.side,
             "isLeverage": "", "positionIdx": 0, "orderStatus": self.status,
-            "cancelType": "UNKNOWN", "rejectReason": self.reject_reason,
+            "cancelType": self.cancel_type, "rejectReason": self.reject_reason,
             "avgPrice": fmt(avg) if self.cum_qty else "", "leavesQty": fmt(self.leaves),
             "leavesValue": fmt(self.leaves * self.price), "cumExecQty": fmt(self.cum_qty),
             "cumExecValue": fmt(self.cum_value), "cumExecFee": fmt(self.cum_fee),
@@ -301,15 +321,20 @@ class PositionRec:
         """Initial margin at the entry price."""
         return abs(self.size) * self.avg_price / self.leverage
 
-    def to_bybit(self, mark: float, step: float) -> dict[str, Any]:
+    def to_bybit(self, mark: float, step: float, liq: float | None = None,
+                 mm_rate: float = 0.005, stream: bool = False) -> dict[str, Any]:
+        """A /v5/position/list entry, or (`stream`) a position-stream entry: the stream names the
+        entry price `entryPrice` (docs/v5/websocket/private/position), REST `avgPrice`."""
         side = "Buy" if self.size > 0 else "Sell" if self.size < 0 else ""
-        return {
+        value = abs(self.size) * self.avg_price
+        d = {
             "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": self.symbol,
-            "side": side, "size": fmt(abs(self.size), step), "avgPrice": fmt(self.avg_price),
-            "positionValue": fmt(abs(self.size) * self.avg_price), "tradeMode": 0,
+            "side": side, "size": fmt(abs(self.size), step),
+            ("entryPrice" if stream else "avgPrice"): fmt(self.avg_price),
+            "positionValue": fmt(value), "tradeMode": 0,
             "autoAddMargin": 0, "positionStatus": "Normal", "leverage": fmt(self.leverage),
-            "markPrice": fmt(mark), "liqPrice": "", "bustPrice": "",
-            "positionIM": fmt(self.im(mark)), "positionMM": fmt(self.im(mark) * 0.05),
+            "markPrice": fmt(mark), "liqPrice": fmt(liq) if liq else "", "bustPrice": "",
+            "positionIM": fmt(self.im(mark)), "positionMM": fmt(value * mm_rate),
             "positionBalance": fmt(self.im(mark)), "tpslMode": "Full", "takeProfit": "0",
             "stopLoss": "0", "trailingStop": "0", "sessionAvgPrice": "",
             "unrealisedPnl": fmt(self.unrealised(mark)), "curRealisedPnl": fmt(self.cur_realised),
@@ -317,6 +342,7 @@ class PositionRec:
             "isReduceOnly": False, "createdTime": str(self.created),
             "updatedTime": str(self.updated), "seq": self.seq, "category": "linear",
         }
+        return d
 
 
 @dataclass
@@ -331,6 +357,8 @@ class Account:
     orders: dict[str, OrderRec] = field(default_factory=dict)
     by_link: dict[str, str] = field(default_factory=dict)
     executions: list[dict[str, Any]] = field(default_factory=list)
+    # category -> orderIds of the latest closed orders, oldest first (realtime retention)
+    recent_closed: dict[str, list[str]] = field(default_factory=dict)
     maker_fee: float | None = None  # None: the engine default
     taker_fee: float | None = None
 

@@ -1,20 +1,20 @@
 """The local Bybit-v5-compatible exchange: REST `/v5/...`, WebSocket `/v5/public/{linear,spot}` and
-`/v5/private`, and loopback-only admin endpoints `/admin/...`, in one FastAPI/Starlette app.
+`/v5/private` (gridlab.fakex.ws), and loopback-only admin endpoints `/admin/...`, in one
+FastAPI/Starlette app.
 
 Replies use Bybit's envelope {"retCode","retMsg","result","retExtInfo","time"}; private calls are
-signature-checked (gridlab.fakex.auth) and rate limited per key and path (retCode 10006 with
-X-Bapi-Limit* headers, the reset time always in the future).
+signature-checked (gridlab.fakex.auth) and rate limited (gridlab.fakex.ratelimit). A path the
+exchange does not serve (or a wrong method) answers HTTP 404 with retCode 10017 "Route not
+found." (docs/v5/error: HTTP 404 "Cannot find path", 10017 "Route not found").
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,14 +24,16 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from gridlab.bybit.constants import KLINE_INTERVALS
-from gridlab.fakex.auth import AuthFailure, verify_rest, verify_ws
+from gridlab.fakex.auth import AuthFailure, verify_rest
 from gridlab.fakex.engine import Engine, EngineError
 from gridlab.fakex.faults import Faults
+from gridlab.fakex.ratelimit import BATCH_PATHS, DEFAULT_RATE_LIMITS, RateLimits
+from gridlab.fakex.records import Batch
+from gridlab.fakex.ws import Hub, serve_ws
 
-__all__ = ["DEFAULT_RATE_LIMITS", "ROUTES", "ExchangeState", "create_app"]
+__all__ = ["DEFAULT_RATE_LIMITS", "ROUTES", "ExchangeState", "RateLimits", "create_app"]
 
 log = logging.getLogger("gridlab.fakex")
 
@@ -44,8 +46,12 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/v5/market/recent-trade"): ("recent_trades", False),
     ("GET", "/v5/market/funding/history"): ("funding_history", False),
     ("POST", "/v5/order/create"): ("create_order", True),
+    ("POST", "/v5/order/amend"): ("amend_order", True),
     ("POST", "/v5/order/cancel"): ("cancel_order", True),
     ("POST", "/v5/order/cancel-all"): ("cancel_all", True),
+    ("POST", "/v5/order/create-batch"): ("batch_create", True),
+    ("POST", "/v5/order/amend-batch"): ("batch_amend", True),
+    ("POST", "/v5/order/cancel-batch"): ("batch_cancel", True),
     ("GET", "/v5/order/realtime"): ("open_orders", True),
     ("GET", "/v5/order/history"): ("order_history", True),
     ("GET", "/v5/execution/list"): ("executions", True),
@@ -54,105 +60,11 @@ ROUTES: dict[tuple[str, str], tuple[str, bool]] = {
     ("GET", "/v5/account/wallet-balance"): ("wallet", True),
     ("GET", "/v5/account/fee-rate"): ("fee_rate", True),
 }
-
-# Per API key and path, requests per second (Bybit's per-UID defaults for linear).
-DEFAULT_RATE_LIMITS: dict[str, int] = {
-    "/v5/order/create": 10, "/v5/order/cancel": 10, "/v5/order/cancel-all": 10,
-    "/v5/order/realtime": 50, "/v5/order/history": 50, "/v5/execution/list": 50,
-    "/v5/position/list": 50, "/v5/position/set-leverage": 10,
-    "/v5/account/wallet-balance": 50, "/v5/account/fee-rate": 10,
-}
-_PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost", "testclient")
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class RateLimits:
-    """Fixed one-second windows per (api key, path)."""
-
-    def __init__(self, limits: dict[str, int] | None) -> None:
-        self.limits: dict[str, int] = dict(limits or {})
-        self._windows: dict[tuple[str, str], list[int]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str, path: str) -> tuple[bool, dict[str, str]]:
-        """(allowed, X-Bapi-Limit* headers) for one request."""
-        limit = self.limits.get(path)
-        if not limit:
-            return True, {}
-        now = _now_ms()
-        with self._lock:
-            w = self._windows.get((key, path))
-            if w is None or now >= w[0]:
-                w = self._windows[(key, path)] = [now - now % 1000 + 1000, 0]
-            w[1] += 1
-            used, reset = w[1], w[0]
-        headers = {"X-Bapi-Limit": str(limit), "X-Bapi-Limit-Status": str(max(0, limit - used)),
-                   "X-Bapi-Limit-Reset-Timestamp": str(max(reset, now + 1))}
-        return used <= limit, headers
-
-
-@dataclass(eq=False)
-class Conn:
-    """One WebSocket connection and its ordered outbound queue."""
-
-    ws: WebSocket
-    channel: str  # "linear" | "spot" | "private"
-    loop: asyncio.AbstractEventLoop
-    conn_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    key: str | None = None
-    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
-
-    def send(self, item: str | tuple[str, int]) -> None:
-        """Queue a text frame (or a ("close", code) request) from any thread."""
-        with contextlib.suppress(RuntimeError):  # loop closed
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-
-
-class Hub:
-    """Engine listener: fans events out to subscribed WebSocket connections."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.conns: set[Conn] = set()
-        self.subs: dict[tuple[str, str, str | None], set[Conn]] = {}
-
-    def wants(self, channel: str, topic: str, key: str | None) -> bool:
-        return (channel, topic, key) in self.subs
-
-    def push(self, channel: str, topic: str, key: str | None, msg: dict[str, Any]) -> None:
-        with self._lock:
-            conns = tuple(self.subs.get((channel, topic, key), ()))
-        if conns:
-            text = json.dumps(msg, separators=(",", ":"))
-            for c in conns:
-                c.send(text)
-
-    def add(self, conn: Conn, topic: str) -> None:
-        with self._lock:
-            self.subs.setdefault((conn.channel, topic, conn.key), set()).add(conn)
-
-    def discard(self, conn: Conn, topic: str | None = None) -> None:
-        with self._lock:
-            for k in list(self.subs):
-                if topic is None or k[1] == topic:
-                    self.subs[k].discard(conn)
-                    if not self.subs[k]:
-                        del self.subs[k]
-            if topic is None:
-                self.conns.discard(conn)
-
-    def drop(self, which: str = "all", abrupt: bool = False) -> int:
-        """Close connections of a kind ("all", "public", "private", or a channel)."""
-        with self._lock:
-            targets = [c for c in self.conns if which == "all" or c.channel == which
-                       or (which == "public" and c.channel != "private")]
-        for c in targets:
-            c.send(("close", 1011 if abrupt else 1001))
-        return len(targets)
 
 
 @dataclass
@@ -173,8 +85,19 @@ class ExchangeState:
 
 
 def _envelope(result: Any, code: int = 0, msg: str = "OK") -> dict[str, Any]:
+    ext: dict[str, Any] = {}
+    if isinstance(result, Batch):
+        result, ext = result.result, result.ext
     return {"retCode": code, "retMsg": msg, "result": result if result is not None else {},
-            "retExtInfo": {}, "time": _now_ms()}
+            "retExtInfo": ext, "time": _now_ms()}
+
+
+def _weight(path: str, params: dict[str, Any]) -> int:
+    """Rate-limit units of a request: a batch counts its items (docs/v5/rate-limit)."""
+    if path in BATCH_PATHS:
+        items = params.get("request")
+        return max(1, len(items)) if isinstance(items, list) else 1
+    return 1
 
 
 def _json(body: dict[str, Any], headers: dict[str, str] | None = None,
@@ -207,7 +130,7 @@ def create_app(state: ExchangeState) -> FastAPI:
         path = request.url.path
         route = ROUTES.get((request.method, path))
         if route is None:
-            return _json({"retCode": 10001, "retMsg": f"unknown path {path}"}, status=404)
+            return _json(_envelope(None, 10017, "Route not found."), status=404)
         name, private = route
         faults = state.faults
         if faults.latency:
@@ -235,7 +158,8 @@ def create_app(state: ExchangeState) -> FastAPI:
                 return _json(_envelope(getattr(engine, name)(params)))
             payload = request.url.query if request.method == "GET" else body
             key = verify_rest(request.headers, payload, state.secret_of)
-            allowed, headers = state.limits.check(key, path)
+            verdict = state.limits.check(key, path, _weight(path, params))
+            allowed, headers = verdict.allowed, verdict.headers
             if fault is not None and fault.kind == "rate_limit":
                 allowed = False
                 headers = headers or {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "0",
@@ -244,12 +168,17 @@ def create_app(state: ExchangeState) -> FastAPI:
                 return _json(_envelope(None, 10006, "Too many visits!"), headers)
             if fault is not None and fault.kind == "reject":
                 return _json(_envelope(None, fault.code, fault.msg), headers)
-            result = getattr(engine, name)(key, params)
+            if path in BATCH_PATHS:
+                result = getattr(engine, name)(key, params, allowed=verdict.granted)
+            else:
+                result = getattr(engine, name)(key, params)
         except AuthFailure as exc:
             return _json(_envelope(None, exc.code, exc.msg))
         except EngineError as exc:
             return _json(_envelope(None, exc.code, exc.msg), headers)
         late = faults.take(path, private=True, after_accept=True)
+        if late is not None and late.kind == "ambiguous":  # accepted, but the reply is an error
+            return _json(_envelope(None, late.code, late.msg), headers)
         if late is not None:
             await asyncio.sleep(late.seconds)
             return Response("Gateway Timeout", status_code=504)
@@ -331,107 +260,17 @@ def create_app(state: ExchangeState) -> FastAPI:
         if channel not in ("linear", "spot"):
             await websocket.close(code=1008)
             return
-        await _serve_ws(state, websocket, channel)
+        await serve_ws(state, websocket, channel)
 
     async def ws_private(websocket: WebSocket) -> None:
-        await _serve_ws(state, websocket, "private")
+        await serve_ws(state, websocket, "private")
+
+    async def not_found(_request: Request) -> Response:
+        return _json(_envelope(None, 10017, "Route not found."), status=404)
 
     app.router.routes.append(WebSocketRoute("/v5/public/{channel}", ws_public))
     app.router.routes.append(WebSocketRoute("/v5/private", ws_private))
+    app.router.routes.append(Route("/{rest:path}", not_found, methods=[
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]))
     return app
 
-
-def _topic_ok(state: ExchangeState, channel: str, topic: str) -> bool:
-    if channel == "private":
-        return topic in _PRIVATE_TOPICS
-    parts = topic.split(".")
-    if parts[0] in ("publicTrade", "tickers") and len(parts) == 2:
-        sym = parts[1]
-    elif parts[0] == "kline" and len(parts) == 3 and parts[1] in KLINE_INTERVALS:
-        sym = parts[2]
-    else:
-        return False
-    return (channel, sym) in state.engine.instruments
-
-
-async def _subscribe(state: ExchangeState, conn: Conn, msg: dict[str, Any], op: str) -> None:
-    """Ack (after the configured delay, echoing req_id), then activate; tickers get a snapshot."""
-    await asyncio.sleep(state.faults.ws_ack_delay)
-    topics = [str(t) for t in msg.get("args") or []]
-    reply = {"success": True, "ret_msg": "", "conn_id": conn.conn_id, "op": op}
-    if msg.get("req_id") is not None:
-        reply["req_id"] = msg["req_id"]
-    if conn.channel == "private" and conn.key is None:
-        reply.update(success=False, ret_msg="Request not authorized")
-    elif op == "subscribe" and not all(_topic_ok(state, conn.channel, t) for t in topics):
-        bad = [t for t in topics if not _topic_ok(state, conn.channel, t)]
-        reply.update(success=False, ret_msg=f"Invalid topic :{bad}")
-    conn.queue.put_nowait(json.dumps(reply))
-    if not reply["success"]:
-        return
-    if op == "unsubscribe":
-        for t in topics:
-            state.hub.discard(conn, t)
-        return
-    eng = state.engine
-    with eng.lock:  # snapshot before activation, both under the engine lock: no lost delta
-        for t in topics:
-            if t.startswith("tickers."):
-                snap = eng.ticker_snapshot(conn.channel, t.split(".", 1)[1])
-                if snap is not None:
-                    conn.queue.put_nowait(json.dumps(snap, separators=(",", ":")))
-            state.hub.add(conn, t)
-
-
-async def _serve_ws(state: ExchangeState, websocket: WebSocket, channel: str) -> None:
-    await websocket.accept()
-    conn = Conn(websocket, channel, asyncio.get_running_loop())
-    hub = state.hub
-    with hub._lock:
-        hub.conns.add(conn)
-
-    async def sender() -> None:
-        while True:
-            item = await conn.queue.get()
-            if isinstance(item, tuple):
-                await websocket.close(code=item[1])
-                return
-            await websocket.send_text(item)
-
-    send_task = asyncio.create_task(sender())
-    tasks: set[asyncio.Task] = set()
-    try:
-        while True:
-            raw = await websocket.receive_text()
-            try:
-                msg = json.loads(raw)
-            except json.JSONDecodeError:
-                continue
-            op = msg.get("op")
-            if op == "ping":
-                pong = ({"req_id": msg.get("req_id", ""), "op": "pong", "args": [str(_now_ms())],
-                         "conn_id": conn.conn_id} if channel == "private" else
-                        {"success": True, "ret_msg": "pong", "conn_id": conn.conn_id,
-                         "req_id": msg.get("req_id", ""), "op": "ping"})
-                conn.queue.put_nowait(json.dumps(pong))
-            elif op == "auth" and channel == "private":
-                try:
-                    conn.key = verify_ws(list(msg.get("args") or []), state.secret_of)
-                    reply = {"success": True, "ret_msg": "", "op": "auth",
-                             "conn_id": conn.conn_id}
-                except AuthFailure as exc:
-                    reply = {"success": False, "ret_msg": f"{exc.msg}", "op": "auth",
-                             "conn_id": conn.conn_id}
-                if msg.get("req_id"):
-                    reply["req_id"] = msg["req_id"]
-                conn.queue.put_nowait(json.dumps(reply))
-            elif op in ("subscribe", "unsubscribe"):
-                t = asyncio.create_task(_subscribe(state, conn, msg, op))
-                tasks.add(t)
-                t.add_done_callback(tasks.discard)
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    finally:
-        hub.discard(conn)
-        for t in (*tasks, send_task):
-            t.cancel()
