@@ -44,32 +44,15 @@ def _client(fx: FakeExchange, fast_config: Maker, clock: FakeClock | None = None
                        clock=clock)
 
 
-def _fail_after_accept(fx: FakeExchange, code: int, times: int = 1) -> list[str]:
-    """The next `times` creates are accepted by the engine, then answered with `code`."""
-    eng = fx.engine
-    original = eng.create_order
-    accepted: list[str] = []
-
-    def create(key: str, p: dict[str, Any]) -> dict[str, Any]:
-        out = original(key, p)
-        if len(accepted) < times:
-            accepted.append(out["orderId"])
-            raise EngineError(code, "Server error" if code == 10016 else "Server Timeout")
-        return out
-
-    eng.create_order = create  # type: ignore[method-assign]
-    return accepted
-
-
 @pytest.mark.parametrize("code", [10000, 10016])
 def test_ambiguous_retcode_after_accept_ends_with_one_order(
         fake_exchange: FakeExchange, fast_config: Maker, code: int) -> None:
     fx = fake_exchange
-    accepted = _fail_after_accept(fx, code)
+    fx.faults.ambiguous(count=1, code=code)  # accepted and resting, then the error reply
     c = _client(fx, fast_config)
     ack = c.place_order(SYM, BUY, 0.01, 59_000.0, order_link_id="amb-1")
-    assert accepted and ack.existed and ack.order_id == accepted[0]
-    assert len(fx.engine.orders_with_link("amb-1")) == 1
+    resting = fx.engine.orders_with_link("amb-1")
+    assert ack.existed and len(resting) == 1 and ack.order_id == resting[0].order_id
     assert c.stats["lookups"] == 1 and c.paths["/v5/order/create"] == 1
 
 

@@ -17,15 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from gridlab.bybit.constants import BATCH_MAX
+from gridlab.bybit.constants import BATCH_MAX, endpoint_class
 from gridlab.bybit.errors import (
     BybitError,
     DuplicateOrderLinkId,
     IpRateLimited,
+    RateLimited,
     TransientError,
     error_from_code,
 )
 from gridlab.bybit.orders import OrderMethods
+from gridlab.bybit.ratelimit import WINDOW_S
 from gridlab.bybit.results import AmendRequest, ItemResult, OrderRequest
 from gridlab.bybit.taxonomy import Action
 from gridlab.bybit.transport import format_number
@@ -131,17 +133,24 @@ class BatchMethods(OrderMethods):
             except BybitError as exc:  # the whole request refused (parameters, keys...)
                 self._fail(pending, done, exc)
                 return
-            pending = self._items(path, pending, resp, done, ambiguous,
-                                  last=attempt >= max_attempts)
+            pending, limited = self._items(path, pending, resp, done, ambiguous,
+                                           last=attempt >= max_attempts)
             if pending:
-                self._sleep_backoff(attempt, _RetryMarker(path))
+                marker = _RetryMarker(path)
+                if limited:  # items over the window: wait for its reset (header or a window)
+                    marker.retry_after = self.reset_after() or WINDOW_S
+                    self.limiter.block(endpoint_class(path), marker.retry_after)
+                self._sleep_backoff(attempt, marker)
 
     def _items(self, path: str, pending: list[Entry], resp: dict[str, Any],
-               done: dict[str, ItemResult], ambiguous: set[str], *, last: bool) -> list[Entry]:
-        """Record each order's outcome; return those to send again."""
+               done: dict[str, ItemResult], ambiguous: set[str], *, last: bool
+               ) -> tuple[list[Entry], bool]:
+        """Record each order's outcome; return those to send again (and whether some were
+        over the rate limit)."""
         rows = (resp.get("result") or {}).get("list") or []
         infos = (resp.get("retExtInfo") or {}).get("list") or []
         again: list[Entry] = []
+        limited = False
         for i, e in enumerate(pending):
             link, sym = e[0], e[1]
             row = rows[i] if i < len(rows) else {}
@@ -164,10 +173,11 @@ class BatchMethods(OrderMethods):
             elif err.action in (Action.RETRY, Action.AMBIGUOUS) and not last:
                 if err.maybe_processed:
                     ambiguous.add(link)
+                limited = limited or isinstance(err, RateLimited)
                 again.append(e)
             else:
                 done[link] = ItemResult(link, False, error=err)
-        return again
+        return again, limited
 
     @staticmethod
     def _fail(pending: list[Entry], done: dict[str, ItemResult], exc: BybitError) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -101,7 +102,9 @@ class Transport:
             api_secret=credentials.api_secret if credentials else None,
             recv_window=self.config.recv_window, timeout=self.config.timeout,
             max_retries=1, retry_codes=_NO_RETRY_CODES, force_retry=False, log_requests=False,
+            return_response_headers=True,
         )
+        self._local = threading.local()  # the last reply's headers, per calling thread
         self._http.endpoint = self.config.rest_url()
         self._instruments: dict[str, Instrument] = {}
         self.stats = {"requests": 0, "retries": 0, "lookups": 0, "orders_sent": 0}
@@ -152,8 +155,13 @@ class Transport:
         self._check_ban(path)
         self.stats["requests"] += 1
         self.paths[path] = self.paths.get(path, 0) + 1
+        self._local.headers = None
         try:
-            return getattr(self._http, method)(**dict(params))
+            out = getattr(self._http, method)(**dict(params))
+            if isinstance(out, tuple):  # (body, elapsed, headers)
+                self._local.headers = out[2]
+                return out[0]
+            return out
         except InvalidRequestError as exc:
             err = error_from_code(int(exc.status_code), str(exc.message), path)
             if isinstance(err, IpRateLimited):
@@ -186,6 +194,10 @@ class Transport:
         except PermissionError:
             raise AuthError("this endpoint needs API keys and none were given", code=0,
                             path=path) from None
+
+    def reset_after(self) -> float | None:
+        """Seconds until the last reply's X-Bapi-Limit-Reset-Timestamp (this thread)."""
+        return _reset_after(getattr(self._local, "headers", None))
 
     def _ban(self, err: IpRateLimited) -> None:
         """HTTP 403: no request leaves for exchange.ip_ban_wait_s (Bybit: >= 10 minutes)."""
