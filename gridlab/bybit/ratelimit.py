@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 __all__ = ["WINDOW_S", "RateLimiter", "RollingWindow", "TokenBucket"]
 
 WINDOW_S = 1.05
-"""Bybit's one-second window plus a margin for network jitter between client and server."""
+"""Bybit's one-second window plus a small margin for clock granularity."""
 
 
 class TokenBucket:
@@ -77,7 +77,8 @@ class RollingWindow:
         self.window = float(window)
         self._clock = clock
         self._sleep = sleep
-        self._sent: deque[tuple[float, float]] = deque()  # (time, weight), oldest first
+        self._sent: deque[list[float]] = deque()  # [time, weight], oldest first
+        self._mine = threading.local()  # this thread's last booking (see `done`)
         self._blocked_until = 0.0
         self._lock = threading.Lock()
 
@@ -99,8 +100,20 @@ class RollingWindow:
                     at = t + self.window
                     if used + weight <= self.rate or used <= 0:
                         break
-            self._sent.append((at, weight))
+            entry = [at, weight]
+            self._sent.append(entry)
+            self._mine.entry = entry
             return at - now
+
+    def done(self) -> None:
+        """The request booked last by this thread got its reply: count it from now. The
+        exchange counts a request when it arrives, somewhere between sending and the reply;
+        booking the reply time keeps the next window clear of any network delay."""
+        entry = getattr(self._mine, "entry", None)
+        if entry is not None:
+            with self._lock:
+                entry[0] = max(entry[0], self._clock())
+            self._mine.entry = None
 
     def acquire(self, weight: float = 1.0) -> float:
         """Block until `weight` fits in the window; return the seconds waited."""
@@ -133,6 +146,12 @@ class RateLimiter:
     def acquire(self, endpoint_class: str, weight: float = 1.0) -> float:
         """Wait for `weight` of `endpoint_class`; return the seconds waited."""
         return self.buckets.get(endpoint_class, self.buckets["market"]).acquire(weight)
+
+    def done(self, endpoint_class: str) -> None:
+        """The calling thread's last request of `endpoint_class` got its reply."""
+        bucket = self.buckets.get(endpoint_class, self.buckets["market"])
+        if isinstance(bucket, RollingWindow):
+            bucket.done()
 
     def block(self, endpoint_class: str, seconds: float) -> None:
         """Pause a class for `seconds` (e.g. until X-Bapi-Limit-Reset-Timestamp)."""

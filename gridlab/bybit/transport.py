@@ -246,6 +246,8 @@ class Transport:
             if exc.retry_after and not isinstance(exc, IpRateLimited):
                 self.limiter.block(cls, exc.retry_after)
             raise
+        finally:
+            self.limiter.done(cls)
 
     def _request(self, method: str, path: str, params: dict[str, Any], *,
                  retry: bool = True) -> dict[str, Any]:
