@@ -577,14 +577,21 @@ class TradingCore:
             # Filled: its executions arrive (stream, poll or catch-up) and drive the slot
         wanted = {r.order_link_id for r in self.orders.values()
                   if r.active and r.gen == self.gen}
+        strays = []
         for o in opened:
             if self.key_of(o.order_link_id) is None:
                 out["foreign"] += 1
             elif o.order_link_id not in wanted:
+                strays.append(o.order_link_id)
+        if strays:  # one cancel-batch request per batch of strays
+            for res in await self.ex.cancel_many(strays):
+                if not res.ok:  # still resting: the next sync tries again
+                    self.event("error", f"cancelling the stray {res.order_link_id} failed: "
+                                        f"{res.error}", "warning")
+                    continue
                 out["strays"] += 1
                 self.stats["strays_cancelled"] += 1
-                await self.ex.cancel(o.order_link_id)
-                row = self.orders.get(o.order_link_id)
+                row = self.orders.get(res.order_link_id)
                 if row is not None:
                     self._dead(row, "Cancelled", "stray")
         return out
