@@ -32,7 +32,7 @@ from benchmarks.common import Result
 from gridlab.bybit.credentials import ENV_KEY, ENV_SECRET
 from gridlab.fakex.handle import FakeExchange
 from gridlab.store.live import LiveStore, open_live_views
-from live.testing import local_config
+from tests.live_helpers import local_config
 
 __all__ = ["run", "run_portfolio", "run_single"]
 

@@ -5,7 +5,7 @@ Each grid keeps its own `RiskManager` on its own ledger. On top of them, for the
 - `max_total_exposure_pct` / `max_symbol_share`: an order that increases a grid's |position|
   must also pass `account_order_allowed_nb` (the worst case of that grid plus the worst case
   of every other grid, against the total equity);
-- `kill_switch_dd`: at every account check (multiples of `live.risk_check_s` on the market
+- `kill_switch_dd`: at every account check (multiples of `backtest.check_interval_ms` on the
   clock of the prints, before the grid's own checks of that print) `account_kill_switch_nb`
   runs over the total equity; when it fires every grid is stopped (`Stop.KILL_SWITCH`): all
   orders of every symbol cancelled, nothing placed until POST /api/start.

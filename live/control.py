@@ -117,7 +117,7 @@ async def change_profile(r: LiveRunner, cores: list[TradingCore], name: str,
             await core.fill_slots(core.last_price)
         else:
             core.force_rebuild = True
-            core.next_grid = -1
+            core.next_check = -1
         core.persist()
         gens[core.s.symbol] = core.gen
     out: dict[str, Any] = {"ok": True, "profile": res.name, "version": res.version}

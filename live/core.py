@@ -4,10 +4,17 @@ time, in the order of docs/strategy-kernels.md:
 1. a market print at `ts`, price `p`: `GridStrategy.observe` (the bar ring);
 2. the fills of that print (execTime <= ts), by slot: ledger, `GridStrategy.on_fill` on a
    complete fill, and the slot's next order, gated by `RiskManager.order_allowed`;
-3. at the check times (multiples of `risk_check_s` / `grid_check_s` on the market clock):
-   catch up the executions over REST, then equity -> `RiskManager.on_equity` (stops, kill
-   switch), `GridStrategy.recenter_reason`, a rebuild (cancel all, `GridStrategy.build`,
-   seed), and an order for every enabled slot that has none (blocked / PostOnly-rejected).
+3. at the check times (the one check clock of the backtest and live: multiples of
+   `backtest.check_interval_ms` on the market clock): catch up the executions over REST, then
+   equity -> `RiskManager.on_equity` (stops, kill switch), `GridStrategy.recenter_reason`, a
+   rebuild (cancel all, `GridStrategy.build`, seed), and an order for every enabled slot that
+   has none (blocked / PostOnly-rejected).
+
+Every decision that depends on the position (a check, a rebuild, an order, a flatten) first
+applies every stored fill, in the kernel's order (`apply_stored`); a rebuild first cancels,
+then fetches the executions of the cancelled orders over REST and applies them. The exchange
+may be ahead of the prints the runner has processed: its fills are real position, and a grid
+gated against a ledger that misses them breaches the exposure cap (tests/test_live_cap.py).
 
 Nothing here computes a level, a counter order, a trigger or a risk decision: it only calls
 the strategy classes and turns their answers into orders. Two-phase fills make restarts safe:
@@ -83,8 +90,8 @@ class CoreSettings:
     capital: float
     prefix: str
     tag: str
-    risk_ms: int
-    grid_ms: int
+    check_ms: int
+    """the strategy's one check clock (`backtest.check_interval_ms`)"""
     qty_step: float
     maker_fee: float
     taker_fee: float
@@ -137,8 +144,7 @@ class TradingCore:
         self.last_ts = -1
         self.first_ts = -1
         self.last_price = math.nan
-        self.next_risk = -1
-        self.next_grid = -1
+        self.next_check = -1
         self.rest_mark = -1  # execTime up to which REST delivered every execution (-1 unknown)
         self.paused = False
         self.apply_seq = 0
@@ -230,7 +236,7 @@ class TradingCore:
             "version": STATE_VERSION, "profile": self.profile, "gen": self.gen,
             "cycles": self.cycles,
             "attempts": [[*k, v] for k, v in self.attempts.items() if k[0] == self.gen],
-            "next_risk": self.next_risk, "next_grid": self.next_grid, "last_ts": self.last_ts,
+            "next_check": self.next_check, "last_ts": self.last_ts,
             "last_price": None if math.isnan(self.last_price) else self.last_price,
             "paused": self.paused, "apply_seq": self.apply_seq, "created_at": self.created_at,
             "first_ts": self.first_ts, "error": self.error, "rest_mark": self.rest_mark,
@@ -260,8 +266,10 @@ class TradingCore:
         self.gen = int(snap["gen"])
         self.attempts = {(int(a[0]), int(a[1]), str(a[2]), int(a[3])): int(a[4])
                          for a in snap.get("attempts", [])}
-        self.next_risk = int(snap["next_risk"])
-        self.next_grid = int(snap["next_grid"])
+        if "next_check" in snap:
+            self.next_check = int(snap["next_check"])
+        else:  # written with two clocks: the earlier of them
+            self.next_check = min(int(snap["next_risk"]), int(snap["next_grid"]))
         self.last_ts = int(snap["last_ts"])
         self.last_price = math.nan if snap["last_price"] is None else float(snap["last_price"])
         self.paused = bool(snap["paused"])
@@ -284,7 +292,7 @@ class TradingCore:
                 strat.update({k: fresh[k] for k in _BAR_FIELDS})
             self.strategy.restore(strat)
         except StrategyError:
-            self.next_grid = -1  # rebuild at the next print; keep the bar history if it fits
+            self.next_check = -1  # rebuild at the next print; keep the bar history if it fits
             self.force_rebuild = True
             self.copy_bars(bars)
             return False
@@ -376,6 +384,12 @@ class TradingCore:
             await self._apply(pf, price)
         return len(due)
 
+    async def apply_stored(self, p: float | None) -> int:
+        """Apply every stored fill, in the kernel's order, whatever its print: called before
+        every decision that depends on the position (a check, a rebuild, an order, a
+        flatten), so none is taken against a ledger that misses an executed fill."""
+        return await self.apply_pending(None, p)
+
     async def _apply(self, pf: PendingFill, p: float) -> None:
         f, key = pf.row, pf.key
         kind, gen, slot, profit = "foreign", -1, -1, 0.0
@@ -446,6 +460,9 @@ class TradingCore:
         """The write-ahead Intent of slot `slot`'s order, or 0 (none wanted / resting) or -1
         (blocked by risk, or a PostOnly price that would cross the best bid/ask)."""
         if slot in self.slot_link:
+            return 0
+        await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
+        if slot in self.slot_link or not self.trading:
             return 0
         want = self._desired(slot)
         if want is None:
@@ -664,6 +681,8 @@ class TradingCore:
         self.event("error", f"{kind} order {row.order_link_id} not filled after 5 s", "error")
 
     async def _flatten(self, p: float) -> None:
+        await self.catch_up()
+        await self.apply_stored(p)
         pos = self.ledger.position
         if pos != 0.0:
             await self._market("f", -1 if pos > 0 else 1, abs(pos), p, reduce_only=True)
@@ -680,17 +699,12 @@ class TradingCore:
         await self.apply_pending(ts, price)
         if self.account is not None:
             await self.account.on_print(ts)  # the account check precedes the grid's own
-        risk_due = ts >= self.next_risk
-        grid_due = ts >= self.next_grid
-        if not (risk_due or grid_due):
+        if ts < self.next_check:
             return
         await self.catch_up()
         await self.apply_pending(ts, price)
-        if risk_due:
-            self.next_risk = (ts // self.s.risk_ms + 1) * self.s.risk_ms
-        if grid_due:
-            self.next_grid = (ts // self.s.grid_ms + 1) * self.s.grid_ms
-        await self.check(ts, price, risk_due, grid_due)
+        self.next_check = (ts // self.s.check_ms + 1) * self.s.check_ms
+        await self.check(ts, price)
         self.persist()
 
     def exec_cursor(self) -> int:
@@ -725,15 +739,16 @@ class TradingCore:
         if mine:
             self.rest_mark = max(self.rest_mark, max(mine))
 
-    async def check(self, ts: int, p: float, risk_due: bool, grid_due: bool) -> None:
+    async def check(self, ts: int, p: float) -> None:
         """Step 3: stops and kill switch, then recenter, then orders for empty slots."""
         self.stats["checks"] += 1
-        if risk_due and self.risk.stopped == Stop.NONE:
+        await self.apply_stored(p)
+        if self.risk.stopped == Stop.NONE:
             code = self.risk.on_equity(ts, self.ledger.equity(p), p)
             if code != Stop.NONE:
                 await self.stop_trading(code, ts, p)
                 return
-        if not grid_due or not self.trading:
+        if not self.trading:
             return
         if not self.strategy.built or self.force_rebuild:
             reason = Reason.MANUAL if self.force_rebuild else Reason.INITIAL
@@ -772,6 +787,10 @@ class TradingCore:
     async def rebuild(self, ts: int, p: float, reason: int) -> None:
         """Cancel all, build a new grid generation at `p`, buy/sell the seed."""
         await self.cancel_all(f"rebuild: {name_of(Reason, reason)}")
+        # every fill of the cancelled orders happened before the cancel: fetch and apply them,
+        # so the new grid is gated against the whole position
+        await self.catch_up()
+        await self.apply_stored(p)
         self.force_rebuild = False
         self.gen += 1
         # forget dead orders older than the previous generation (a restart would not reload
@@ -848,5 +867,5 @@ class TradingCore:
             await self.rebuild(ts, self.last_price, Reason.MANUAL)
             await self.fill_slots(self.last_price)
         else:
-            self.next_grid = -1
+            self.next_check = -1
         self.persist()

@@ -222,8 +222,7 @@ class LiveRunner:
         settings = CoreSettings(
             symbol=spec.symbol, category=spec.category, capital=spec.capital,
             prefix=cfg.live.link_prefix, tag=spec.tag,
-            risk_ms=round(cfg.live.risk_check_s * 1000),
-            grid_ms=round(cfg.live.grid_check_s * 1000), qty_step=inst.qty_step,
+            check_ms=int(cfg.backtest.check_interval_ms), qty_step=inst.qty_step,
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
             error_limit=cfg.live.symbol_error_limit)
@@ -277,7 +276,7 @@ class LiveRunner:
         pf = cfg.portfolio
         self.account = AccountRisk(
             pf.capital if pf else cfg.trading.capital, list(self.cores.values()),
-            check_ms=round(cfg.live.risk_check_s * 1000),
+            check_ms=int(cfg.backtest.check_interval_ms),
             max_total_exposure_pct=pf.max_total_exposure_pct if pf else 0.0,
             max_symbol_share=pf.max_symbol_share if pf else 0.0,
             kill_switch_dd=pf.kill_switch_dd if pf else 0.0, event=self.event)
@@ -591,7 +590,8 @@ class LiveRunner:
     async def _recent_prints(self, core: TradingCore) -> list[tuple[int, float]]:
         """Public prints newer than the last one seen (REST recent-trade, market clock)."""
         ex = core.ex
-        trades = await ex.call(ex.client.get_recent_trades, ex.symbol, 1000)
+        limit = 60 if core.s.category == "spot" else 1000  # Bybit's limits per category
+        trades = await ex.call(ex.client.get_recent_trades, ex.symbol, limit)
         return [(t.ts, t.price) for t in trades if t.ts > core.last_ts]
 
     async def _resync(self, which: str, category: str | None

@@ -19,7 +19,7 @@ from gridlab.config.live import AlertsConfig
 from gridlab.fakex.handle import FakeExchange
 from live.alerts import Alerter
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 

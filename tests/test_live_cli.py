@@ -24,7 +24,7 @@ from live.commands import app as live_app
 from live.commands import register
 from live.promote import ActiveProfile, choose_profile, promote
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 

@@ -111,7 +111,7 @@ def test_portfolio_pages_totals_and_symbol_selector(
     from types import SimpleNamespace
 
     from live.runner import LiveRunner
-    from live.testing import RunnerThread, local_config
+    from tests.live_helpers import RunnerThread, local_config
 
     fx = fake_exchange_factory(symbols=tuple(PF_PRICES), price=PF_PRICES)
     monkeypatch.setenv("GRIDLAB_PANEL_TOKEN", "tok-pages")

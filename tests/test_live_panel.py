@@ -14,7 +14,7 @@ import pytest
 
 from gridlab.fakex.handle import FakeExchange
 from live.runner import LiveRunner, setup_logging
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 

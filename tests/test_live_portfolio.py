@@ -18,7 +18,7 @@ from gridlab.fakex.handle import FakeExchange
 from gridlab.strategy.enums import Stop
 from live.ids import parse_link
 from live.runner import CommandError, LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 

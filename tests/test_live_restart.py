@@ -21,7 +21,7 @@ from gridlab.bybit.credentials import ENV_KEY, ENV_SECRET
 from gridlab.fakex.handle import FakeExchange
 from gridlab.store.live import LiveStore, open_live_views
 from live.ids import parse_link, runner_tag
-from live.testing import local_config
+from tests.live_helpers import local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
@@ -62,6 +62,18 @@ def _wait(pred: Any, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out: {what}")
         time.sleep(0.05)
+
+
+def assert_one_order_per_level(fx: FakeExchange, symbols: tuple[str, ...] = (SYM,)) -> None:
+    """On the exchange, read without parsing any orderLinkId: no two resting orders of a
+    symbol at the same side and price (a grid has one order per level; a runner that cannot
+    re-derive the ids of its previous process places its grid a second time)."""
+    with fx.engine.lock:
+        opened = list(fx.engine.open[fx.api_key].values())
+    for sym in symbols:
+        per_level = Counter((o.side, o.price) for o in opened if o.symbol == sym)
+        dup = {k: n for k, n in per_level.items() if n > 1}
+        assert not dup, f"{sym}: duplicate resting orders on the exchange {dup}"
 
 
 def _mirror_count(mirror: Path, sql: str) -> int:
@@ -107,6 +119,7 @@ def test_kill_9_and_restart_no_duplicates_every_fill_once(fake_exchange: FakeExc
         n_dead = len(_executions(fx))
         _wait(lambda: len(_executions(fx)) >= n_dead + 3, 30, "fills while the runner is down")
         p2 = start(2, tmp_path / "run2.log")
+        assert_one_order_per_level(fx)  # reconciled: the grid is on the exchange once
         n_back = len(_executions(fx))
         _wait(lambda: len(_executions(fx)) >= n_back + 12, 60, "fills after the restart")
     finally:
@@ -115,6 +128,7 @@ def test_kill_9_and_restart_no_duplicates_every_fill_once(fake_exchange: FakeExc
     n_total = len(_executions(fx))
     _wait(lambda: _mirror_count(mirror, "select count(*) from live_fills where applied")
           == n_total, 60, "the runner to store every execution")
+    assert_one_order_per_level(fx)
     p2.send_signal(signal.SIGTERM)
     assert p2.wait(60) == 0, (tmp_path / "run2.log").read_text()[-3000:]
 
@@ -202,6 +216,7 @@ def test_kill_9_inside_order_create_adopts_or_resends_the_same_id(
         p.send_signal(signal.SIGKILL)
         p.wait(10)
         p = start(n)
+        assert_one_order_per_level(fx)
         summary = reconcile_summary(n)
         if after_accept:
             assert summary["adopted"] == 1, summary  # it was on the book: adopted
@@ -299,6 +314,7 @@ def test_kill_9_and_restart_three_symbols(fake_exchange_factory: Any, tmp_path: 
             _wait(lambda: len(executions()) >= n_dead + 3, 30,
                   "fills while the runner is down")
             procs.append(start(2))
+            assert_one_order_per_level(fx, tuple(PF_SYMBOLS))
             back = by_symbol(executions())
             _wait(lambda: all(by_symbol(executions()).get(s, 0) >= back.get(s, 0) + 3
                               for s in PF_SYMBOLS), 60,

@@ -14,7 +14,7 @@ import pytest
 from gridlab.fakex.handle import FakeExchange
 from gridlab.strategy.enums import Stop
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
@@ -251,3 +251,30 @@ def test_long_mode_buys_the_seed_at_market(rig: Callable[..., Rig]) -> None:
     buys = [o for o in r.open_orders() if o.side == "Buy"]
     assert len(sells) == 3 and len(buys) == 3
     assert sum(o.qty for o in sells) == pytest.approx(seed["qty"].iloc[0])
+
+
+def test_one_check_clock_the_backtests(rig: Callable[..., Rig]) -> None:
+    """Stops, kill switch and recenter run on `backtest.check_interval_ms`, the backtest's one
+    check clock: checks fall on its multiples of the market clock, nothing else."""
+    r = rig(backtest={"check_interval_ms": 20_000})
+    assert r.core.s.check_ms == 20_000
+    r.trade(60_000.0)  # the first print is a check (the first grid)
+    assert r.core.stats["checks"] == 1 and r.core.next_check == (T0 // 20_000 + 1) * 20_000
+    for _ in range(19):  # to T0 + 19 s: no check
+        r.trade(60_000.0)
+    assert r.core.stats["checks"] == 1
+    r.trade(60_000.0)  # T0 + 20 s
+    assert r.core.stats["checks"] == 2
+    r.trade(60_000.0, dt=45_000)  # T0 + 65 s: one check for the two multiples passed
+    assert r.core.stats["checks"] == 3 and r.core.next_check == T0 + 80_000
+
+
+def test_the_removed_live_clocks_are_refused_by_name() -> None:
+    from gridlab.config import config_from_dict
+    from gridlab.errors import ConfigError
+
+    for field in ("grid_check_s", "risk_check_s"):
+        with pytest.raises(ConfigError) as err:
+            config_from_dict({"live": {field: 60}})
+        assert f"live.{field}" in str(err.value)
+        assert "backtest.check_interval_ms" in str(err.value)

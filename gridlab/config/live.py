@@ -8,13 +8,13 @@ out of logs, the live store, API responses and pages.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from gridlab.config.base import StrictModel
 
-__all__ = ["AlertsConfig", "LiveConfig", "PanelConfig"]
+__all__ = ["REMOVED_CLOCKS", "AlertsConfig", "LiveConfig", "PanelConfig"]
 
 
 class PanelConfig(StrictModel):
@@ -61,15 +61,18 @@ class AlertsConfig(StrictModel):
         return bool(self.webhook_url or self.telegram_url)
 
 
+REMOVED_CLOCKS = ("grid_check_s", "risk_check_s")
+"""Former live check intervals: the strategy now checks on one clock,
+`backtest.check_interval_ms`, in the backtest and live."""
+
+
 class LiveConfig(StrictModel):
-    """Live runner. Intervals in seconds; `grid_check_s` / `risk_check_s` are the strategy's
-    check interval on the market clock (the backtest's `check_interval_ms`)."""
+    """Live runner. Intervals in seconds. The strategy's check clock (stops, kill switch,
+    recenter, blocked orders) is not here: it is `backtest.check_interval_ms`, the one clock
+    of the backtest and the live runner."""
 
     order_poll_s: float = Field(5.0, gt=0, le=3600,
                                 description="REST executions/orders poll (the WS fallback)")
-    grid_check_s: float = Field(60.0, ge=1, le=86_400, description="recenter check interval")
-    risk_check_s: float = Field(60.0, ge=1, le=86_400,
-                                description="exposure / stops / kill switch check interval")
     snapshot_s: float = Field(300.0, gt=0, le=86_400, description="equity/position snapshots")
     export_s: float = Field(5.0, gt=0, le=3600, description="Parquet mirror refresh")
     fill_wait_s: float = Field(
@@ -92,7 +95,14 @@ class LiveConfig(StrictModel):
     panel: PanelConfig = Field(default_factory=PanelConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
-    @property
-    def check_ms(self) -> int:
-        """The strategy check interval in ms (the smaller of the grid and risk intervals)."""
-        return round(min(self.grid_check_s, self.risk_check_s) * 1000)
+    @model_validator(mode="before")
+    @classmethod
+    def _one_clock(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            old = [k for k in REMOVED_CLOCKS if k in data]
+            if old:
+                raise ValueError(
+                    f"{' and '.join('live.' + k for k in old)} no longer exist: the strategy "
+                    "checks (stops, kill switch, recenter) run on one clock in the backtest and "
+                    "live; set backtest.check_interval_ms (milliseconds) instead")
+        return data
