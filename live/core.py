@@ -447,6 +447,11 @@ class TradingCore:
 
     async def place_slot(self, slot: int, p: float) -> int:
         """Place slot `slot`'s order; 1 placed, 0 none wanted / already resting, -1 not placed."""
+        if slot in self.slot_link:
+            return 0
+        await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
+        if not self.trading:
+            return 0
         row = self._slot_intent(slot, p)
         if not isinstance(row, OrderRow):
             return row
@@ -460,9 +465,6 @@ class TradingCore:
         """The write-ahead Intent of slot `slot`'s order, or 0 (none wanted / resting) or -1
         (blocked by risk, or a PostOnly price that would cross the best bid/ask)."""
         if slot in self.slot_link:
-            return 0
-        await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
-        if slot in self.slot_link or not self.trading:
             return 0
         want = self._desired(slot)
         if want is None:
@@ -762,6 +764,9 @@ class TradingCore:
     async def fill_slots(self, p: float) -> None:
         """An order for every enabled slot without one (slot order), sent in batch requests:
         the Intents are written first, then the batch, then each order's outcome in order."""
+        await self.apply_stored(p)  # every stored fill first (it may place slots itself)
+        if not self.trading:
+            return
         states = self.strategy.slots["state"]
         rows: list[OrderRow] = []
         with self.store.batch():

@@ -14,7 +14,7 @@ import yaml
 from gridlab.fakex.handle import FakeExchange
 from gridlab.fakex.records import EngineError
 from live.runner import LiveRunner
-from live.testing import RunnerThread, local_config
+from tests.live_helpers import RunnerThread, local_config
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
