@@ -473,7 +473,7 @@ class TradingCore:
         if not self._allowed(side, qty, price, p):
             self.stats["blocked"] += 1
             return -1
-        bid, ask = self.ex.best_bid_ask(p)
+        bid, ask = self.ex.best_bid_ask(p, self.last_ts)
         if not self.risk.post_only_ok(side, price, bid, ask):
             self.stats["post_only"] += 1  # Bybit would cancel it: placed again at a check
             return -1

@@ -50,11 +50,13 @@ class Exchange:
         """A new top of the book (called on the stream's thread: one atomic assignment)."""
         self.book, self._book_at = top, time.monotonic()
 
-    def best_bid_ask(self, last_price: float) -> tuple[float, float]:
+    def best_bid_ask(self, last_price: float, last_ts: int = 0) -> tuple[float, float]:
         """(best bid, best ask) from the book; the last trade as both while the book is
-        unknown or stale (older than BOOK_MAX_AGE_S)."""
+        unknown, older than the last trade `last_ts` (its update is still on the way), or
+        not updated for BOOK_MAX_AGE_S (the stream is down)."""
         top = self.book
-        if top.known and time.monotonic() - self._book_at <= BOOK_MAX_AGE_S:
+        if (top.known and top.ts >= last_ts
+                and time.monotonic() - self._book_at <= BOOK_MAX_AGE_S):
             return top.bid, top.ask
         return last_price, last_price
 
