@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gridlab.bybit.client import BybitClient
-from gridlab.bybit.errors import DuplicateOrderLinkId, IpRateLimited
+from gridlab.bybit.errors import BybitError, DuplicateOrderLinkId, IpRateLimited
 from gridlab.bybit.parse import BUY
 from gridlab.fakex.handle import FakeExchange
 from gridlab.fakex.records import EngineError
@@ -145,3 +145,23 @@ def test_leverage_refusal_continues_with_the_leverage_in_force(
     res = c.set_leverage(SYM, 5)
     assert (res.changed, res.in_force, res.code) == (False, 3.0, code)
     assert "leverage in force is 3" in res.warning and str(code) in res.warning
+
+
+def test_cancel_all_with_nothing_open_is_done_not_retried(fake_exchange: FakeExchange,
+                                                          fast_config: Maker) -> None:
+    fx = fake_exchange
+
+    def nothing(key: str, p: dict[str, Any]) -> dict[str, Any]:
+        raise EngineError(10016, "Cancel All No Result")
+
+    fx.engine.cancel_all = nothing  # type: ignore[method-assign]
+    c = _client(fx, fast_config)
+    assert c.cancel_all_orders(SYM) == [] and c.stats["retries"] == 0
+
+    def broken(key: str, p: dict[str, Any]) -> dict[str, Any]:
+        raise EngineError(10016, "Server error")
+
+    fx.engine.cancel_all = broken  # type: ignore[method-assign]
+    with pytest.raises(BybitError):
+        c.cancel_all_orders(SYM)  # a real 10016 on cancel-all: retried, then raised
+    assert c.stats["retries"] == 3

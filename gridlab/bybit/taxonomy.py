@@ -25,6 +25,7 @@ __all__ = [
     "classify",
     "endpoint_group",
     "markdown_table",
+    "nothing_to_cancel",
     "rule_of",
 ]
 
@@ -111,7 +112,8 @@ RULES: tuple[Rule, ...] = (
     Rule("10009", A.STOP, "IP banned"),
     Rule("10010", A.STOP, "request IP not bound to the key"),
     Rule("10014", A.AMBIGUOUS, "duplicate request (the first may have been processed)"),
-    Rule("10016", A.AMBIGUOUS, "server error or service restarting"),
+    Rule("10016", A.AMBIGUOUS, "server error or service restarting (cancel-all: \"Cancel All "
+         "No Result\" = nothing to cancel: done)"),
     Rule("10017", A.REFUSE, "route not found"),
     Rule("10018", A.RETRY, "IP rate limit: handled as HTTP 403"),
     Rule("10024", A.STOP, "compliance rules triggered"),
@@ -214,6 +216,12 @@ def classify(code: int | str, path: str = "") -> Action:
     if rule is None:
         return Action.REFUSE
     return rule.action_for(endpoint_group(path))
+
+
+def nothing_to_cancel(code: int, path: str, message: str) -> bool:
+    """Bybit's cancel-all answers 10016 "Cancel All No Result" when nothing was open: done."""
+    return (code == 10016 and path == "/v5/order/cancel-all"
+            and "no result" in message.lower())
 
 
 def _on_text(rule: Rule) -> str:

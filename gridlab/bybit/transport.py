@@ -40,6 +40,7 @@ from gridlab.bybit.errors import (
 )
 from gridlab.bybit.parse import Instrument
 from gridlab.bybit.ratelimit import RateLimiter
+from gridlab.bybit.taxonomy import nothing_to_cancel
 from gridlab.config.exchange import ExchangeConfig
 
 __all__ = ["Transport", "ceil_step", "floor_step", "format_number", "new_order_link_id"]
@@ -163,6 +164,8 @@ class Transport:
                 return out[0]
             return out
         except InvalidRequestError as exc:
+            if nothing_to_cancel(int(exc.status_code), path, str(exc.message)):
+                return {"retCode": 0, "retMsg": "OK", "result": {"list": []}}
             err = error_from_code(int(exc.status_code), str(exc.message), path)
             if isinstance(err, IpRateLimited):
                 self._ban(err)
