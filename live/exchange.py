@@ -51,13 +51,15 @@ class Exchange:
         self.book, self._book_at = top, time.monotonic()
 
     def best_bid_ask(self, last_price: float, last_ts: int = 0) -> tuple[float, float]:
-        """(best bid, best ask) from the book; the last trade as both while the book is
-        unknown, older than the last trade `last_ts` (its update is still on the way), or
-        not updated for BOOK_MAX_AGE_S (the stream is down)."""
+        """The (bid, ask) a PostOnly order is checked against: the book's, widened to take
+        in the last trade, so an order is held back only when the book and the last trade
+        both say it would take liquidity (a print and its book update arrive apart). The
+        last trade as both while the book is unknown, older than the last trade `last_ts`,
+        or not updated for BOOK_MAX_AGE_S (the stream is down)."""
         top = self.book
         if (top.known and top.ts >= last_ts
                 and time.monotonic() - self._book_at <= BOOK_MAX_AGE_S):
-            return top.bid, top.ask
+            return min(top.bid, last_price), max(top.ask, last_price)
         return last_price, last_price
 
     def for_symbol(self, symbol: str, category: str) -> Exchange:

@@ -134,29 +134,15 @@ def test_post_only_check_uses_the_best_bid_and_ask(start: Callable[..., Started]
     r.trade(["BTCUSDT"], {"BTCUSDT": 60_000.0})
     ex = r.runner.core.ex
     assert ex.book.known and (ex.book.bid, ex.book.ask) == (59_999.9, 60_000.0)
-    ts = ex.book.ts
-    assert ex.best_bid_ask(1.0, ts) == (59_999.9, 60_000.0)  # the book, not the last trade
-    assert ex.best_bid_ask(1.0, ts + 1) == (1.0, 1.0)  # a newer trade: its book is on the way
-    assert r.runner.core.risk.post_only_ok(1, 59_999.9, *ex.best_bid_ask(1.0, ts))
-    assert not r.runner.core.risk.post_only_ok(1, 60_000.0, *ex.best_bid_ask(1.0, ts))
-
-
-def test_orders_that_would_cross_the_book_are_not_sent(start: Callable[..., Started]) -> None:
-    r = start({}, grid={"spacing": 0.001, "n_buy": 2, "n_sell": 2, "profit_target": 0.0})
-    fx = r.fx
-    r.trade(["BTCUSDT"], {"BTCUSDT": 60_000.0})
-    core = r.runner.core
-    fx.engine.set_price("BTCUSDT", 62_000.0)  # only the book moves: no print
-    r.rt.wait(lambda: core.ex.book.bid > 61_000, 10, "the book update")
-    r.rt.call(r.runner.command("start", "BTCUSDT"))  # a rebuild at the last trade, 60 000
-    r.rt.settle(fx)
-    assert core.gen == 2 and core.stats["post_only"] == 2
-    assert sorted(o.side for o in r.open_orders()) == ["Buy", "Buy"]
-    with fx.engine.lock:
-        sent = [o for o in fx.engine.accounts[fx.api_key].orders.values()
-                if o.order_link_id.split("-")[1] == "2"]
-    assert sorted(o.side for o in sent) == ["Buy", "Buy"]  # the sells were never sent
-    assert r.refused == []
+    ts, ok = ex.book.ts, r.runner.core.risk.post_only_ok
+    # the book, not the last trade as both: a buy at the bid / a sell at the ask are makers
+    assert ex.best_bid_ask(60_000.0, ts) == (59_999.9, 60_000.0)
+    assert ok(1, 59_999.9, *ex.best_bid_ask(60_000.0, ts))
+    assert ok(-1, 60_000.0, *ex.best_bid_ask(60_000.0, ts))  # a sell at the ask: a maker
+    assert not ok(-1, 60_000.0, 60_000.0, 60_000.0)  # what the last trade as both said
+    assert not ok(1, 60_000.0, *ex.best_bid_ask(60_000.0, ts))  # at the ask: would take
+    assert ex.best_bid_ask(60_010.0, ts + 1) == (60_010.0, 60_010.0)  # its book is on the way
+    assert ex.best_bid_ask(60_010.0, ts) == (59_999.9, 60_010.0)  # held back only if both say
 
 
 def test_a_leverage_refusal_is_a_warning_and_the_runner_starts(
