@@ -15,7 +15,8 @@ export TZ := UTC
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser demo test test-slow bench lab lint format report fake-exchange clean
+.PHONY: help setup browser demo test test-slow bench lab lint format report fake-exchange clean \
+	smoke-testnet
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -55,6 +56,9 @@ lab: setup ## start JupyterLab with the gridlab kernel
 report: setup ## backtest report notebook -> reports/*.html (SYMBOL START END PROFILE FILL_MODEL DB)
 	$(BIN)/gridlab report --db $(DB) --symbol $(SYMBOL) --start $(START) --end $(END) \
 	  --profile $(PROFILE) $(if $(FILL_MODEL),--fill-model $(FILL_MODEL)) --out reports
+
+smoke-testnet: setup ## one far PostOnly order on Bybit testnet/demo: checks keys + adapter (SMOKE_ENV=demo)
+	$(BIN)/python -m gridlab.bybit.smoke --env $(or $(SMOKE_ENV),testnet) --symbol $(SYMBOL)
 
 lint: setup ## ruff check
 	$(BIN)/ruff check gridlab live tests benchmarks

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["run"]
 
 SYM = "BTCUSDT"
-_UNLIMITED = {"market": 0, "order": 0, "position": 0, "account": 0}
+_UNLIMITED = {"market": 0, "order": 0, "batch": 0, "position": 0, "account": 0}
 
 
 class RawClient:

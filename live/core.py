@@ -334,15 +334,6 @@ class TradingCore(FillApplication, OrderExecution):
         await self.sync_orders()
         await self.fill_slots(p)
 
-    async def fill_slots(self, p: float) -> None:
-        """An order for every enabled slot without one (slot order)."""
-        states = self.strategy.slots["state"]
-        for k in range(states.shape[0]):
-            if int(states[k]) != SlotState.DISABLED and k not in self.slot_link:
-                await self.place_slot(k, p)
-                if not self.trading:
-                    return
-
     async def rebuild(self, ts: int, p: float, reason: int) -> None:
         """Cancel all, build a new grid generation at `p`, buy/sell the seed."""
         await self.cancel_all(f"rebuild: {name_of(Reason, reason)}")

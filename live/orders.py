@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 from gridlab.backtest.enums import ACC
 from gridlab.bybit.errors import BybitError, TransientError
-from gridlab.bybit.parse import Order
+from gridlab.bybit.parse import Order, OrderAck
+from gridlab.bybit.taxonomy import HALT_CODES as TAXONOMY_HALT_CODES
+from gridlab.bybit.taxonomy import Action
 from gridlab.store.live import OrderRow
 from gridlab.strategy.enums import SlotState
 from live.ids import LinkKey
@@ -26,9 +28,10 @@ __all__ = ["DEAD", "HALT_CODES", "OrderExecution"]
 log = logging.getLogger("gridlab.live")
 
 DEAD = ("Cancelled", "Rejected", "Deactivated", "PartiallyFilledCanceled")
-HALT_CODES = frozenset({110023, 110062, 110065})
+HALT_CODES = TAXONOMY_HALT_CODES | {110062, 110065}
 """Refusals meaning the symbol does not trade now (reduce-only contract, settlement, no trading
-allowed): the grid goes to its error state at once."""
+allowed; gridlab.bybit.taxonomy, plus 110065 as the local exchange answers for a non-trading
+instrument): the grid goes to its error state at once."""
 
 
 class OrderExecution:
@@ -96,7 +99,21 @@ class OrderExecution:
         if slot in self.slot_link:
             return 0
         await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
-        if slot in self.slot_link or not self.trading:
+        if not self.trading:
+            return 0
+        row = self._slot_intent(slot, p)
+        if not isinstance(row, OrderRow):
+            return row
+        try:
+            ack = await self.ex.place(row.side, row.qty, row.price, row.order_link_id)
+        except BybitError as exc:
+            return await self._outcome(row, exc)
+        return await self._outcome(row, ack)
+
+    def _slot_intent(self, slot: int, p: float) -> OrderRow | int:
+        """The write-ahead Intent of slot `slot`'s order, or 0 (none wanted / resting) or -1
+        (blocked by the risk gate, or a PostOnly price that would cross the best bid/ask)."""
+        if slot in self.slot_link:
             return 0
         want = self._desired(slot)
         if want is None:
@@ -105,13 +122,18 @@ class OrderExecution:
         if not self._allowed(side, qty, price, p):
             self.stats["blocked"] += 1
             return -1
+        bid, ask = self.ex.best_bid_ask(p, self.last_ts)
+        if not self.risk.post_only_ok(side, price, bid, ask):
+            self.stats["post_only"] += 1  # Bybit would cancel it: placed again at a check
+            return -1
         leg = "o" if int(self.strategy.slots["state"][slot]) == SlotState.OPEN_LEG else "c"
         k = (self.gen, slot, leg, self.cycles[slot])
         key = LinkKey(self.gen, slot, leg, self.cycles[slot], self.attempts.get(k, 0))
-        return await self._send(key, "grid", side, qty, price, slot=slot)
+        return self._intent(key, "grid", side, qty, price, slot=slot)
 
-    async def _send(self, key: LinkKey, kind: str, side: int, qty: float, price: float, *,
-                    slot: int = -1, market: bool = False, reduce_only: bool = False) -> int:
+    def _intent(self, key: LinkKey, kind: str, side: int, qty: float, price: float, *,
+                slot: int = -1, market: bool = False) -> OrderRow:
+        """Write the order as an Intent before its request leaves (write-ahead)."""
         link = self.link_of(key)
         row = self.orders.get(link)
         if row is None or not row.active:
@@ -122,26 +144,43 @@ class OrderExecution:
         if slot >= 0:
             self.slot_link[slot] = link
         self.store.put_order(row)  # write-ahead: on disk before the request leaves
+        return row
+
+    async def _send(self, key: LinkKey, kind: str, side: int, qty: float, price: float, *,
+                    slot: int = -1, market: bool = False, reduce_only: bool = False) -> int:
+        row = self._intent(key, kind, side, qty, price, slot=slot, market=market)
         try:
-            ack = await self.ex.place(side, qty, price, link, market=market,
+            ack = await self.ex.place(side, qty, price, row.order_link_id, market=market,
                                       reduce_only=reduce_only)
-        except TransientError as exc:  # unknown outcome: resolved by the next order sync
-            self.stats["errors"] += 1
-            self.event("error", f"placing {link} failed: {exc}", "error")
-            return 1
         except BybitError as exc:
+            return await self._outcome(row, exc)
+        return await self._outcome(row, ack)
+
+    async def _outcome(self, row: OrderRow, result: OrderAck | BybitError) -> int:
+        """Apply what placing `row` gave: 1 placed (or outcome unknown), -1 refused."""
+        link = row.order_link_id
+        if isinstance(result, TransientError):  # unknown outcome: resolved by the next sync
+            self.stats["errors"] += 1
+            self.event("error", f"placing {link} failed: {result}", "error")
+            return 1
+        if isinstance(result, BybitError):
+            exc = result
             self._dead(row, "Rejected", f"{type(exc).__name__}: {exc.message}")
             self.stats["orders_refused"] += 1
             self.refused_in_row += 1
             self.event("order_refused", f"{link} refused: {exc.message}", "warning",
-                       {"code": exc.code})
-            if exc.code in HALT_CODES:
+                       {"code": exc.code, "action": str(exc.action)})
+            if exc.action is Action.STOP:
+                await self.fail(f"the account refuses orders (retCode {exc.code}: "
+                                f"{exc.message})")
+            elif exc.code in HALT_CODES:
                 await self.fail(f"{self.s.symbol} does not trade now (retCode {exc.code}: "
                                 f"{exc.message})")
             elif 0 < self.s.error_limit <= self.refused_in_row:
                 await self.fail(f"{self.refused_in_row} orders refused in a row "
                                 f"(last: retCode {exc.code}: {exc.message})")
             return -1
+        ack = result
         row.order_id = ack.order_id or row.order_id
         row.status = "New"
         self.stats["orders_placed"] += 1
@@ -153,6 +192,34 @@ class OrderExecution:
                 return 1
         self.store.update_order(link, row.status, row.filled_qty, order_id=row.order_id)
         return 1
+
+    async def fill_slots(self, p: float) -> None:
+        """An order for every enabled slot without one (slot order), sent in batch requests:
+        the Intents are written first, then the batch, then each order's outcome in order."""
+        await self.apply_stored(p)  # every stored fill first (it may place slots itself)
+        if not self.trading:
+            return
+        states = self.strategy.slots["state"]
+        rows: list[OrderRow] = []
+        with self.store.batch():
+            for k in range(states.shape[0]):
+                if int(states[k]) != SlotState.DISABLED and k not in self.slot_link:
+                    row = self._slot_intent(k, p)
+                    if isinstance(row, OrderRow):
+                        rows.append(row)
+        if not rows:
+            return
+        try:
+            results = await self.ex.place_many([(r.side, r.qty, r.price, r.order_link_id)
+                                                for r in rows])
+        except BybitError as exc:  # the whole request failed: every order gets that outcome
+            results = [exc] * len(rows)
+        for row, res in zip(rows, results, strict=True):
+            if not row.active:  # cancelled meanwhile (an earlier outcome stopped the grid)
+                continue
+            await self._outcome(row, res)
+            if not self.trading:
+                return
 
     def _dead(self, row: OrderRow, status: str, reason: str) -> None:
         """An order of ours ended without a complete fill: the slot re-places at a check."""
@@ -206,14 +273,21 @@ class OrderExecution:
             # Filled: its executions arrive (stream, poll or catch-up) and drive the slot
         wanted = {r.order_link_id for r in self.orders.values()
                   if r.active and r.gen == self.gen}
+        strays = []
         for o in opened:
             if self.key_of(o.order_link_id) is None:
                 out["foreign"] += 1
             elif o.order_link_id not in wanted:
+                strays.append(o.order_link_id)
+        if strays:  # one cancel-batch request per batch of strays
+            for res in await self.ex.cancel_many(strays):
+                if not res.ok:  # still resting: the next sync tries again
+                    self.event("error", f"cancelling the stray {res.order_link_id} failed: "
+                                        f"{res.error}", "warning")
+                    continue
                 out["strays"] += 1
                 self.stats["strays_cancelled"] += 1
-                await self.ex.cancel(o.order_link_id)
-                row = self.orders.get(o.order_link_id)
+                row = self.orders.get(res.order_link_id)
                 if row is not None:
                     self._dead(row, "Cancelled", "stray")
         return out

@@ -208,7 +208,11 @@ class LiveRunner(Consumer):
         inst = await ex.call(ex.client.get_instrument, spec.symbol)
         fees = await ex.call(ex.client.get_fee_rates, spec.symbol)
         if spec.category == "linear":
-            await ex.call(ex.client.set_leverage, spec.symbol, spec.leverage)
+            lev = await ex.set_leverage(spec.leverage)
+            if lev.warning:  # e.g. portfolio margin: go on with the leverage in force
+                self.event("leverage", lev.warning, "warning",
+                           {"requested": lev.requested, "in_force": lev.in_force,
+                            "code": lev.code}, symbol=spec.symbol)
         filters = make_filters(inst.tick_size, inst.qty_step, inst.min_qty, inst.min_notional,
                                inst.max_qty)
         state = self.store.get_state(spec.state_key)
@@ -400,7 +404,8 @@ class LiveRunner(Consumer):
         return on_trades
 
     def _start_streams(self) -> None:
-        """One public stream per category (a publicTrade topic per symbol), one private."""
+        """One public stream per category (publicTrade and orderbook.1 topics per symbol: the
+        best bid/ask feed the PostOnly check), one private."""
         cfg = self.config
         streams: list[BybitStream] = []
         for cat in dict.fromkeys(k[0] for k in self.cores):
@@ -409,6 +414,7 @@ class LiveRunner(Consumer):
             for key in self.cores:
                 if key[0] == cat:
                     pub.subscribe_trades(key[1], self._on_trades(key))
+                    pub.subscribe_orderbook(key[1], self.cores[key].ex.on_book)
             streams.append(pub)
         priv = BybitStream(cfg.exchange, self.credentials, "private",
                            on_reconnect=lambda: self._post("resync", "private", None))

@@ -95,8 +95,9 @@ def test_account_and_orders(fake_exchange: FakeExchange, client: BybitClient) ->
     assert ack.order_link_id.startswith("gl-")
     pos = client.get_positions(SYM)[0]
     assert pos.side == BUY and pos.size == pytest.approx(0.2) and pos.avg_price == 60000.0
-    assert client.set_leverage(SYM, 5) is True
-    assert client.set_leverage(SYM, 5) is False  # 110043 = not modified = fine
+    assert client.set_leverage(SYM, 5).changed is True
+    again = client.set_leverage(SYM, 5)  # 110043 = not modified = fine
+    assert (again.changed, again.in_force, again.code, again.warning) == (False, 5, 110043, "")
     assert client.get_positions()[0].leverage == 5
 
 

@@ -3,6 +3,7 @@ reconnect + resubscribe after server-side drops and restarts, auth failure, bad 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from gridlab.bybit.client import BybitClient
 from gridlab.bybit.credentials import Credentials
 from gridlab.bybit.errors import AuthError
 from gridlab.bybit.parse import BUY, Execution, Kline, Order, Position, PublicTrade, Ticker, Wallet
+from gridlab.bybit.results import BookTop
 from gridlab.bybit.ws import BybitStream
 from gridlab.fakex.handle import FakeExchange
 
@@ -151,3 +153,31 @@ def test_subscribing_an_unknown_symbol_is_an_error_not_a_hang(
         assert any("NOPEUSDT" in e for e in s.errors)
     finally:
         s.close()
+
+
+def test_orderbook_1_gives_the_best_bid_and_ask(fake_exchange: FakeExchange,
+                                               fast_config: Maker) -> None:
+    fx = fake_exchange
+    tops: list[BookTop] = []
+    s = BybitStream(fast_config(fx), None, "linear")
+    s.subscribe_orderbook(SYM, tops.append)
+    with s:
+        assert s.healthy and s.topics == [f"orderbook.1.{SYM}"]
+        assert wait_for(lambda: len(tops) >= 1)  # the snapshot on subscribe
+        assert (tops[0].bid, tops[0].ask) == (59_999.9, 60_000.0) and tops[0].known
+        fx.engine.trade(SYM, 60_200.0, 0.1, side=1)
+        assert wait_for(lambda: tops[-1].ask >= 60_200.0)
+    assert tops[-1].bid < tops[-1].ask
+
+
+def test_orderbook_deltas_add_and_remove_levels() -> None:
+    tops: list[BookTop] = []
+    s = BybitStream(None, None, "linear")
+    s.subscribe_orderbook(SYM, tops.append, depth=50)
+    handle = s._handlers[f"orderbook.50.{SYM}"]
+    handle({"type": "snapshot", "ts": 1, "data": {"b": [["99.5", "1"], ["99.0", "2"]],
+                                                  "a": [["100.0", "1"]]}})
+    handle({"type": "delta", "ts": 2, "data": {"b": [["99.5", "0"]], "a": [["99.8", "3"]]}})
+    handle({"type": "delta", "ts": 3, "data": {"a": [["99.8", "0"], ["100.0", "0"]]}})
+    assert [(t.bid, t.ask, t.ts) for t in tops[:2]] == [(99.5, 100.0, 1), (99.0, 99.8, 2)]
+    assert tops[2].bid == 99.0 and math.isnan(tops[2].ask) and not tops[2].known

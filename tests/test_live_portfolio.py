@@ -159,7 +159,8 @@ def test_three_symbols_every_fill_stored_once(rig: Callable[..., Rig]) -> None:
     assert all(c.ex._pool is ex0._pool for c in r.runner.cores.values())
     assert all(c.ex.client.limiter is ex0.client.limiter for c in r.runner.cores.values())
     assert len(r.runner.streams) == 2  # public linear + private
-    assert sorted(r.runner.streams[0].topics) == sorted(f"publicTrade.{s}" for s in SYMBOLS)
+    assert sorted(r.runner.streams[0].topics) == sorted(
+        [f"publicTrade.{s}" for s in SYMBOLS] + [f"orderbook.1.{s}" for s in SYMBOLS])
 
 
 def test_a_failing_symbol_is_contained(rig: Callable[..., Rig]) -> None:

@@ -192,6 +192,7 @@ def test_recovers_from_faults(rig: Callable[..., Rig]) -> None:
 def test_post_only_rejections_are_retried_at_the_next_check(rig: Callable[..., Rig]) -> None:
     r = rig()
     fx = r.fx
+    r.core.ex.best_bid_ask = lambda p, ts=0: (p, p)  # the runner does not see the jump coming
     fx.faults.set_latency(0.1)  # orders reach the book after the price jumped through them
     r.trade(60_000.0, settle=False)
     fx.engine.set_price(SYM, 62_000.0)  # no print: only the book moves

@@ -2,7 +2,7 @@
 
 Import from the submodules: `gridlab.bybit.client.BybitClient`, `gridlab.bybit.ws.BybitStream`,
 `gridlab.bybit.parse` (gridlab types), `gridlab.bybit.errors`, `gridlab.bybit.credentials`.
-This package module stays import-light so `gridlab.config` can use `gridlab.bybit.constants`.
+Imports go one way: gridlab.bybit uses gridlab.config (never the reverse).
 """
 
 __all__: list[str] = []

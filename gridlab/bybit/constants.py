@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from gridlab.config.exchange import REST_URLS, WS_PRIVATE_URLS, WS_PUBLIC_URLS
+
 __all__ = [
+    "BATCH_MAX",
     "ENDPOINT_CLASS",
     "INTERVAL_MS",
     "KLINE_INTERVALS",
@@ -14,26 +17,6 @@ __all__ = [
     "interval_ms",
 ]
 
-REST_URLS: dict[str, str] = {
-    "mainnet": "https://api.bybit.com",
-    "testnet": "https://api-testnet.bybit.com",
-    "demo": "https://api-demo.bybit.com",
-    "local": "http://127.0.0.1:8765",
-}
-# Public stream bases (append "/{channel}"); demo trading uses mainnet's public streams.
-WS_PUBLIC_URLS: dict[str, str] = {
-    "mainnet": "wss://stream.bybit.com/v5/public",
-    "testnet": "wss://stream-testnet.bybit.com/v5/public",
-    "demo": "wss://stream.bybit.com/v5/public",
-    "local": "ws://127.0.0.1:8765/v5/public",
-}
-WS_PRIVATE_URLS: dict[str, str] = {
-    "mainnet": "wss://stream.bybit.com/v5/private",
-    "testnet": "wss://stream-testnet.bybit.com/v5/private",
-    "demo": "wss://stream-demo.bybit.com/v5/private",
-    "local": "ws://127.0.0.1:8765/v5/private",
-}
-
 # REST path -> rate-limit class (client token buckets; the local exchange uses the same table).
 ENDPOINT_CLASS: dict[str, str] = {
     "/v5/market/time": "market",
@@ -43,16 +26,25 @@ ENDPOINT_CLASS: dict[str, str] = {
     "/v5/market/recent-trade": "market",
     "/v5/market/funding/history": "market",
     "/v5/order/create": "order",
+    "/v5/order/amend": "order",
     "/v5/order/cancel": "order",
     "/v5/order/cancel-all": "order",
     "/v5/order/realtime": "order",
     "/v5/order/history": "order",
     "/v5/execution/list": "order",
+    # a batch request weighs its number of orders (Bybit counts batch endpoints by orders)
+    "/v5/order/create-batch": "batch",
+    "/v5/order/amend-batch": "batch",
+    "/v5/order/cancel-batch": "batch",
     "/v5/position/list": "position",
     "/v5/position/set-leverage": "position",
     "/v5/account/wallet-balance": "account",
     "/v5/account/fee-rate": "account",
 }
+
+
+BATCH_MAX: dict[str, int] = {"linear": 20, "inverse": 20, "option": 20, "spot": 10}
+"""Orders per create/amend/cancel-batch request (Bybit v5 docs, order/batch-place)."""
 
 
 def endpoint_class(path: str) -> str:

@@ -1,16 +1,25 @@
-"""Bybit retCodes and transport failures as typed gridlab exceptions (never carrying secrets)."""
+"""Bybit retCodes and transport failures as typed gridlab exceptions (never carrying secrets).
+
+Every error carries its `action` from the one table in gridlab.bybit.taxonomy (retry,
+ambiguous, refuse, account stop, log and continue); the class follows from that action unless
+a code has a class of its own (OrderNotFound, InsufficientBalance, ...).
+"""
 
 from __future__ import annotations
 
 from gridlab.bybit.constants import Code
+from gridlab.bybit.taxonomy import Action, classify, rule_of
 from gridlab.errors import ExchangeError
 
 __all__ = [
+    "AccountStop",
+    "AmbiguousError",
     "AuthError",
     "BybitError",
     "DuplicateOrderLinkId",
     "InsufficientBalance",
     "InvalidParameter",
+    "IpRateLimited",
     "LeverageNotModified",
     "NetworkError",
     "NotionalTooSmall",
@@ -18,6 +27,7 @@ __all__ = [
     "QtyTooSmall",
     "RateLimited",
     "RequestTimeout",
+    "RetryableError",
     "ServerError",
     "TimestampError",
     "TransientError",
@@ -30,6 +40,7 @@ class BybitError(ExchangeError):
 
     code: int = 0
     default_hint: str | None = None
+    rule_key: str | None = None  # the taxonomy row when it is not the code (transport failures)
 
     def __init__(self, message: str, hint: str | None = None, *, code: int | None = None,
                  path: str = "") -> None:
@@ -39,6 +50,17 @@ class BybitError(ExchangeError):
         prefix = f"{path}: " if path else ""
         super().__init__(f"{prefix}{message} (retCode {self.code})", hint or self.default_hint)
 
+    @property
+    def action(self) -> Action:
+        """What to do about it (gridlab.bybit.taxonomy), on this error's endpoint."""
+        return classify(self.rule_key or self.code, self.path)
+
+    @property
+    def maybe_processed(self) -> bool:
+        """The request may have been carried out although it failed (an ambiguous failure)."""
+        rule = rule_of(self.rule_key or self.code)
+        return rule is not None and rule.action is Action.AMBIGUOUS
+
 
 class TransientError(BybitError):
     """A failure worth retrying: the request may not have reached the exchange's book."""
@@ -46,8 +68,21 @@ class TransientError(BybitError):
     retry_after: float | None = None  # seconds, when the exchange says how long to wait
 
 
+class RetryableError(TransientError):
+    """A retCode meaning "nothing was done, send it again" (10002-like, 110079, 170147...)."""
+
+
+class AmbiguousError(TransientError):
+    """10000 / 10016 / 10014 / spot system errors: the request may have been processed; on
+    order create, look the orderLinkId up before anything else."""
+
+    default_hint = "the exchange may have processed the request; it is looked up first"
+
+
 class NetworkError(TransientError):
     """Connection refused/reset: the request may or may not have been processed."""
+
+    rule_key = "connection"
 
     default_hint = "check the network / that the exchange (or local exchange) is running"
 
@@ -55,11 +90,15 @@ class NetworkError(TransientError):
 class RequestTimeout(TransientError):
     """No reply in time: the request may or may not have been processed."""
 
+    rule_key = "timeout"
+
     default_hint = "raise exchange.timeout or check the network"
 
 
 class ServerError(TransientError):
     """HTTP 5xx (or an unreadable body) from the exchange."""
+
+    rule_key = "HTTP 5xx"
 
     default_hint = "the exchange is having trouble; retry later"
 
@@ -71,6 +110,24 @@ class RateLimited(TransientError):
     default_hint = "lower exchange.rate_limits or spread requests out"
 
 
+class IpRateLimited(RateLimited):
+    """HTTP 403 / 10018: the IP passed Bybit's limit (600 requests / 5 s). Bybit says stop every
+    session and wait at least 10 minutes: the client sends nothing until `until` (monotonic
+    clock) and raises this at once for every call meanwhile (no quick retries)."""
+
+    code = 403
+    rule_key = "HTTP 403"
+    default_hint = ("Bybit blocks this IP for at least 10 minutes after 600 requests in 5 s; "
+                    "the runner waits (exchange.ip_ban_wait_s) and then goes on")
+    until: float = 0.0
+
+
+class AccountStop(BybitError):
+    """Keys, permissions, bans, compliance: nothing on this account will work until fixed."""
+
+    default_hint = "check the API key, its permissions and the account's status on Bybit"
+
+
 class InvalidParameter(BybitError):
     """10001: a parameter is wrong (often price/qty not on the instrument's tick/step)."""
 
@@ -78,14 +135,14 @@ class InvalidParameter(BybitError):
     default_hint = "round price to tickSize and qty to qtyStep (see get_instruments)"
 
 
-class TimestampError(BybitError):
+class TimestampError(TransientError):
     """10002: the request timestamp is outside recv_window."""
 
     code = Code.TIMESTAMP
     default_hint = "sync the system clock (NTP) or raise exchange.recv_window"
 
 
-class AuthError(BybitError):
+class AuthError(AccountStop):
     """10003/10004/10005/10010: the API key is unknown, the signature is wrong, or not allowed."""
 
     code = Code.INVALID_KEY
@@ -144,6 +201,10 @@ _BY_CODE: dict[int, type[BybitError]] = {
     Code.PERMISSION: AuthError,
     Code.IP_BANNED: AuthError,
     Code.RATE_LIMIT: RateLimited,
+    10429: RateLimited,
+    170005: RateLimited,
+    170222: RateLimited,
+    10018: IpRateLimited,
     Code.ORDER_NOT_FOUND: OrderNotFound,
     Code.SPOT_ORDER_NOT_FOUND: OrderNotFound,
     Code.INSUFFICIENT_BALANCE: InsufficientBalance,
@@ -154,10 +215,15 @@ _BY_CODE: dict[int, type[BybitError]] = {
     Code.SPOT_VALUE_TOO_SMALL: NotionalTooSmall,
     Code.LEVERAGE_NOT_MODIFIED: LeverageNotModified,
     Code.DUPLICATE_LINK_ID: DuplicateOrderLinkId,
+    170141: DuplicateOrderLinkId,
+}
+_BY_ACTION: dict[Action, type[BybitError]] = {
+    Action.RETRY: RetryableError, Action.AMBIGUOUS: AmbiguousError, Action.STOP: AccountStop,
 }
 
 
 def error_from_code(code: int, message: str, path: str = "") -> BybitError:
-    """The typed exception for a Bybit retCode (BybitError for codes without a class)."""
-    cls = _BY_CODE.get(code, BybitError)
+    """The typed exception for a Bybit retCode: the code's own class, else the class of its
+    action on `path` (refusals and unlisted codes: BybitError)."""
+    cls = _BY_CODE.get(code) or _BY_ACTION.get(classify(code, path), BybitError)
     return cls(message, code=code, path=path)

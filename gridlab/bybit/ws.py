@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -41,6 +42,7 @@ from gridlab.bybit.parse import (
     parse_ticker,
     parse_wallet,
 )
+from gridlab.bybit.results import BookTop
 from gridlab.config.exchange import ExchangeConfig
 
 __all__ = ["BybitStream"]
@@ -88,6 +90,7 @@ class BybitStream:
         self.on_reconnect = on_reconnect
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {}
         self._tickers: dict[str, dict[str, Any]] = {}
+        self._books: dict[str, tuple[dict[float, float], dict[float, float]]] = {}
         self._pending: dict[str, list[str]] = {}  # req_id -> topics awaiting their ack
         self._acked: set[str] = set()
         self._lock = threading.RLock()
@@ -138,6 +141,29 @@ class BybitStream:
             else:
                 self._tickers[topic].update(data)
             callback(parse_ticker(self._tickers[topic], int(m.get("ts") or 0)))
+
+        self._add(topic, handle)
+
+    def subscribe_orderbook(self, symbol: str, callback: Callable[[BookTop], None],
+                            depth: int = 1) -> None:
+        """orderbook.{depth}.{symbol}: the best bid and ask after each snapshot or delta
+        (a level of size 0 leaves the book; nan while a side is empty)."""
+        topic = f"orderbook.{depth}.{symbol}"
+
+        def handle(m: dict[str, Any]) -> None:
+            data = m.get("data", {})
+            if m.get("type") == "snapshot" or topic not in self._books:
+                self._books[topic] = ({}, {})
+            bids, asks = self._books[topic]
+            for side, levels in ((bids, data.get("b") or []), (asks, data.get("a") or [])):
+                for price, size in levels:
+                    p, q = float(price), float(size)
+                    if q > 0:
+                        side[p] = q
+                    else:
+                        side.pop(p, None)
+            callback(BookTop(symbol, max(bids) if bids else math.nan,
+                             min(asks) if asks else math.nan, int(m.get("ts") or 0)))
 
         self._add(topic, handle)
 
@@ -233,6 +259,7 @@ class BybitStream:
             self._acked.clear()
             self._pending.clear()
             self._tickers.clear()
+            self._books.clear()
         kwargs: dict[str, Any] = {
             "testnet": self.config.env == "testnet", "ping_interval": self.ping_interval,
             "ping_timeout": self.ping_timeout, "retries": 3, "restart_on_error": False,

@@ -6,21 +6,47 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gridlab.bybit.constants import REST_URLS, WS_PRIVATE_URLS, WS_PUBLIC_URLS
 from gridlab.config.base import StrictModel
 
-__all__ = ["ExchangeConfig", "RateLimitConfig", "RetryConfig"]
+__all__ = ["REST_URLS", "WS_PRIVATE_URLS", "WS_PUBLIC_URLS", "ExchangeConfig", "RateLimitConfig",
+           "RetryConfig"]
+
+# Bybit base URLs per env (the config names the venue; gridlab.bybit re-exports these, so the
+# import goes bybit -> config only).
+REST_URLS: dict[str, str] = {
+    "mainnet": "https://api.bybit.com",
+    "testnet": "https://api-testnet.bybit.com",
+    "demo": "https://api-demo.bybit.com",
+    "local": "http://127.0.0.1:8765",
+}
+# Public stream bases (append "/{channel}"); demo trading uses mainnet's public streams.
+WS_PUBLIC_URLS: dict[str, str] = {
+    "mainnet": "wss://stream.bybit.com/v5/public",
+    "testnet": "wss://stream-testnet.bybit.com/v5/public",
+    "demo": "wss://stream.bybit.com/v5/public",
+    "local": "ws://127.0.0.1:8765/v5/public",
+}
+WS_PRIVATE_URLS: dict[str, str] = {
+    "mainnet": "wss://stream.bybit.com/v5/private",
+    "testnet": "wss://stream-testnet.bybit.com/v5/private",
+    "demo": "wss://stream-demo.bybit.com/v5/private",
+    "local": "ws://127.0.0.1:8765/v5/private",
+}
 
 Env = Literal["mainnet", "testnet", "demo", "local"]
 
 class RateLimitConfig(StrictModel):
-    """Client-side token buckets, requests per second per endpoint class (0 = unlimited)."""
+    """Client-side limits, requests per rolling second per endpoint class (0 = unlimited).
+
+    `batch` counts orders: a create/amend/cancel-batch request of n orders weighs n (Bybit's
+    rule), and no batch request carries more orders than this."""
 
     market: float = Field(10.0, ge=0)
     order: float = Field(10.0, ge=0)
+    batch: float = Field(10.0, ge=0)
     position: float = Field(10.0, ge=0)
     account: float = Field(10.0, ge=0)
-    burst: int = Field(0, ge=0)  # bucket size; 0 = one second's worth (max(1, rate))
+    burst: int = Field(0, ge=0)  # 0 = rolling one-second window; > 0 = token bucket of that size
 
 
 class RetryConfig(StrictModel):
@@ -43,6 +69,8 @@ class ExchangeConfig(StrictModel):
     timeout: float = Field(10.0, gt=0)  # seconds per HTTP request
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    ip_ban_wait_s: float = Field(600.0, ge=0)
+    """after HTTP 403 (IP rate limit) send nothing for this long: Bybit says >= 10 minutes"""
 
     @field_validator("endpoint")
     @classmethod
