@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from tests.reference import strategy_ref as S
 
 __all__ = ["DAY_MS", "SUMMARY_FIELDS", "Account", "Grid", "Order", "RefResult", "fill_qty",
-           "ring_capacity", "run_ref"]
+           "ring_capacity", "run_plain", "run_ref"]
 
 DAY_MS = 86_400_000
 CROSS, TOUCH, QUEUE = 0, 1, 2            # fill models
@@ -421,7 +421,19 @@ def equity_row(t: int, p: float, e: float, acc: Account) -> tuple:
             acc.grid, acc.cash)
 
 
-def run_ref(market: dict, cfg: dict) -> RefResult:
+def run_ref(*args) -> RefResult:
+    """`run_ref(market, cfg)`; also the older call `run_ref(ts, price, size, fund_ts,
+    fund_rate, gp, f, rp, rk, ep)` with NamedTuples (converted with `_asdict()`)."""
+    if len(args) == 2:
+        return run_plain(*args)
+    ts, price, size, fts, frate, *p = args
+    market = {"ts": list(ts), "price": list(price), "size": list(size), "fund_ts": list(fts),
+              "fund_rate": list(frate)}
+    names = ("grid", "filters", "recenter", "risk", "engine")
+    return run_plain(market, {nm: x._asdict() for nm, x in zip(names, p, strict=True)})
+
+
+def run_plain(market: dict, cfg: dict) -> RefResult:
     """Replay one run. `market`: lists `ts`, `price`, `size`, `fund_ts`, `fund_rate`;
     `cfg`: plain dicts `grid`, `filters`, `recenter`, `risk`, `engine`.
 
