@@ -140,7 +140,7 @@ def _ns(cfg: dict) -> SimpleNamespace:
 class Grid:
     """One grid's state and its per-event rules (steps 1-3 of the event order)."""
 
-    def __init__(self, cfg: dict, first_ts: int, mark0: float) -> None:
+    def __init__(self, cfg: dict, first_ts: int, mark0: float, fund_ts=(), fund_rate=()) -> None:
         self.gp, self.f = _ns(cfg["grid"]), _ns(cfg["filters"])
         self.rp, self.rk, self.ep = _ns(cfg["recenter"]), _ns(cfg["risk"]), _ns(cfg["engine"])
         gp, f, rp, ep = self.gp, self.f, self.rp, self.ep
@@ -162,8 +162,13 @@ class Grid:
         self.lower, self.upper = gp.lower, gp.upper
         self.stop_code = self.stop_ts = 0
         self.at_max, self.at_max_since, self.time_at_max = False, 0, 0
-        self.prev_p = mark0
+        self.prev_p = self.mark = mark0  # price before this event; last price (account)
         self.first_ts = first_ts
+        self.fund_ts = [int(x) for x in fund_ts]
+        self.fund_rate = [float(x) for x in fund_rate]
+        self.fi = 0
+        self.peak, self.peak_ts, self.max_dd, self.max_dur = ep.capital, first_ts, 0.0, 0
+        self.next_eq = self.last_eq_ts = -1
 
     # ---- resting orders ------------------------------------------------------------------
     def resting(self, t: int) -> tuple[float, float, float]:
@@ -380,6 +385,42 @@ class Grid:
             side = 1 if lv < centre_level else (-1 if lv > centre_level else 0)
             self.res.levels.append((t, lv, side))
 
+    def check(self, i: int, t: int, p: float, account=None) -> None:
+        """Step 3 at a check time: the grid's stops, else recenter and slot orders."""
+        if self.stopped:
+            return
+        code = self.own_stops(t, p)
+        if code != STOP_NONE:
+            self.stop(t, p, code)
+        else:
+            self.on_check(i, t, p, account)
+
+    def after_event(self, t: int, p: float) -> None:
+        """Step 4: funding for every funding time <= t (position after the fills, mark p),
+        drawdown on equity at p, equity sampling at multiples of equity_ms."""
+        acc = self.acc
+        while self.fi < len(self.fund_ts) and self.fund_ts[self.fi] <= t:
+            acc.fund(p, self.fund_rate[self.fi])
+            self.fi += 1
+        e = acc.equity(p)
+        if e >= self.peak:
+            self.max_dur = max(self.max_dur, t - self.peak_ts)
+            self.peak, self.peak_ts = e, t
+        else:
+            self.max_dd = max(self.max_dd, (self.peak - e) / self.peak)
+        if self.ep.record and t >= self.next_eq:
+            self.next_eq = (t // self.ep.equity_ms + 1) * self.ep.equity_ms
+            self.res.equity.append(equity_row(t, p, e, acc))
+            self.last_eq_ts = t
+        self.prev_p = p
+
+    def finish(self, t: int, p: float, n_events: int, n_days: int) -> None:
+        """End of run at the grid's last event: last equity point, summary."""
+        if self.ep.record and self.last_eq_ts != t:
+            self.res.equity.append(equity_row(t, p, self.acc.equity(p), self.acc))
+        self.max_dur = max(self.max_dur, t - self.peak_ts)
+        self.res.summary = self.summary(t, p, n_events, n_days)
+
     def on_check(self, i: int, t: int, p: float, account=None) -> None:
         """Step 3 after the stops: recenter (INITIAL before the first grid), then every enabled
         slot without an order asks for one (resting totals grow with each placed order)."""
@@ -396,8 +437,7 @@ class Grid:
                     and self.place(k, i, t, p, totals, account) < 0):
                 self.cnt["blocked"] += 1
 
-    def summary(self, t: int, p: float, peak: float, max_dd: float, max_dur: int,
-                n_events: int, n_days: int) -> dict[str, float]:
+    def summary(self, t: int, p: float, n_events: int, n_days: int) -> dict[str, float]:
         acc = self.acc
         time_at_max = self.time_at_max + (t - self.at_max_since if self.at_max else 0)
         v = {
@@ -408,10 +448,10 @@ class Grid:
             "n_round_trips": self.cnt["rt"], "n_late_fills": self.cnt["late"],
             "n_rejected_post_only": self.cnt["rej"], "n_blocked": self.cnt["blocked"],
             "n_empty_builds": self.cnt["empty"], "n_kill_switch": self.cnt["kill"],
-            "stop_code": self.stop_code, "stop_ts": self.stop_ts, "max_drawdown": max_dd,
-            "max_dd_duration_ms": max_dur, "time_at_max_ms": time_at_max,
+            "stop_code": self.stop_code, "stop_ts": self.stop_ts, "max_drawdown": self.max_dd,
+            "max_dd_duration_ms": self.max_dur, "time_at_max_ms": time_at_max,
             "first_ts": self.first_ts, "last_ts": t, "n_events": n_events, "n_days": n_days,
-            "peak_equity": peak,
+            "peak_equity": self.peak,
         } | {f"rc_{nm}": self.rc[j] for j, nm in enumerate(REASON_NAMES)}
         return {k: float(v[k]) for k in SUMMARY_FIELDS}
 
@@ -444,53 +484,27 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     ts = [int(x) for x in market["ts"]]
     price = [float(x) for x in market["price"]]
     size = [float(x) for x in market["size"]]
-    fund_ts = [int(x) for x in market["fund_ts"]]
-    fund_rate = [float(x) for x in market["fund_rate"]]
-    g = Grid(cfg, ts[0], price[0])
+    g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"])
     ep, acc, res = g.ep, g.acc, g.res
-    next_check = next_eq = -1
-    fi = 0
-    last_eq_ts = -1
+    next_check = -1
     day0 = ts[0] // DAY_MS
     next_day = (day0 + 1) * DAY_MS
-    peak, peak_ts, max_dd, max_dur = ep.capital, ts[0], 0.0, 0
     for i, (t, p, sz) in enumerate(zip(ts, price, size, strict=True)):
         if t >= next_day:
             e_prev = acc.equity(g.prev_p)
             while t >= next_day:
                 res.daily.append(e_prev)
                 next_day += DAY_MS
+        g.mark = p
         g.bars.update(t, p)
         g.on_fills(i, t, p, sz)
         if t >= next_check:
             next_check = (t // ep.check_ms + 1) * ep.check_ms
-            if not g.stopped:
-                code = g.own_stops(t, p)
-                if code != STOP_NONE:
-                    g.stop(t, p, code)
-                else:
-                    g.on_check(i, t, p)
-        while fi < len(fund_ts) and fund_ts[fi] <= t:
-            acc.fund(p, fund_rate[fi])
-            fi += 1
-        e = acc.equity(p)
-        if e >= peak:
-            max_dur = max(max_dur, t - peak_ts)
-            peak, peak_ts = e, t
-        else:
-            max_dd = max(max_dd, (peak - e) / peak)
-        if ep.record and t >= next_eq:
-            next_eq = (t // ep.equity_ms + 1) * ep.equity_ms
-            res.equity.append(equity_row(t, p, e, acc))
-            last_eq_ts = t
-        g.prev_p = p
+            g.check(i, t, p)
+        g.after_event(t, p)
     t, p = ts[-1], price[-1]
-    e = acc.equity(p)
     n_days = t // DAY_MS - day0 + 1
     while len(res.daily) < n_days:
-        res.daily.append(e)
-    if ep.record and last_eq_ts != t:
-        res.equity.append(equity_row(t, p, e, acc))
-    max_dur = max(max_dur, t - peak_ts)
-    res.summary = g.summary(t, p, peak, max_dd, max_dur, len(ts), n_days)
+        res.daily.append(acc.equity(p))
+    g.finish(t, p, len(ts), n_days)
     return res
