@@ -42,6 +42,22 @@ def ring_capacity(bar_ms: int, atr_period: int, dom_window_ms: int, pd_window_ms
     return max(10 * atr_period + 2, dom_window_ms // bar_ms + 2, pd_window_ms // bar_ms + 2)
 
 
+PATH_ORDER = False
+"""Apply the fills of one event in price-path order (docs/strategy-kernels.md, step 2c);
+False: in row order (the kernels before the one-step refactor)."""
+
+
+def path_order(hits: list[tuple], p: float, prev: float) -> list[tuple]:
+    """The fills `(row, ..., order, qty)` of one event in the order the market reaches them:
+    a falling or flat price (`p <= prev`) by limit price descending (the highest bid first),
+    a rising one ascending (the lowest ask first); equal prices in row order."""
+    if not PATH_ORDER:
+        return hits
+    if p <= prev:
+        return sorted(hits, key=lambda h: (-h[3].price, h[0]))
+    return sorted(hits, key=lambda h: (h[3].price, h[0]))
+
+
 def fill_qty(model: int, side: int, limit: float, rem: float, queue: float, p: float,
              size: float) -> tuple[float, float]:
     """(filled qty, queue left) of an order on the book hit by a print at `p` of `size`.
@@ -239,18 +255,21 @@ class Grid:
         if self.acc.pos != 0.0:
             self.market(t, -1 if self.acc.pos > 0.0 else 1, abs(self.acc.pos), p, FLATTEN)
 
-    def scan_order(self) -> list[tuple[bool, int]]:
-        """(is a slot order, slot) in the order resting orders meet an event: the slots' own
-        orders by slot index, then the cancelling ones by slot."""
+    def rows(self) -> list[tuple[bool, int]]:
+        """(is a slot order, slot) in row order: the slots' own orders by slot index, then
+        the cancelling ones by slot."""
         return [(True, k) for k in range(self.n)] + [(False, k) for k in range(self.n)]
 
     def on_fills(self, i: int, t: int, p: float, size: float, account=None) -> None:
-        """Step 2: orders that reach the book (PostOnly checked against the previous price as
-        both best bid and ask), fills per the fill model at the limit price (maker fee); a full
-        fill of a slot's order advances the slot and asks for its next order."""
-        ep, gp = self.ep, self.gp
-        changed = False
-        for is_slot, k in self.scan_order():
+        """Step 2. a: in row order, drop orders whose cancel is effective, bring in-flight
+        orders whose time came to the book (PostOnly checked against the previous price as
+        both best bid and ask; the queue set). b: each order on the book gets its fill
+        quantity (`fill_qty`). c: the fills are applied in price-path order (`path_order`),
+        each booked at its limit price (maker fee); a full fill of a slot's order advances the
+        slot and asks for its next order."""
+        ep = self.ep
+        hits = []
+        for row, (is_slot, k) in enumerate(self.rows()):
             book = self.orders if is_slot else self.cancelling
             o = book[k]
             if o is None:
@@ -269,33 +288,41 @@ class Grid:
                 o.live = True
                 o.queue = ep.queue_ahead + ep.queue_mult * o.qty
             fq, o.queue = fill_qty(ep.fill_model, o.side, o.price, o.rem, o.queue, p, size)
-            if fq <= 0.0:
-                continue
-            fee = self.acc.fill(o.side, fq, o.price, ep.maker_fee)
-            full = fq >= o.rem
-            o.rem = 0.0 if full else o.rem - fq
-            if full:
-                book[k] = None
-            if is_slot:
-                self.cnt["limit"] += 1
-                gprof = 0.0
-                if full:
-                    changed = True
-                    done, gprof = S.on_slot_fill(self.slots[k], o.price, gp.profit_target,
-                                                 self.f.tick)
-                    if done:
-                        self.cnt["rt"] += 1
-                        self.acc.grid += gprof
-                self.record_fill(t, o.side, o.price, fq, fee, LIMIT, k, gprof)
-                if full and not self.stopped and self.place(k, i, t, p, None, account) < 0:
-                    self.cnt["blocked"] += 1
-            else:
-                self.cnt["late"] += 1
-                self.record_fill(t, o.side, o.price, fq, fee, LATE, k)
-                if self.stopped and self.rk.flatten_on_kill:
-                    self.flatten(t, p)
+            if fq > 0.0:
+                hits.append((row, is_slot, k, o, fq))
+        changed = False
+        for _row, is_slot, k, o, fq in path_order(hits, p, self.prev_p):
+            changed |= self.on_fill(i, t, p, is_slot, k, o, fq, account)
         if changed and not self.stopped:
             self.set_at_max(self.grid_at_max(), t)
+
+    def on_fill(self, i: int, t: int, p: float, is_slot: bool, k: int, o: Order, fq: float,
+                account=None) -> bool:
+        """One fill of `fq` at the order's limit; returns True when a slot order completed."""
+        fee = self.acc.fill(o.side, fq, o.price, self.ep.maker_fee)
+        full = fq >= o.rem
+        o.rem = 0.0 if full else o.rem - fq
+        if not is_slot:
+            if full:
+                self.cancelling[k] = None
+            self.cnt["late"] += 1
+            self.record_fill(t, o.side, o.price, fq, fee, LATE, k)
+            if self.stopped and self.rk.flatten_on_kill:
+                self.flatten(t, p)
+            return False
+        self.cnt["limit"] += 1
+        gprof = 0.0
+        if full:
+            self.orders[k] = None
+            done, gprof = S.on_slot_fill(self.slots[k], o.price, self.gp.profit_target,
+                                         self.f.tick)
+            if done:
+                self.cnt["rt"] += 1
+                self.acc.grid += gprof
+        self.record_fill(t, o.side, o.price, fq, fee, LIMIT, k, gprof)
+        if full and not self.stopped and self.place(k, i, t, p, None, account) < 0:
+            self.cnt["blocked"] += 1
+        return full
 
     # ---- time at max ---------------------------------------------------------------------
     def grid_at_max(self) -> bool:
