@@ -72,6 +72,21 @@ def _grid(n: int) -> dict[str, list]:
     return {"grid.spacing": spacing, "grid.n_buy": list(range(3, 13))}
 
 
+_ALL_OFF = {"recenter.dominance.enabled": False, "recenter.pump_dump.enabled": False,
+            "recenter.deviation.enabled": False, "recenter.time.enabled": False}
+
+
+def _one_run_ms(bars, overrides: dict) -> float:
+    """Best of 20 in-process kernel runs (run_arrays, metrics only), milliseconds."""
+    from gridlab.backtest.engine import run_arrays
+    from gridlab.backtest.params import effective_config, run_params
+
+    cfg = effective_config(None, None, {"capital": 10_000.0, **overrides})
+    rp = run_params(cfg, bars.filters, bars.category, trades=False, record=False)
+    run_arrays(bars, rp)
+    return _best_of(lambda: run_arrays(bars, rp), 20) * 1e3
+
+
 def _best_of(fn, repeat: int = 2) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -128,16 +143,24 @@ def run() -> list[Result]:
     out.append(Result("backtest 1 run, 10M trades (fills + equity recorded)",
                       trades.n_events / dt / 1e6, "M trades/s", 100.0, True))
 
+    dt = _best_of(lambda: backtest(trades, capital=10_000.0, record=False))
+    out.append(Result("backtest 1 run, 10M trades (metrics only)",
+                      trades.n_events / dt / 1e6, "M trades/s", 250.0, True))
+
     bars = _klines(43_200)
+    out.append(Result("backtest 1 run x 43,200 1m bars, in process, metrics only",
+                      _one_run_ms(bars, {}), "ms", 1.0, False))
+    out.append(Result("  same, every recenter trigger off (the floor)",
+                      _one_run_ms(bars, _ALL_OFF), "ms", None, False))
     dt = _best_of(lambda: sweep(bars, _grid(1000), capital=10_000.0))
-    out.append(Result("sweep 1,000 sets x 30 d of 1m klines (43,200 bars)", dt, "s", 2.0, False))
+    out.append(Result("sweep 1,000 sets x 30 d of 1m klines (43,200 bars)", dt, "s", 0.6, False))
     off = {"recenter.dominance.enabled": False, "recenter.pump_dump.enabled": False}
     dt = _best_of(lambda: sweep(bars, _grid(1000), capital=10_000.0, **off), repeat=1)
     out.append(Result("  same, dominance + pump/dump triggers off (for comparison)", dt,
                       "s", None, False))
 
     dt = _best_of(lambda: sweep(trades, _grid(100), capital=10_000.0), repeat=1)
-    out.append(Result("sweep 100 sets x 10M trades", dt, "s", 10.0, False))
+    out.append(Result("sweep 100 sets x 10M trades", dt, "s", 1.5, False))
 
     with tempfile.TemporaryDirectory() as tmp:
         out.append(Result("gridlab backtest CLI, cold process, cached kernels",

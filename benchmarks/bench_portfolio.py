@@ -86,6 +86,17 @@ def run() -> list[Result]:
         out.append(Result(f"portfolio {n_sym} symbols x 30 d of 1m klines (metrics only)",
                           n_sym * bars / dt / 1e6, "M bars/s", None, True,
                           f"{n_sym * bars:,} bars in {dt:.2f} s"))
+    # events/s of the 20-symbol portfolio against a single run over one of its symbols
+    from gridlab.backtest.engine import backtest
+
+    one = ds[0]
+    backtest(one, capital=5_000.0, record=False)
+    dt1 = _best(lambda: backtest(one, capital=5_000.0, record=False), 5)
+    single = one.n_events / dt1
+    port = sum(d.n_events for d in ds) / dt
+    out.append(Result("portfolio 20 x 1m klines: events/s relative to a single run", port / single,
+                      "x", 0.8, True, f"portfolio {port / 1e6:.1f} M/s, single "
+                      f"{single / 1e6:.1f} M/s"))
     return out
 
 

@@ -1,6 +1,6 @@
 """The runner's own account of its fills: position, average entry, realized PnL, fees, funding.
 
-It books fills with the backtest's accounting kernels (`gridlab.backtest.account_nb`), so the
+It books fills with the backtest's accounting kernels (`gridlab.backtest.ledger_nb`), so the
 strategy equity the risk checks see live is computed exactly as in a backtest:
 `capital + realized + position * (mark - avg) - fees - funding`. The exchange wallet is
 recorded beside it in the equity snapshots, but risk decisions use this ledger: the grid owns
@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gridlab.backtest.account_nb import apply_fill_nb, apply_funding_nb, equity_nb, unrealized_nb
 from gridlab.backtest.enums import ACC, N_ACC
+from gridlab.backtest.ledger_nb import apply_fill_nb, apply_funding_nb, equity_nb, unrealized_nb
 
 __all__ = ["Ledger"]
 

@@ -303,3 +303,35 @@ def test_reference_comparison_reaches_every_path() -> None:
                 1 for x in fills if x[5] == FillKind.FLATTEN)
     missing = [k for k, v in seen.items() if not v]
     assert not missing, seen
+
+
+def test_fills_of_one_event_in_price_path_order() -> None:
+    # grid at 100, buys at 99, 98, 97 (and sells above); one print at 96.5 crosses all three
+    # buys: a falling price reaches 99 first, so the fills are recorded 99, 98, 97 with the
+    # position growing fill by fill (as an exchange's execution stream reports them)
+    s = dict(_SIMPLE, n_buy=3, n_sell=3)
+    ts, price, size = _walk([(T0, 100.0), (T0 + 1000, 96.5), (T0 + 2000, 96.6)])
+    fills, *_ = run_kernel(ts, price, size, *NO_FUND, *params(post_only=False, **s))
+    buys = [x for x in fills if x[0] == T0 + 1000]
+    assert [x[2] for x in buys] == [99.0, 98.0, 97.0]
+    pos = [x[7] for x in buys]
+    assert pos == sorted(pos) and pos[0] > 0
+    # rising through three sells: the lowest ask first
+    ts, price, size = _walk([(T0, 100.0), (T0 + 1000, 103.5), (T0 + 2000, 103.4)])
+    fills, *_ = run_kernel(ts, price, size, *NO_FUND, *params(post_only=False, **s))
+    sells = [x for x in fills if x[0] == T0 + 1000]
+    assert [x[2] for x in sells] == [101.0, 102.0, 103.0]
+
+
+def test_state_refuses_a_grid_it_cannot_hold() -> None:
+    from gridlab.backtest.data import MarketData
+    from gridlab.backtest.engine import run_arrays
+    from gridlab.backtest.params import RunParams
+    from gridlab.backtest.state_nb import MAX_SLOTS
+    from gridlab.errors import ConfigError
+
+    gp, f, rp, rk, ep = params(n_buy=MAX_SLOTS // 2 + 1, n_sell=MAX_SLOTS // 2)
+    ts, price, size = _walk([(T0, 100.0), (T0 + 1000, 99.0)])
+    data = MarketData.from_trades(ts, price, size, symbol="TESTUSDT", filters=f)
+    with pytest.raises(ConfigError, match=r"grid.n_buy \+ grid.n_sell"):
+        run_arrays(data, RunParams(gp, f, rp, rk, ep))

@@ -22,6 +22,7 @@ from gridlab.backtest.enums import (
 from gridlab.backtest.metrics import metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.results import BacktestResult
+from gridlab.backtest.state_nb import check_capacity
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Reason, Stop, name_of
 
@@ -53,7 +54,9 @@ class RunArrays(NamedTuple):
 
 def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArrays:
     """Run the kernel; returns its fills, equity, daily closing equity, summary, (re)builds and
-    grid levels (the record arrays are empty when `rp.ep.record` is off)."""
+    grid levels (the record arrays are empty when `rp.ep.record` is off). Refuses a grid the
+    kernel's state cannot hold (ConfigError naming the field) before the kernel runs."""
+    check_capacity(rp.gp.n_buy, rp.gp.n_sell)
     if funding:
         fts, frate = data.funding_in_run()
     else:

@@ -23,7 +23,6 @@ __all__ = [
     "EngineParams",
     "FillKind",
     "FillModel",
-    "Liquidity",
     "Sum",
     "fill_model_code",
 ]
@@ -60,14 +59,6 @@ class _FillKind(NamedTuple):
 
 
 FillKind = _FillKind()
-
-
-class _Liquidity(NamedTuple):
-    MAKER: int = 0
-    TAKER: int = 1
-
-
-Liquidity = _Liquidity()
 
 
 class _Acc(NamedTuple):
@@ -147,7 +138,6 @@ ORDER_DTYPE = np.dtype(
         ("qty", np.float64),      # original quantity
         ("rem", np.float64),      # remaining quantity
         ("active_ts", np.int64),  # decision ts + latency: reaches the exchange
-        ("dec_idx", np.int64),    # index of the event on which it was decided
         ("cancel_ts", np.int64),  # cancel takes effect (INT64 max = not cancelled)
         ("live", np.int64),       # 0 in flight, 1 resting on the book
         ("queue", np.float64),    # queue model: volume still ahead of the order

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from gridlab.backtest.enums import EngineParams, fill_model_code
+from gridlab.backtest.state_nb import check_capacity
 from gridlab.config import GridlabConfig, config_from_dict, load_config
 from gridlab.config.strategy import deep_merge
 from gridlab.errors import ConfigError, StrategyError
@@ -175,9 +176,11 @@ def run_params(cfg: GridlabConfig, filters: Filters, category: str, *, trades: b
 
 
 def check_grid(rp: RunParams, price: float) -> None:
-    """Raise StrategyError if the grid built at `price` has no enabled slot, naming why."""
+    """Raise ConfigError if the grid state cannot hold the grid (too many levels), and
+    StrategyError if the grid built at `price` has no enabled slot, naming why."""
     from gridlab.strategy.grid_nb import build_slots_nb
 
+    check_capacity(rp.gp.n_buy, rp.gp.n_sell)
     n = rp.gp.n_buy + rp.gp.n_sell
     slots = np.zeros(n, dtype=SLOT_DTYPE)
     build_slots_nb(float(price), rp.gp.spacing, rp.gp, rp.f, rp.ep.capital, slots)

@@ -1,0 +1,482 @@
+"""The one step kernel of a grid: `on_fill_nb`, `on_check_nb` and the risk gate (numba).
+
+Written once for every loop (docs/strategy-kernels.md, "The per-event step"): `run_nb`
+(one grid), `run_portfolio_nb` (several grids, one account) and the live runner call these
+functions on a grid's state (`state_nb`: the record `st` and the arrays `g`) and carry out
+the actions they write into `g.act` (they return how many):
+
+- `on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim)`: order row `r` filled `q` at its
+  limit price: ledger, slot transition, the slot's next order through the gate;
+- `on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim)`: the check clock: stops and kill
+  switch, recenter (cancel all, build, seed), retries of slots without an order;
+- `stop_grid_nb(st, g, t, p, code, rk, ep, sim, na)`: stop trading (also the account kill);
+- `gate_nb(...)`: the ONE risk gate (own exposure cap and max position, spot balances, the
+  account when `ax.on`); every order the step places or seeds passes it.
+
+Orders are written into the order rows in flight (they reach the book at `t + latency`);
+with `sim=True` (the backtest's simulated exchange) market orders are executed at once in
+the ledger at `p +- slippage` with the taker fee, else (live) only requested.
+`ax` is the account context (`AcctCtx`; `no_account_nb()` for a lone grid).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
+from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
+from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
+from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
+from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
+from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
+from gridlab.strategy.grid_nb import build_slots_nb, grid_bounds_nb, on_slot_fill_nb, slot_order_nb
+from gridlab.strategy.levels_nb import shift_range_nb
+from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.risk_nb import (
+    kill_switch_nb,
+    order_allowed_nb,
+    spot_order_allowed_nb,
+    stop_reason_nb,
+)
+
+__all__ = [
+    "GATE_ACCOUNT",
+    "GATE_OK",
+    "GATE_OWN",
+    "AcctCtx",
+    "at_max_nb",
+    "book_state_nb",
+    "cancel_all_nb",
+    "gate_nb",
+    "no_account_nb",
+    "on_check_nb",
+    "on_fill_nb",
+    "resting_nb",
+    "set_order_nb",
+    "stop_grid_nb",
+]
+
+GATE_OK, GATE_OWN, GATE_ACCOUNT = 0, 1, 2
+
+
+class AcctCtx(NamedTuple):
+    """The account a grid trades in (portfolio runs). `on` False: no account gate."""
+
+    on: bool
+    k: int                # this grid's index
+    capital: float        # account capital
+    max_exp: float        # max_total_exposure_pct (0 = off)
+    max_share: float      # max_symbol_share (0 = off)
+    gs: np.ndarray        # GRID_STATE_DTYPE[S] every grid's record (marks)
+    acc: np.ndarray       # f8[S, N_ACC] every grid's ledger
+    orders: np.ndarray    # ORDER_DTYPE[sum 2 n_j] every grid's order rows, concatenated
+    ooff: np.ndarray      # i8[S + 1] grid j's rows: orders[ooff[j]:ooff[j + 1]]
+    caps: np.ndarray      # f8[S] grid capitals
+    pos: np.ndarray       # f8[S] scratch: positions
+    rb: np.ndarray        # f8[S] scratch: resting buy qty
+    rs: np.ndarray        # f8[S] scratch: resting sell qty
+    marks: np.ndarray     # f8[S] scratch: marks
+    eqs: np.ndarray       # f8[S] scratch: equities
+
+
+@njit(cache=True)
+def no_account_nb():
+    """The account context of a lone grid (no account gate)."""
+    z = np.zeros(1, np.float64)
+    return AcctCtx(False, 0, 0.0, 0.0, 0.0, np.zeros(1, GRID_STATE_DTYPE),
+                   np.zeros((1, N_ACC), np.float64), np.zeros(0, ORDER_DTYPE),
+                   np.zeros(2, np.int64), z, z, z, z, z, z)
+
+
+@njit(cache=True)
+def resting_nb(orders, ts):
+    """(resting buy qty, resting sell qty, resting buy notional) of the rows with a side and
+    `ts < cancel_ts` (in flight, on the book, cancel not yet effective), in row order."""
+    rb = 0.0
+    rs = 0.0
+    rbn = 0.0
+    for r in range(orders.shape[0]):
+        o = orders[r]
+        if o["side"] == 0 or ts >= o["cancel_ts"]:
+            continue
+        if o["side"] > 0:
+            rb += o["rem"]
+            rbn += o["rem"] * o["price"]
+        else:
+            rs += o["rem"]
+    return rb, rs, rbn
+
+
+@njit(cache=True)
+def account_arrays_nb(ax, ts):
+    """Fill ax's scratch arrays (positions, resting totals at `ts`, marks, equities)."""
+    for j in range(ax.pos.shape[0]):
+        b, s_, _ = resting_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
+        m = ax.gs[j]["mark"]
+        ax.pos[j] = ax.acc[j, ACC.POS]
+        ax.rb[j] = b
+        ax.rs[j] = s_
+        ax.marks[j] = m
+        ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
+
+
+@njit(cache=True)
+def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, spot, ax, ts):
+    """The risk gate of one order (docs: "The risk gate"): GATE_OK, GATE_OWN (the grid's
+    exposure cap / max position / spot balances) or GATE_ACCOUNT (the account's limits;
+    also counted in `n_acc_blocked`). `rb, rs, rbn`: the grid's resting totals; `eq`: its
+    equity at the event price."""
+    pos = g.acc[ACC.POS]
+    if not order_allowed_nb(side, qty, price, pos, rb, rs, eq, rk):
+        return GATE_OWN
+    if spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
+                                          fee_rate):
+        return GATE_OWN
+    if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
+        account_arrays_nb(ax, ts)
+        tot = account_equity_nb(ax.capital, ax.eqs, ax.caps)
+        if not account_order_allowed_nb(ax.k, side, qty, price, ax.pos, ax.rb, ax.rs, ax.marks,
+                                        tot, ax.max_exp, ax.max_share):
+            st["n_acc_blocked"] += 1
+            return GATE_ACCOUNT
+    return GATE_OK
+
+
+@njit(cache=True)
+def emit_nb(act, na, kind, slot, side, price, qty, fee, ts, code, pos=0.0):
+    """Append one action; returns the new count."""
+    a = act[na]
+    a["pos"] = pos
+    a["kind"] = kind
+    a["slot"] = slot
+    a["side"] = side
+    a["price"] = price
+    a["qty"] = qty
+    a["fee"] = fee
+    a["ts"] = ts
+    a["code"] = code
+    return na + 1
+
+
+@njit(cache=True)
+def set_order_nb(orders, k, side, price, qty, active_ts):
+    """Write a new in-flight order into row k."""
+    o = orders[k]
+    o["side"] = side
+    o["price"] = price
+    o["qty"] = qty
+    o["rem"] = qty
+    o["active_ts"] = active_ts
+    o["cancel_ts"] = INT64_MAX
+    o["live"] = 0
+    o["queue"] = 0.0
+
+
+@njit(cache=True)
+def cancel_all_nb(orders, n, ts, latency):
+    """Cancel every slot order: dropped now (latency 0) or moved to the cancelling rows."""
+    for k in range(n):
+        if orders[k]["side"] == 0:
+            continue
+        if latency > 0:
+            orders[n + k] = orders[k]
+            orders[n + k]["cancel_ts"] = ts + latency
+        orders[k]["side"] = 0
+
+
+@njit(cache=True)
+def book_state_nb(st, orders):
+    """Refresh st's book summary: best live buy / sell, next arrival or cancel time."""
+    bb = -np.inf
+    bs = np.inf
+    nb = INT64_MAX
+    for r in range(orders.shape[0]):
+        o = orders[r]
+        if o["side"] == 0:
+            continue
+        if o["cancel_ts"] < nb:
+            nb = o["cancel_ts"]
+        if o["live"] == 0:
+            if o["active_ts"] < nb:
+                nb = o["active_ts"]
+            continue
+        if o["side"] > 0:
+            if o["price"] > bb:
+                bb = o["price"]
+        elif o["price"] < bs:
+            bs = o["price"]
+    st["best_buy"] = bb
+    st["best_sell"] = bs
+    st["next_book"] = nb
+
+
+@njit(cache=True)
+def at_max_nb(slots) -> bool:
+    """True when every enabled slot of one home side has its opening leg filled."""
+    nb = 0
+    cb = 0
+    ns = 0
+    cs = 0
+    for k in range(slots.shape[0]):
+        s = slots[k]["state"]
+        if s == SlotState.DISABLED:
+            continue
+        if slots[k]["home"] == Side.BUY:
+            nb += 1
+            if s == SlotState.CLOSE_LEG:
+                cb += 1
+        else:
+            ns += 1
+            if s == SlotState.CLOSE_LEG:
+                cs += 1
+    return (nb > 0 and cb == nb) or (ns > 0 and cs == ns)
+
+
+@njit(cache=True)
+def track_at_max_nb(st, slots, t):
+    """Time-at-max accounting after the slots changed."""
+    m = at_max_nb(slots)
+    if m != (st["at_max"] != 0):
+        if m:
+            st["at_max_since"] = t
+        else:
+            st["time_at_max"] += t - st["at_max_since"]
+        st["at_max"] = 1 if m else 0
+
+
+@njit(cache=True)
+def _market(st, g, na, kind, side, qty, t, p, ep, sim):
+    """A market order (seed / flatten): executed now when `sim`; returns the action count."""
+    px = p
+    fee = 0.0
+    if sim:
+        px = p * (1.0 + ep.slippage) if side > 0 else p * (1.0 - ep.slippage)
+        fee = apply_fill_nb(g.acc, side, qty, px, ep.taker_fee, st["eps"])
+        st["epoch"] += 1
+    return emit_nb(g.act, na, kind, -1, side, px, qty, fee, t, 0, g.acc[ACC.POS])
+
+
+@njit(cache=True)
+def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
+    """Order row `r` filled `q` at its limit price (docs: `on_fill_nb`). Books the fill
+    (`st.last_fee`, `st.last_gprof`, `st.last_full`), moves the slot on a complete fill and
+    decides its next order through the gate; returns the number of actions in `g.act`."""
+    o = g.orders[r]
+    side = o["side"]
+    lim = o["price"]
+    rem = o["rem"]
+    n = g.slots.shape[0]
+    st["epoch"] += 1
+    st["rest_ok"] = 0
+    fee = apply_fill_nb(g.acc, side, q, lim, ep.maker_fee, st["eps"])
+    full = q >= rem
+    if full:
+        o["rem"] = 0.0
+        o["side"] = 0
+    else:
+        o["rem"] = rem - q
+    st["last_fee"] = fee
+    st["last_pos"] = g.acc[ACC.POS]
+    st["last_gprof"] = 0.0
+    st["last_full"] = 1 if full else 0
+    na = 0
+    if r < n:
+        st["n_limit"] += 1
+        if full:
+            done, gprof = on_slot_fill_nb(g.slots, r, lim, gp.profit_target, f.tick)
+            if done:
+                st["n_rt"] += 1
+                g.acc[ACC.GRID] += gprof
+                st["last_gprof"] = gprof
+            if st["stopped"] == 0:
+                sd, px, qq = slot_order_nb(g.slots, r)
+                if sd != 0:
+                    rb, rs, rbn = resting_nb(g.orders, t)
+                    eq = equity_nb(g.acc, ep.capital, p)
+                    if gate_nb(st, g, sd, qq, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot,
+                               ax, t) == GATE_OK:
+                        set_order_nb(g.orders, r, sd, px, qq, t + ep.latency_ms)
+                        na = emit_nb(g.act, na, Act.PLACE, r, sd, px, qq, 0.0,
+                                     t + ep.latency_ms, 0)
+                    else:
+                        st["n_blocked"] += 1
+    else:
+        st["n_late"] += 1
+        if st["stopped"] != 0 and rk.flatten_on_kill and g.acc[ACC.POS] != 0.0:
+            fs = -1 if g.acc[ACC.POS] > 0.0 else 1
+            na = _market(st, g, na, Act.FLATTEN, fs, abs(g.acc[ACC.POS]), t, p, ep, sim)
+    return na
+
+
+@njit(cache=True)
+def stop_grid_nb(st, g, t, p, code, rk, ep, sim, na):
+    """Stop trading (a stop, the kill switch, the account's kill switch): cancel all, STOP,
+    flatten at `p` if `flatten_on_kill`. Returns the action count."""
+    n = g.slots.shape[0]
+    st["stopped"] = 1
+    st["stop_code"] = code
+    st["stop_ts"] = t
+    if code == Stop.KILL_SWITCH:
+        st["n_kill"] += 1
+    cancel_all_nb(g.orders, n, t, ep.latency_ms)
+    st["rest_ok"] = 0
+    st["epoch"] += 1
+    na = emit_nb(g.act, na, Act.CANCEL_ALL, -1, 0, 0.0, 0.0, 0.0, t + ep.latency_ms, 0)
+    na = emit_nb(g.act, na, Act.STOP, -1, 0, p, 0.0, 0.0, t, code)
+    if rk.flatten_on_kill and g.acc[ACC.POS] != 0.0:
+        fs = -1 if g.acc[ACC.POS] > 0.0 else 1
+        na = _market(st, g, na, Act.FLATTEN, fs, abs(g.acc[ACC.POS]), t, p, ep, sim)
+    if st["at_max"] != 0:
+        st["time_at_max"] += t - st["at_max_since"]
+        st["at_max"] = 0
+    book_state_nb(st, g.orders)
+    return na
+
+
+@njit(cache=True)
+def grid_params_with_range_nb(gp, lower, upper):
+    return GridParams(gp.n_buy, gp.n_sell, gp.spacing, gp.spacing_mode, lower, upper,
+                      gp.profit_target, gp.qty_mode, gp.mode, gp.leverage, gp.atr_mode,
+                      gp.atr_period, gp.atr_mult, gp.atr_floor, gp.atr_ceil, gp.bar_ms)
+
+
+@njit(cache=True)
+def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
+    """Recenter: cancel all, build at p, seed. Returns the action count."""
+    n = g.slots.shape[0]
+    lat = ep.latency_ms
+    cancel_all_nb(g.orders, n, t, lat)
+    st["rest_ok"] = 0
+    st["epoch"] += 1
+    na = emit_nb(g.act, na, Act.CANCEL_ALL, -1, 0, 0.0, 0.0, 0.0, t + lat, 0)
+    spacing = gp.spacing
+    if gp.atr_mode != AtrMode.OFF:
+        atr = atr_nb(g.ring, g.meta, gp.atr_mode, gp.atr_period)
+        spacing = effective_spacing_nb(gp.spacing, atr, p, gp.atr_mode, gp.atr_mult,
+                                       gp.atr_floor, gp.atr_ceil)
+    if st["has_grid"] != 0:
+        lo2, up2 = shift_range_nb(st["lower"], st["upper"], st["centre"], p)
+        st["lower"] = lo2
+        st["upper"] = up2
+    gpr = grid_params_with_range_nb(gp, st["lower"], st["upper"])
+    seed = build_slots_nb(p, spacing, gpr, f, ep.capital, g.slots)
+    st["has_grid"] = 1
+    st["centre"] = p
+    st["last_rc"] = t
+    lw, hg = grid_bounds_nb(g.slots)
+    st["lowest"] = lw
+    st["highest"] = hg
+    if np.isnan(lw):
+        st["n_empty"] += 1
+    st["rc"][reason] += 1
+    na = emit_nb(g.act, na, Act.REBUILD, -1, 0, p, spacing, 0.0, t, reason)
+    if seed != 0.0:
+        ss = 1 if seed > 0.0 else -1
+        sq = abs(seed)
+        rb, rs, rbn = resting_nb(g.orders, t)
+        eq = equity_nb(g.acc, ep.capital, p)
+        if gate_nb(st, g, ss, sq, p, ep.taker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
+                   t) == GATE_OK:
+            na = _market(st, g, na, Act.SEED, ss, sq, t, p, ep, sim)
+        else:
+            st["n_blocked"] += 1
+    track_at_max_nb(st, g.slots, t)
+    return na
+
+
+@njit(cache=True)
+def _retries(st, g, t, p, rk, ep, ax, memo, na):
+    """Every enabled slot without an order asks for one through the gate (on_check_nb 4).
+    Returns (action count, anything placed)."""
+    n = g.slots.shape[0]
+    have = False
+    rb = rs = rbn = eq = 0.0
+    lat = ep.latency_ms
+    nref = 0
+    placed = False
+    for k in range(n):
+        if g.orders[k]["side"] != 0 or g.slots[k]["state"] == SlotState.DISABLED:
+            continue
+        if not have:
+            if st["rest_ok"] == 0:
+                rb0, rs0, rbn0 = resting_nb(g.orders, t)
+                st["rb"] = rb0
+                st["rs"] = rs0
+                st["rbn"] = rbn0
+                st["rest_ok"] = 1
+            rb = st["rb"]
+            rs = st["rs"]
+            rbn = st["rbn"]
+            eq = equity_nb(g.acc, ep.capital, p)
+            have = True
+        if memo and g.blk_epoch[k] == st["epoch"] and eq <= g.blk_eq[k]:
+            st["n_blocked"] += 1  # refused again: nothing but the equity changed, not higher
+            nref += 1
+            continue
+        sd, px, q = slot_order_nb(g.slots, k)
+        if sd == 0:
+            continue
+        if gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
+                   t) != GATE_OK:
+            st["n_blocked"] += 1
+            nref += 1
+            g.blk_epoch[k] = st["epoch"]
+            g.blk_eq[k] = eq
+            continue
+        set_order_nb(g.orders, k, sd, px, q, t + lat)
+        na = emit_nb(g.act, na, Act.PLACE, k, sd, px, q, 0.0, t + lat, 0)
+        st["rest_ok"] = 0
+        st["epoch"] += 1
+        placed = True
+        if sd > 0:
+            rb += q
+            rbn += q * px
+        else:
+            rs += q
+    if memo and not placed:
+        st["skip_epoch"] = st["epoch"]
+        st["skip_eq"] = eq if have else np.inf
+        st["skip_nblk"] = nref
+    return na, placed
+
+
+@njit(cache=True)
+def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
+    """The check clock at (t, p) (docs: `on_check_nb`): stops, kill switch, recenter, seed,
+    retries of slots without an order. Returns the number of actions in `g.act`."""
+    if st["stopped"] != 0:
+        return 0
+    cap = ep.capital
+    eq = equity_nb(g.acc, cap, p)
+    code = stop_reason_nb(eq, cap, p, rk)
+    fire = kill_switch_nb(t, eq, g.kstate, rk.kill_switch_dd)
+    if code == Stop.NONE and fire:
+        code = Stop.KILL_SWITCH
+    if code != Stop.NONE:
+        return stop_grid_nb(st, g, t, p, code, rk, ep, sim, 0)
+    na = 0
+    dirty = False
+    if st["has_grid"] == 0:
+        reason = Reason.INITIAL
+    else:
+        reason = recenter_reason_nb(t, p, st["centre"], st["lowest"], st["highest"],
+                                    st["last_rc"], g.ring, g.meta, g.rcache, rp)
+    if reason != Reason.NONE:
+        na = _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na)
+        dirty = True
+    # slots without an order ask for one; resting totals summed once (or reused while no
+    # order changed) and grown by each order placed here
+    memo = not ax.on  # another grid's change can flip an account refusal: no memo then
+    if memo and st["skip_epoch"] == st["epoch"] and equity_nb(g.acc, cap, p) <= st["skip_eq"]:
+        # nothing changed since a pass that placed nothing: every slot without an order is
+        # refused again (see blk_epoch below), so the pass is skipped, O(1)
+        st["n_blocked"] += st["skip_nblk"]
+    else:
+        na, placed = _retries(st, g, t, p, rk, ep, ax, memo, na)
+        dirty = dirty or placed
+    if dirty:
+        book_state_nb(st, g.orders)
+    return na
