@@ -42,17 +42,10 @@ def ring_capacity(bar_ms: int, atr_period: int, dom_window_ms: int, pd_window_ms
     return max(10 * atr_period + 2, dom_window_ms // bar_ms + 2, pd_window_ms // bar_ms + 2)
 
 
-PATH_ORDER = False
-"""Apply the fills of one event in price-path order (docs/strategy-kernels.md, step 2c);
-False: in row order (the kernels before the one-step refactor)."""
-
-
 def path_order(hits: list[tuple], p: float, prev: float) -> list[tuple]:
     """The fills `(row, ..., order, qty)` of one event in the order the market reaches them:
     a falling or flat price (`p <= prev`) by limit price descending (the highest bid first),
     a rising one ascending (the lowest ask first); equal prices in row order."""
-    if not PATH_ORDER:
-        return hits
     if p <= prev:
         return sorted(hits, key=lambda h: (-h[3].price, h[0]))
     return sorted(hits, key=lambda h: (h[3].price, h[0]))
