@@ -157,3 +157,32 @@ def test_exposure_cap_binds_in_the_cap_test_markets() -> None:
     assert summ["n_blocked"] > 0
     top = max(abs(x[7]) * x[2] for x in fills)
     assert 0.2 * 1000 <= top <= 0.25 * 1000 * 1.001
+
+
+# ---- fills of one event: price-path order --------------------------------------------------
+
+@settings(max_examples=examples(60), deadline=None)
+@given(m=market, model=st.sampled_from([FillModel.CROSS, FillModel.TOUCH, FillModel.QUEUE]))
+def test_fills_of_one_event_follow_the_price_path(m: dict, model: int) -> None:
+    """The limit fills of one event are recorded in the order the market reaches them: a
+    falling (or flat) print from the previous price fills the highest limit first, a rising
+    one the lowest first; each fill's position is the previous one plus that fill."""
+    ts, price, size = unique_market(m)
+    n = 2 * (m["n_buy"] + m["n_sell"])
+    p = params(n_buy=n // 2, n_sell=n // 2, spacing=m["spacing"] / 2, mode=m["mode"],
+               fill_model=model, latency=m["latency"], post_only=m["post_only"],
+               check_ms=m["check_ms"], exposure=5.0)
+    fills, *_ = run(ts, price, size, p)
+    idx = {t: i for i, t in enumerate(ts.tolist())}
+    pos = 0.0
+    by_event: dict[int, list[float]] = {}
+    for t, side, lim, q, _fee, kind, _slot, position, _ in fills:
+        pos += side * q
+        assert abs(position - pos) <= 1e-9, (t, position, pos)
+        pos = position
+        if kind in (FillKind.LIMIT, FillKind.LATE):
+            by_event.setdefault(t, []).append(lim)
+    for t, lims in by_event.items():
+        i = idx[t]
+        falling = bool(price[i] <= price[max(i - 1, 0)])
+        assert lims == sorted(lims, reverse=falling), (t, lims, falling)
