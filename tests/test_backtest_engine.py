@@ -335,3 +335,28 @@ def test_state_refuses_a_grid_it_cannot_hold() -> None:
     data = MarketData.from_trades(ts, price, size, symbol="TESTUSDT", filters=f)
     with pytest.raises(ConfigError, match=r"grid.n_buy \+ grid.n_sell"):
         run_arrays(data, RunParams(gp, f, rp, rk, ep))
+
+
+def test_step_api_driven_from_python_returns_the_actions() -> None:
+    """The live runner's use of the step: on_check_nb / on_fill_nb with sim=False return the
+    orders to send (the state already holds them), and book an exchange's fill."""
+    from gridlab.backtest.state_nb import Act, new_grid_state
+    from gridlab.backtest.step_nb import no_account_nb, on_check_nb, on_fill_nb
+
+    gp, f, rp, rk, ep = params(**_SIMPLE)
+    rec, g = new_grid_state(gp, rp, ep.capital, 1e-8, T0, 100.0)
+    st = rec[0]
+    ax = no_account_nb()
+    na = on_check_nb(st, g, T0, 100.0, gp, f, rp, rk, ep, ax, False)
+    acts = g.act[:na].copy()
+    assert list(acts["kind"][:2]) == [Act.CANCEL_ALL, Act.REBUILD]
+    places = acts[acts["kind"] == Act.PLACE]
+    assert sorted(places["price"].tolist()) == pytest.approx([98.0, 99.0, 101.0, 102.0])
+    assert rec[0]["has_grid"] == 1 and (g.orders["side"][:4] != 0).all()
+    # the exchange reports the 99 buy filled: booked, and the slot's sell at 100 is requested
+    k = int(places[places["price"] == pytest.approx(99.0)]["slot"][0])
+    qty = float(g.orders[k]["qty"])
+    na = on_fill_nb(st, g, k, qty, T0 + 1000, 98.9, gp, f, rk, ep, ax, False)
+    assert na == 1 and g.act[0]["kind"] == Act.PLACE and g.act[0]["slot"] == k
+    assert g.act[0]["side"] == -1 and g.act[0]["price"] == pytest.approx(100.0)
+    assert g.acc[0] == qty and rec[0]["n_limit"] == 1

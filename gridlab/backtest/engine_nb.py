@@ -48,17 +48,26 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     equity points, builds and level rows. Counts beyond the capacity of an output array are
     still returned (fills: the caller re-runs with more room; builds and levels: bounded, the
     caller warns)."""
-    n_ev = ts.shape[0]
     n = gp.n_buy + gp.n_sell
-    capital = ep.capital
     eps = f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12
     GS = np.zeros(1, dtype=GRID_STATE_DTYPE)
-    st = GS[0]  # a Record holds no reference: GS is used again after the loop to stay alive
     g = new_grid_state_nb(n, gp.bar_ms, gp.atr_period, rp.dom_window_ms, rp.pd_window_ms,
-                          capital)
+                          ep.capital)
+    init_state_nb(GS[0], ep.capital, gp.lower, gp.upper, eps, ts[0], price[0], ep.record)
+    return _replay_nb(GS, g, no_account_nb(), ts, price, size, fund_ts, fund_rate, gp, f, rp,
+                      rk, ep, out_fills, out_equity, out_recenters, out_levels, out_daily,
+                      summary)
+
+
+@njit(cache=True, _nrt=False)
+def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
+               out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
+    """The event loop of `run_nb` over the allocated state (no reference counting: the calls
+    into the step pass the state's arrays without atomic increments)."""
+    n_ev = ts.shape[0]
+    capital = ep.capital
+    st = GS[0]
     first_ts = ts[0]
-    init_state_nb(st, capital, gp.lower, gp.upper, eps, first_ts, price[0], ep.record)
-    ax = no_account_nb()
     acc = g.acc
     ring = g.ring
     meta = g.meta
@@ -171,7 +180,6 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
         ne += 1
     if last_ts - peak_ts > max_dur:
         max_dur = last_ts - peak_ts
-    st = GS[0]
     if st["at_max"] != 0:
         st["time_at_max"] += last_ts - st["at_max_since"]
     st["peak"] = peak

@@ -118,13 +118,14 @@ def _filters_row(r):
 
 @njit(cache=True)
 def _grid(s, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q, frow, fqty,
-          act, soff, ooff, roff, coff, aoff):
+          act, lvp, lvs, soff, ooff, roff, coff, aoff):
     """Grid s's GridArrays: views of the concatenated arrays."""
     return GridArrays(slots[soff[s]:soff[s + 1]], orders[ooff[s]:ooff[s + 1]], acc[s],
                       rings[roff[s]:roff[s + 1]], metas[s], curs[s], caches[coff[s]:coff[s + 1]],
                       kst[s], blk_e[soff[s]:soff[s + 1]], blk_q[soff[s]:soff[s + 1]],
                       frow[ooff[s]:ooff[s + 1]], fqty[ooff[s]:ooff[s + 1]],
-                      act[aoff[s]:aoff[s + 1]])
+                      act[aoff[s]:aoff[s + 1]], lvp[soff[s] + s:soff[s + 1] + s + 1],
+                      lvs[soff[s] + s:soff[s + 1] + s + 1])
 
 
 @njit(cache=True, _nrt=False)
@@ -167,7 +168,6 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
     rows, final total equity, first ts, last ts)`.
     """
     S = G.shape[0]
-    n_ev = m_sym.shape[0]
     soff = np.zeros(S + 1, np.int64)
     ooff = np.zeros(S + 1, np.int64)
     aoff = np.zeros(S + 1, np.int64)
@@ -197,6 +197,8 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
     frow = np.zeros(ooff[S], np.int64)
     fqty = np.zeros(ooff[S], np.float64)
     act = np.zeros(aoff[S], ACTION_DTYPE)
+    lvp = np.zeros(soff[S] + S, np.float64)  # grid s: [soff[s] + s, soff[s + 1] + s + 1)
+    lvs = np.zeros(soff[S] + S, np.int64)
     GS = np.zeros(S, GRID_STATE_DTYPE)
     caps = np.zeros(S, np.float64)
     for s in range(S):
@@ -224,6 +226,27 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
     mk_a = np.zeros(S, np.float64)
     eq_a = np.zeros(S, np.float64)
     akstate = new_kill_state()
+    _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, K, E, F,
+                         capital, max_exp, max_share, kill_dd, acct_check_ms, record,
+                         out_fills, out_equity, out_rc, out_lv, out_daily, out_tdaily,
+                         out_acct, out_summary, out_acc_blocked, out_counts, out_total,
+                         GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
+                         frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate)
+
+
+@njit(cache=True, _nrt=False)
+def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, K, E, F,
+                         capital, max_exp, max_share, kill_dd, acct_check_ms, record,
+                         out_fills, out_equity, out_rc, out_lv, out_daily, out_tdaily,
+                         out_acct, out_summary, out_acc_blocked, out_counts, out_total,
+                         GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
+                         frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate):
+    """The event loop of `run_portfolio_nb` over the allocated states (no reference
+    counting: views of the concatenated arrays and calls into the step cost no atomics)."""
+    S = G.shape[0]
+    n_ev = m_sym.shape[0]
     acct_stopped = False
     acct_stop_ts = 0
     next_acheck = -1
@@ -270,7 +293,7 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
         ep = _ep_row(E[s], record)
         f = _filters_row(F[s])
         g = _grid(s, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q, frow,
-                  fqty, act, soff, ooff, roff, coff, aoff)
+                  fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff)
         ax = AcctCtx(True, s, capital, max_exp, max_share, GS, acc, orders, ooff, caps, pos_a,
                      rb_a, rs_a, mk_a, eq_a)
         cap_s = caps[s]
@@ -307,7 +330,7 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
                     if sj["stopped"] != 0:
                         continue
                     gj = _grid(j, slots, orders, acc, rings, metas, curs, caches, kst, blk_e,
-                               blk_q, frow, fqty, act, soff, ooff, roff, coff, aoff)
+                               blk_q, frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff)
                     epj = _ep_row(E[j], record)
                     na = stop_grid_nb(sj, gj, t, sj["mark"], Stop.KILL_SWITCH,
                                       risk_params_from_row_nb(K[j]), epj, True, 0)

@@ -5,7 +5,8 @@ each fill in price-path order); `sim_check_nb` is step 3 (`on_check_nb`). Both r
 with `sim=True` (market orders execute at once) and record what it did: fills (limit, late,
 seed, flatten) into `FILL_DTYPE` rows, builds and their levels into `RECENTER_DTYPE` /
 `LEVEL_DTYPE` rows. `run_nb` and `run_portfolio_nb` call these two and nothing else of the
-strategy; `write_summary_nb` writes one grid's summary vector for both.
+strategy (compiled without reference counting, as the step); `write_summary_nb`
+writes one grid's summary vector for both.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from gridlab.backtest.step_nb import book_state_nb, on_check_nb, on_fill_nb, tra
 from gridlab.strategy.enums import SlotState
 from gridlab.strategy.levels_nb import round_to_nb
 
-__all__ = ["record_fill_nb", "record_market_nb", "sim_check_nb", "sim_event_nb", "write_equity_nb",
-           "write_summary_nb"]
+__all__ = ["record_fill_nb", "record_market_nb", "sim_check_nb", "sim_event_nb",
+           "write_equity_nb", "write_summary_nb"]
 
 
 @njit(cache=True)
@@ -56,7 +57,7 @@ def record_market_nb(st, g, na, out_fills, record):
                            a["fee"], FillKind.FLATTEN, -1, a["pos"], 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def sim_event_nb(st, g, t, p, size, gp, f, rk, ep, ax, out_fills):
     """Step 2 of event (t, p, size) on the simulated book; refreshes st's book summary."""
     st["rest_ok"] = 0
@@ -120,7 +121,7 @@ def _record_build(st, out_rc, out_lv, t, reason, p, centre_level, spacing, slots
     st["n_rc_rows"] = nr + 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def sim_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, out_fills, out_rc, out_lv):
     """Step 3 of event (t, p): the check, with its market fills and builds recorded."""
     na = on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, True)

@@ -163,6 +163,8 @@ class GridArrays(NamedTuple):
     fill_row: np.ndarray   # i8[2n] the fill buffer of one event: order rows
     fill_qty: np.ndarray   # f8[2n] and their fill quantities
     act: np.ndarray        # ACTION_DTYPE[n + N_ACTIONS_EXTRA]
+    lv_price: np.ndarray   # f8[n + 1] scratch of a build: level prices
+    lv_status: np.ndarray  # i8[n + 1] and their Status
 
 
 @njit(cache=True)
@@ -237,7 +239,8 @@ def new_grid_state_nb(n, bar_ms, atr_period, dom_window_ms, pd_window_ms, capita
                       new_kill_state(), np.full(n, -1, dtype=np.int64),
                       np.zeros(n, dtype=np.float64), np.zeros(2 * n, dtype=np.int64),
                       np.zeros(2 * n, dtype=np.float64),
-                      np.zeros(n + N_ACTIONS_EXTRA, dtype=ACTION_DTYPE))
+                      np.zeros(n + N_ACTIONS_EXTRA, dtype=ACTION_DTYPE),
+                      np.zeros(n + 1, dtype=np.float64), np.zeros(n + 1, dtype=np.int64))
 
 
 def check_capacity(n_buy: int, n_sell: int, field: str = "grid") -> None:

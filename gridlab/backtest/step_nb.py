@@ -13,6 +13,13 @@ the actions they write into `g.act` (they return how many):
 - `gate_nb(...)`: the ONE risk gate (own exposure cap and max position, spot balances, the
   account when `ax.on`); every order the step places or seeds passes it.
 
+Speed: the step allocates nothing (builds use the state's level scratch,
+`build_slots_into_nb`) and is compiled without reference counting (`_nrt=False`, callees
+inherit it), and so are the replay loops that call it: with reference counting every call
+would increment and decrement each array of the state with atomic instructions (a run of
+43,200 1m bars: 3x slower). `on_fill_nb`, `on_check_nb` and their small helpers are also
+IR-inlined into the loops (`inline="always"`): a call passes the whole state (hundreds of
+scalars) at every check.
 Orders are written into the order rows in flight (they reach the book at `t + latency`);
 with `sim=True` (the backtest's simulated exchange) market orders are executed at once in
 the ledger at `p +- slippage` with the taker fee, else (live) only requested.
@@ -32,7 +39,12 @@ from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
 from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
 from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
 from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
-from gridlab.strategy.grid_nb import build_slots_nb, grid_bounds_nb, on_slot_fill_nb, slot_order_nb
+from gridlab.strategy.grid_nb import (
+    build_slots_into_nb,
+    grid_bounds_nb,
+    on_slot_fill_nb,
+    slot_order_nb,
+)
 from gridlab.strategy.levels_nb import shift_range_nb
 from gridlab.strategy.recenter_nb import recenter_reason_nb
 from gridlab.strategy.risk_nb import (
@@ -123,7 +135,7 @@ def account_arrays_nb(ax, ts):
         ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, spot, ax, ts):
     """The risk gate of one order (docs: "The risk gate"): GATE_OK, GATE_OWN (the grid's
     exposure cap / max position / spot balances) or GATE_ACCOUNT (the account's limits;
@@ -145,7 +157,7 @@ def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, spot, ax, ts
     return GATE_OK
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def emit_nb(act, na, kind, slot, side, price, qty, fee, ts, code, pos=0.0):
     """Append one action; returns the new count."""
     a = act[na]
@@ -161,7 +173,7 @@ def emit_nb(act, na, kind, slot, side, price, qty, fee, ts, code, pos=0.0):
     return na + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def set_order_nb(orders, k, side, price, qty, active_ts):
     """Write a new in-flight order into row k."""
     o = orders[k]
@@ -235,7 +247,7 @@ def at_max_nb(slots) -> bool:
     return (nb > 0 and cb == nb) or (ns > 0 and cs == ns)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def track_at_max_nb(st, slots, t):
     """Time-at-max accounting after the slots changed."""
     m = at_max_nb(slots)
@@ -259,7 +271,7 @@ def _market(st, g, na, kind, side, qty, t, p, ep, sim):
     return emit_nb(g.act, na, kind, -1, side, px, qty, fee, t, 0, g.acc[ACC.POS])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
     """Order row `r` filled `q` at its limit price (docs: `on_fill_nb`). Books the fill
     (`st.last_fee`, `st.last_gprof`, `st.last_full`), moves the slot on a complete fill and
@@ -311,7 +323,7 @@ def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
     return na
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def stop_grid_nb(st, g, t, p, code, rk, ep, sim, na):
     """Stop trading (a stop, the kill switch, the account's kill switch): cancel all, STOP,
     flatten at `p` if `flatten_on_kill`. Returns the action count."""
@@ -343,7 +355,7 @@ def grid_params_with_range_nb(gp, lower, upper):
                       gp.atr_period, gp.atr_mult, gp.atr_floor, gp.atr_ceil, gp.bar_ms)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
     """Recenter: cancel all, build at p, seed. Returns the action count."""
     n = g.slots.shape[0]
@@ -362,7 +374,7 @@ def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
         st["lower"] = lo2
         st["upper"] = up2
     gpr = grid_params_with_range_nb(gp, st["lower"], st["upper"])
-    seed = build_slots_nb(p, spacing, gpr, f, ep.capital, g.slots)
+    seed = build_slots_into_nb(p, spacing, gpr, f, ep.capital, g.slots, g.lv_price, g.lv_status)
     st["has_grid"] = 1
     st["centre"] = p
     st["last_rc"] = t
@@ -443,7 +455,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
     return na, placed
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False, inline="always")
 def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     """The check clock at (t, p) (docs: `on_check_nb`): stops, kill switch, recenter, seed,
     retries of slots without an order. Returns the number of actions in `g.act`."""

@@ -40,12 +40,19 @@ def build_slots_nb(centre, spacing, gp, f, capital, slots):
     for SHORT, 0 for NEUTRAL. Slots whose levels are dropped or whose qty fails a filter are
     DISABLED with that Status, never resized.
     """
+    n = gp.n_buy + gp.n_sell
+    return build_slots_into_nb(centre, spacing, gp, f, capital, slots,
+                               np.empty(n + 1, dtype=np.float64), np.empty(n + 1, dtype=np.int64))
+
+
+@njit(cache=True)
+def build_slots_into_nb(centre, spacing, gp, f, capital, slots, lp, ls):
+    """`build_slots_nb` with the caller's scratch arrays for the levels (`lp` f8[n+1], `ls`
+    i8[n+1]): allocates nothing, so the step kernel can run without reference counting."""
     n_buy = gp.n_buy
     n = n_buy + gp.n_sell
-    if slots.shape[0] != n:
-        raise ValueError("slots must have n_buy + n_sell rows")
-    lp = np.empty(n + 1, dtype=np.float64)
-    ls = np.empty(n + 1, dtype=np.int64)
+    if slots.shape[0] != n or lp.shape[0] != n + 1 or ls.shape[0] != n + 1:
+        raise ValueError("slots must have n_buy + n_sell rows, lp and ls one more")
     grid_levels_nb(centre, spacing, n_buy, gp.n_sell, gp.spacing_mode, gp.lower, gp.upper,
                    f.tick, lp, ls)
     total = capital * gp.leverage
