@@ -354,7 +354,7 @@ def test_step_api_driven_from_python_returns_the_actions() -> None:
     assert sorted(places["price"].tolist()) == pytest.approx([98.0, 99.0, 101.0, 102.0])
     assert rec[0]["has_grid"] == 1 and (g.orders["side"][:4] != 0).all()
     # the exchange reports the 99 buy filled: booked, and the slot's sell at 100 is requested
-    k = int(places[places["price"] == pytest.approx(99.0)]["slot"][0])
+    k = int(places[np.isclose(places["price"], 99.0)]["slot"][0])
     qty = float(g.orders[k]["qty"])
     na = on_fill_nb(st, g, k, qty, T0 + 1000, 98.9, gp, f, rk, ep, ax, False)
     assert na == 1 and g.act[0]["kind"] == Act.PLACE and g.act[0]["slot"] == k
