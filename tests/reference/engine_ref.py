@@ -1,53 +1,78 @@
-"""Slow, obvious plain-Python reference of the backtest engine (`gridlab.backtest.engine_nb`).
+"""Slow, obvious plain-Python reference of the backtest engine, independent of `gridlab`.
 
-It follows the documented rules one event at a time with Python objects; grid decisions come
-from the strategy kernels run as plain Python (`.py_func`), so this checks the engine's
-bookkeeping (ordering, latency, fill models, PostOnly, accounting, stops, metrics), not the
-strategy. Float operations are done in the same order as the kernels, so results agree exactly.
+Written from the written rules (docs/strategy-kernels.md "Event order", the backtest rules in
+tests/reference/README.md), with plain data: the market is lists, the configuration is plain
+dicts (`grid`, `filters`, `recenter`, `risk`, `engine`; field names as in the docs), slots are
+`SlotRef` objects, bars a list. Grid, bar, recenter and risk decisions come from
+`strategy_ref` (itself independent of gridlab). Nothing here imports `gridlab` or numpy, so a
+rule broken in the kernels cannot be inherited by the reference.
+
+Float operations are done in the written order, so results agree with the kernels exactly.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
-import numpy as np
+from tests.reference import strategy_ref as S
 
-from gridlab.backtest.enums import SUMMARY_FIELDS, FillKind, FillModel
-from gridlab.strategy import bars_nb, grid_nb, levels_nb, recenter_nb, risk_nb
-from gridlab.strategy.enums import SLOT_DTYPE, AtrMode, GridParams, Reason, SlotState, Stop
+__all__ = ["DAY_MS", "SUMMARY_FIELDS", "Account", "Grid", "Order", "RefResult", "fill_qty",
+           "ring_capacity", "run_plain", "run_ref"]
 
 DAY_MS = 86_400_000
+CROSS, TOUCH, QUEUE = 0, 1, 2            # fill models
+LIMIT, LATE, SEED, FLATTEN = 0, 1, 2, 3  # fill kinds
+ATR_OFF, ATR_SIMPLE, ATR_WILDER = 0, 1, 2
+STOP_NONE, STOP_KILL = 0, 1
+REASON_NONE, REASON_INITIAL = 0, 1
+REASON_NAMES = ("none", "initial", "trail_up", "trail_down", "deviation", "pump_dump",
+                "dominance", "time", "manual", "kill")
+SUMMARY_FIELDS = (
+    "final_equity", "realized", "unrealized", "fees", "funding", "grid_profit", "position",
+    "turnover", "n_fills", "n_limit_fills", "n_round_trips", "n_late_fills",
+    "n_rejected_post_only", "n_blocked", "n_empty_builds", "n_kill_switch", "stop_code",
+    "stop_ts", "max_drawdown", "max_dd_duration_ms", "time_at_max_ms", "first_ts", "last_ts",
+    "n_events", "n_days", "peak_equity", *(f"rc_{nm}" for nm in REASON_NAMES))
 
 
-def _plain(fn):
-    """The plain-Python function of a kernel (itself under NUMBA_DISABLE_JIT=1)."""
-    return getattr(fn, "py_func", fn)
+def ring_capacity(bar_ms: int, atr_period: int, dom_window_ms: int, pd_window_ms: int) -> int:
+    """Completed bars kept: 10 ATR periods + 2, or the longest recenter window in bars + 2."""
+    return max(10 * atr_period + 2, dom_window_ms // bar_ms + 2, pd_window_ms // bar_ms + 2)
 
 
-_py = {
-    "build_slots": _plain(grid_nb.build_slots_nb),
-    "slot_order": _plain(grid_nb.slot_order_nb),
-    "on_slot_fill": _plain(grid_nb.on_slot_fill_nb),
-    "bounds": _plain(grid_nb.grid_bounds_nb),
-    "bar_update": _plain(bars_nb.bar_update_nb),
-    "atr_simple": _plain(bars_nb.atr_simple_nb),
-    "atr_wilder": _plain(bars_nb.atr_wilder_nb),
-    "eff_spacing": _plain(bars_nb.effective_spacing_nb),
-    "ring_cap": _plain(bars_nb.ring_capacity_nb),
-    "recenter": _plain(recenter_nb.recenter_reason_nb),
-    "allowed": _plain(risk_nb.order_allowed_nb),
-    "spot_allowed": _plain(risk_nb.spot_order_allowed_nb),
-    "post_only_ok": _plain(risk_nb.post_only_ok_nb),
-    "kill": _plain(risk_nb.kill_switch_nb),
-    "stop": _plain(risk_nb.stop_reason_nb),
-    "shift_range": _plain(levels_nb.shift_range_nb),
-    "round_to": _plain(levels_nb.round_to_nb),
-}
+def path_order(hits: list[tuple], p: float, prev: float) -> list[tuple]:
+    """The fills `(row, ..., order, qty)` of one event in the order the market reaches them:
+    a falling or flat price (`p <= prev`) by limit price descending (the highest bid first),
+    a rising one ascending (the lowest ask first); equal prices in row order."""
+    if p <= prev:
+        return sorted(hits, key=lambda h: (-h[3].price, h[0]))
+    return sorted(hits, key=lambda h: (h[3].price, h[0]))
+
+
+def fill_qty(model: int, side: int, limit: float, rem: float, queue: float, p: float,
+             size: float) -> tuple[float, float]:
+    """(filled qty, queue left) of an order on the book hit by a print at `p` of `size`.
+
+    Through the limit (buy: p < limit; sell: p > limit) fills the whole remainder under every
+    model. At exactly the limit: cross never fills, touch fills the remainder, queue fills what
+    the traded size leaves after eating the queue ahead."""
+    through = p < limit if side > 0 else p > limit
+    if through:
+        return rem, 0.0
+    if p != limit or model == CROSS:
+        return 0.0, queue
+    if model == TOUCH:
+        return rem, queue
+    eat = min(queue, size)
+    return min(rem, size - eat), queue - eat
 
 
 @dataclass
 class Order:
+    """A limit order: decided on event `dec_idx`, reaches the book at `active_ts` or later."""
+
     side: int
     price: float
     qty: float
@@ -61,6 +86,8 @@ class Order:
 
 @dataclass
 class Account:
+    """Average-cost ledger of one grid."""
+
     capital: float
     eps: float
     pos: float = 0.0
@@ -73,6 +100,7 @@ class Account:
     grid: float = 0.0
 
     def fill(self, side: int, qty: float, price: float, rate: float) -> float:
+        """Book a fill; returns its fee (quote, on the notional)."""
         notional = qty * price
         fee = notional * rate
         new = self.pos + side * qty
@@ -94,6 +122,11 @@ class Account:
         self.turnover += notional
         return fee
 
+    def fund(self, mark: float, rate: float) -> None:
+        fee = self.pos * mark * rate
+        self.funding += fee
+        self.cash -= fee
+
     def equity(self, mark: float) -> float:
         return (self.capital + self.realized - self.fees - self.funding
                 + self.pos * (mark - self.avg))
@@ -101,68 +134,57 @@ class Account:
 
 @dataclass
 class RefResult:
-    fills: list[tuple] = field(default_factory=list)
-    equity: list[tuple] = field(default_factory=list)
+    fills: list[tuple] = field(default_factory=list)      # FILL_DTYPE order
+    equity: list[tuple] = field(default_factory=list)     # EQUITY_DTYPE order
     recenters: list[tuple] = field(default_factory=list)  # RECENTER_DTYPE order
-    levels: list[tuple] = field(default_factory=list)  # LEVEL_DTYPE order
+    levels: list[tuple] = field(default_factory=list)     # LEVEL_DTYPE order
     daily: list[float] = field(default_factory=list)
     summary: dict[str, float] = field(default_factory=dict)
 
 
-def _fill_qty(model: int, side: int, limit: float, rem: float, queue: float, p: float,
-              size: float) -> tuple[float, float]:
-    through = p < limit if side > 0 else p > limit
-    if through:
-        return rem, 0.0
-    if p != limit or model == FillModel.CROSS:
-        return 0.0, queue
-    if model == FillModel.TOUCH:
-        return rem, queue
-    eat = min(queue, size)
-    return min(rem, size - eat), queue - eat
+def _ns(cfg: dict) -> SimpleNamespace:
+    return SimpleNamespace(**cfg)
 
 
-def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult:
-    """Replay one run; returns fills (tuples in FILL_DTYPE order), equity points, grid
-    (re)builds and their levels, daily closing equity and the summary dict (SUMMARY_FIELDS)."""
-    ts = [int(x) for x in ts]
-    price = [float(x) for x in price]
-    size = [float(x) for x in size]
-    n = gp.n_buy + gp.n_sell
-    slots = np.zeros(n, dtype=SLOT_DTYPE)
-    slot_orders: list[Order | None] = [None] * n
-    old_orders: list[Order | None] = [None] * n
-    acc = Account(ep.capital, f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12, cash=ep.capital)
-    cap = _py["ring_cap"](gp.bar_ms, gp.atr_period, rp.dom_window_ms, rp.pd_window_ms)
-    ring, meta = bars_nb.new_bar_ring(cap)
-    cur = np.zeros(4)
-    rcache = recenter_nb.new_recenter_cache(cap)
-    kstate = np.array([-1.0, 0.0])
-    res = RefResult()
-    rc = dict.fromkeys(range(10), 0)
-    cnt = dict.fromkeys(("limit", "rt", "late", "rej", "blocked", "empty", "kill"), 0)
-    has_grid = stopped = False
-    centre = lowest = highest = math.nan
-    last_rc = 0
-    lower, upper = gp.lower, gp.upper
-    stop_code = stop_ts = 0
-    next_check = -1
-    fi = 0
-    next_eq = -1
-    last_eq_ts = -1
-    day0 = ts[0] // DAY_MS
-    next_day = (day0 + 1) * DAY_MS
-    peak, peak_ts, max_dd, max_dur = ep.capital, ts[0], 0.0, 0
-    at_max, at_max_since, time_at_max = False, 0, 0
-    prev_p = price[0]
+class Grid:
+    """One grid's state and its per-event rules (steps 1-3 of the event order)."""
 
-    def all_orders():
-        return [(k, o) for k, o in enumerate(slot_orders)] + [(n + k, o) for k, o in
-                                                               enumerate(old_orders)]
+    def __init__(self, cfg: dict, first_ts: int, mark0: float, fund_ts=(), fund_rate=()) -> None:
+        self.gp, self.f = _ns(cfg["grid"]), _ns(cfg["filters"])
+        self.rp, self.rk, self.ep = _ns(cfg["recenter"]), _ns(cfg["risk"]), _ns(cfg["engine"])
+        gp, f, rp, ep = self.gp, self.f, self.rp, self.ep
+        self.n = gp.n_buy + gp.n_sell
+        self.slots: list[S.SlotRef] = [S.SlotRef(0.0, 0.0, 0.0, 0.0, 0.0, 0, 0, 0)] * self.n
+        self.orders: list[Order | None] = [None] * self.n      # one per slot
+        self.cancelling: list[Order | None] = [None] * self.n  # cancel in flight, per slot
+        eps = f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12
+        self.acc = Account(ep.capital, eps, cash=ep.capital)
+        self.bars = S.BarsRef(gp.bar_ms, ring_capacity(gp.bar_ms, gp.atr_period,
+                                                       rp.dom_window_ms, rp.pd_window_ms))
+        self.kill_state = [-1.0, 0.0]
+        self.res = RefResult()
+        self.rc = dict.fromkeys(range(10), 0)
+        self.cnt = dict.fromkeys(("limit", "rt", "late", "rej", "blocked", "empty", "kill"), 0)
+        self.has_grid = self.stopped = False
+        self.centre = self.lowest = self.highest = math.nan
+        self.last_rc = 0
+        self.lower, self.upper = gp.lower, gp.upper
+        self.stop_code = self.stop_ts = 0
+        self.at_max, self.at_max_since, self.time_at_max = False, 0, 0
+        self.prev_p = self.mark = mark0  # price before this event; last price (account)
+        self.first_ts = first_ts
+        self.fund_ts = [int(x) for x in fund_ts]
+        self.fund_rate = [float(x) for x in fund_rate]
+        self.fi = 0
+        self.peak, self.peak_ts, self.max_dd, self.max_dur = ep.capital, first_ts, 0.0, 0
+        self.next_eq = self.last_eq_ts = -1
 
-    def resting(t):
+    # ---- resting orders ------------------------------------------------------------------
+    def resting(self, t: int) -> tuple[float, float, float]:
+        """(resting buy qty, resting sell qty, resting buy notional): live, in flight, and
+        cancelling until the cancel takes effect."""
         rb = rs = rbn = 0.0
-        for _, o in all_orders():
+        for o in self.orders + self.cancelling:
             if o is None or t >= o.cancel_ts:
                 continue
             if o.side > 0:
@@ -172,27 +194,29 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
                 rs += o.rem
         return rb, rs, rbn
 
-    def add_fill(t, side, px, qty, fee, kind, slot, gprof=0.0):
-        res.fills.append((t, side, px, qty, fee, kind, slot, acc.pos, gprof))
+    def allowed(self, side: int, qty: float, px: float, t: int, mark: float, spot_fee: float,
+                totals=None, account=None) -> bool:
+        """The grid's own risk gate (exposure/position cap, spot cash/inventory), then the
+        account gate `account(side, qty, px)` when the grid trades in a portfolio."""
+        rb, rs, rbn = self.resting(t) if totals is None else totals
+        ok = S.order_allowed(side, qty, px, self.acc.pos, rb, rs, self.acc.equity(mark),
+                             self.rk)
+        if ok and self.ep.spot:
+            ok = S.spot_order_allowed(side, qty, px, self.acc.cash, self.acc.pos, rbn, rs,
+                                      spot_fee)
+        if ok and account is not None:
+            ok = account(side, qty, px)
+        return ok
 
-    def market(t, side, qty, p, kind):
-        px = p * (1.0 + ep.slippage) if side > 0 else p * (1.0 - ep.slippage)
-        fee = acc.fill(side, qty, px, ep.taker_fee)
-        add_fill(t, side, px, qty, fee, kind, -1)
-
-    def place(k, i, t, p, totals=None) -> int:
-        """Decide slot k's order; `totals` = [rb, rs, rbn] kept by a check's retry loop."""
-        side, px, qty = _py["slot_order"](slots, k)
+    def place(self, k: int, i: int, t: int, mark: float, totals=None, account=None) -> int:
+        """Slot k asks for its order: 1 placed (reaches the exchange at t + latency), 0 none
+        wanted, -1 refused by the risk gate. `totals` grows with each order placed."""
+        side, px, qty = S.slot_order(self.slots[k])
         if side == 0:
             return 0
-        rb, rs, rbn = resting(t) if totals is None else totals
-        ok = _py["allowed"](side, qty, px, acc.pos, rb, rs, acc.equity(p), rk)
-        if ok and ep.spot:
-            ok = _py["spot_allowed"](side, qty, px, acc.cash, acc.pos, rbn, rs, ep.maker_fee)
-        if not ok:
+        if not self.allowed(side, qty, px, t, mark, self.ep.maker_fee, totals, account):
             return -1
-        slot_orders[k] = Order(int(side), float(px), float(qty), float(qty),
-                               t + ep.latency_ms, i)
+        self.orders[k] = Order(side, px, qty, qty, t + self.ep.latency_ms, i)
         if totals is not None:
             if side > 0:
                 totals[0] += qty
@@ -201,214 +225,306 @@ def run_ref(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep) -> RefResult
                 totals[1] += qty
         return 1
 
-    def cancel_all(t):
-        for k in range(n):
-            o = slot_orders[k]
-            if o is not None and ep.latency_ms > 0:
-                o.cancel_ts = t + ep.latency_ms
-                old_orders[k] = o
-            slot_orders[k] = None
+    def cancel_all(self, t: int) -> None:
+        """Every slot order is cancelled: gone now without latency, else it can still fill
+        until t + latency."""
+        for k in range(self.n):
+            o = self.orders[k]
+            if o is not None and self.ep.latency_ms > 0:
+                o.cancel_ts = t + self.ep.latency_ms
+                self.cancelling[k] = o
+            self.orders[k] = None
 
-    def grid_at_max() -> bool:
-        homes = {1: [0, 0], -1: [0, 0]}
-        for k in range(n):
-            if slots[k]["state"] == SlotState.DISABLED:
-                continue
-            h = homes[1 if slots[k]["home"] == 1 else -1]
-            h[0] += 1
-            h[1] += slots[k]["state"] == SlotState.CLOSE_LEG
-        return any(a > 0 and b == a for a, b in homes.values())
+    def record_fill(self, t, side, px, qty, fee, kind, slot, gprof=0.0) -> None:
+        self.res.fills.append((t, side, px, qty, fee, kind, slot, self.acc.pos, gprof))
 
-    def set_at_max(m, t):
-        nonlocal at_max, at_max_since, time_at_max
-        if m != at_max:
-            if m:
-                at_max_since = t
-            else:
-                time_at_max += t - at_max_since
-            at_max = m
+    def market(self, t: int, side: int, qty: float, p: float, kind: int) -> None:
+        """Market order at p +- slippage, taker fee."""
+        px = p * (1.0 + self.ep.slippage) if side > 0 else p * (1.0 - self.ep.slippage)
+        fee = self.acc.fill(side, qty, px, self.ep.taker_fee)
+        self.record_fill(t, side, px, qty, fee, kind, -1)
 
-    def record_build(t, reason, p, spacing, lowest, highest):
-        """The build's row, and its levels: every lo and hi of an enabled slot, once, low to
-        high; side by where the level is against the centre level (buy side below)."""
-        on = [k for k in range(n) if slots[k]["state"] != SlotState.DISABLED]
-        centre_level = _py["round_to"](p, f.tick)
-        res.recenters.append((t, int(reason), p, centre_level, spacing, lowest, highest,
-                              len(on)))
-        prices = sorted({float(slots[k]["lo"]) for k in on} | {float(slots[k]["hi"]) for k in on})
-        for lv in prices:
-            side = 1 if lv < centre_level else (-1 if lv > centre_level else 0)
-            res.levels.append((t, lv, side))
+    def flatten(self, t: int, p: float) -> None:
+        if self.acc.pos != 0.0:
+            self.market(t, -1 if self.acc.pos > 0.0 else 1, abs(self.acc.pos), p, FLATTEN)
 
-    def flatten(t, p):
-        if acc.pos != 0.0:
-            market(t, -1 if acc.pos > 0.0 else 1, abs(acc.pos), p, FillKind.FLATTEN)
+    def rows(self) -> list[tuple[bool, int]]:
+        """(is a slot order, slot) in row order: the slots' own orders by slot index, then
+        the cancelling ones by slot."""
+        return [(True, k) for k in range(self.n)] + [(False, k) for k in range(self.n)]
 
-    for i, (t, p, sz) in enumerate(zip(ts, price, size, strict=True)):
-        if t >= next_day:
-            e_prev = acc.equity(prev_p)
-            while t >= next_day:
-                res.daily.append(e_prev)
-                next_day += DAY_MS
-        _py["bar_update"](ring, meta, cur, t, p, gp.bar_ms)
-        # 2. orders, slot orders by slot then cancelling orders by slot
-        changed = False
-        for r, o in all_orders():
+    def on_fills(self, i: int, t: int, p: float, size: float, account=None) -> None:
+        """Step 2. a: in row order, drop orders whose cancel is effective, bring in-flight
+        orders whose time came to the book (PostOnly checked against the previous price as
+        both best bid and ask; the queue set). b: each order on the book gets its fill
+        quantity (`fill_qty`). c: the fills are applied in price-path order (`path_order`),
+        each booked at its limit price (maker fee); a full fill of a slot's order advances the
+        slot and asks for its next order."""
+        ep = self.ep
+        hits = []
+        for row, (is_slot, k) in enumerate(self.rows()):
+            book = self.orders if is_slot else self.cancelling
+            o = book[k]
             if o is None:
                 continue
-            is_slot = r < n
-            k = r if is_slot else r - n
             if t >= o.cancel_ts:
-                old_orders[k] = None
+                book[k] = None
                 continue
             if not o.live:
                 if i <= o.dec_idx or t < o.active_ts:
                     continue
-                if ep.post_only and not _py["post_only_ok"](o.side, o.price, prev_p, prev_p):
-                    cnt["rej"] += 1
-                    if is_slot:
-                        slot_orders[k] = None
-                    else:
-                        old_orders[k] = None
+                if ep.post_only and not S.post_only_ok(o.side, o.price, self.prev_p,
+                                                       self.prev_p):
+                    self.cnt["rej"] += 1
+                    book[k] = None
                     continue
                 o.live = True
                 o.queue = ep.queue_ahead + ep.queue_mult * o.qty
-            fq, o.queue = _fill_qty(ep.fill_model, o.side, o.price, o.rem, o.queue, p, sz)
-            if fq <= 0.0:
+            fq, o.queue = fill_qty(ep.fill_model, o.side, o.price, o.rem, o.queue, p, size)
+            if fq > 0.0:
+                hits.append((row, is_slot, k, o, fq))
+        changed = False
+        for _row, is_slot, k, o, fq in path_order(hits, p, self.prev_p):
+            changed |= self.on_fill(i, t, p, is_slot, k, o, fq, account)
+        if changed and not self.stopped:
+            self.set_at_max(self.grid_at_max(), t)
+
+    def on_fill(self, i: int, t: int, p: float, is_slot: bool, k: int, o: Order, fq: float,
+                account=None) -> bool:
+        """One fill of `fq` at the order's limit; returns True when a slot order completed."""
+        fee = self.acc.fill(o.side, fq, o.price, self.ep.maker_fee)
+        full = fq >= o.rem
+        o.rem = 0.0 if full else o.rem - fq
+        if not is_slot:
+            if full:
+                self.cancelling[k] = None
+            self.cnt["late"] += 1
+            self.record_fill(t, o.side, o.price, fq, fee, LATE, k)
+            if self.stopped and self.rk.flatten_on_kill:
+                self.flatten(t, p)
+            return False
+        self.cnt["limit"] += 1
+        gprof = 0.0
+        if full:
+            self.orders[k] = None
+            done, gprof = S.on_slot_fill(self.slots[k], o.price, self.gp.profit_target,
+                                         self.f.tick)
+            if done:
+                self.cnt["rt"] += 1
+                self.acc.grid += gprof
+        self.record_fill(t, o.side, o.price, fq, fee, LIMIT, k, gprof)
+        if full and not self.stopped and self.place(k, i, t, p, None, account) < 0:
+            self.cnt["blocked"] += 1
+        return full
+
+    # ---- time at max ---------------------------------------------------------------------
+    def grid_at_max(self) -> bool:
+        """Every enabled slot of one home side has its opening leg filled."""
+        homes = {1: [0, 0], -1: [0, 0]}
+        for s in self.slots:
+            if s.state == S.DISABLED:
                 continue
-            fee = acc.fill(o.side, fq, o.price, ep.maker_fee)
-            full = fq >= o.rem
-            o.rem = 0.0 if full else o.rem - fq
-            if is_slot:
-                cnt["limit"] += 1
-                gprof = 0.0
-                if full:
-                    slot_orders[k] = None
-                    changed = True
-                    done, gprof = _py["on_slot_fill"](slots, k, o.price, gp.profit_target,
-                                                      f.tick)
-                    if done:
-                        cnt["rt"] += 1
-                        acc.grid += gprof
-                add_fill(t, o.side, o.price, fq, fee, FillKind.LIMIT, k, gprof)
-                if full and not stopped and place(k, i, t, p) < 0:
-                    cnt["blocked"] += 1
+            h = homes[1 if s.home == 1 else -1]
+            h[0] += 1
+            h[1] += s.state == S.CLOSE_LEG
+        return any(a > 0 and b == a for a, b in homes.values())
+
+    def set_at_max(self, m: bool, t: int) -> None:
+        if m != self.at_max:
+            if m:
+                self.at_max_since = t
             else:
-                if full:
-                    old_orders[k] = None
-                cnt["late"] += 1
-                add_fill(t, o.side, o.price, fq, fee, FillKind.LATE, k)
-                if stopped and rk.flatten_on_kill:
-                    flatten(t, p)
-        if changed and not stopped:
-            set_at_max(grid_at_max(), t)
-        # 3. checks
-        if t >= next_check:
-            next_check = (t // ep.check_ms + 1) * ep.check_ms
-            if not stopped:
-                eq = acc.equity(p)
-                code = _py["stop"](eq, ep.capital, p, rk)
-                fire = _py["kill"](t, eq, kstate, rk.kill_switch_dd)
-                if code == Stop.NONE and fire:
-                    code = Stop.KILL_SWITCH
-                if code != Stop.NONE:
-                    stopped = True
-                    stop_code, stop_ts = code, t
-                    cnt["kill"] += code == Stop.KILL_SWITCH
-                    cancel_all(t)
-                    if rk.flatten_on_kill:
-                        flatten(t, p)
-                    set_at_max(False, t)
-                else:
-                    if not has_grid:
-                        reason = Reason.INITIAL
-                    else:
-                        reason = _py["recenter"](t, p, centre, lowest, highest, last_rc, ring,
-                                                 meta, rcache, rp)
-                    if reason != Reason.NONE:
-                        cancel_all(t)
-                        spacing = gp.spacing
-                        if gp.atr_mode in (AtrMode.SIMPLE, AtrMode.WILDER):
-                            fn = _py["atr_simple" if gp.atr_mode == AtrMode.SIMPLE
-                                     else "atr_wilder"]
-                            spacing = _py["eff_spacing"](gp.spacing, fn(ring, meta, gp.atr_period),
-                                                         p, gp.atr_mode, gp.atr_mult,
-                                                         gp.atr_floor, gp.atr_ceil)
-                        if has_grid:
-                            lower, upper = _py["shift_range"](lower, upper, centre, p)
-                        gpr = GridParams(*((*gp[:4], lower, upper, *gp[6:])))
-                        seed = _py["build_slots"](p, spacing, gpr, f, ep.capital, slots)
-                        has_grid, centre, last_rc = True, p, t
-                        lowest, highest = _py["bounds"](slots)
-                        cnt["empty"] += bool(np.isnan(lowest))
-                        rc[reason] += 1
-                        if ep.record:
-                            record_build(t, reason, p, spacing, lowest, highest)
-                        if seed != 0.0:
-                            ss = 1 if seed > 0.0 else -1
-                            rb, rs, rbn = resting(t)
-                            ok = _py["allowed"](ss, abs(seed), p, acc.pos, rb, rs, acc.equity(p),
-                                                rk)
-                            if ok and ep.spot:
-                                ok = _py["spot_allowed"](ss, abs(seed), p, acc.cash, acc.pos, rbn,
-                                                         rs, ep.taker_fee)
-                            if ok:
-                                market(t, ss, abs(seed), p, FillKind.SEED)
-                            else:
-                                cnt["blocked"] += 1
-                        set_at_max(grid_at_max(), t)
-                    totals = list(resting(t))
-                    for k in range(n):
-                        if (slot_orders[k] is None and slots[k]["state"] != SlotState.DISABLED
-                                and place(k, i, t, p, totals) < 0):
-                            cnt["blocked"] += 1
-        # 4. funding, drawdown, equity
-        while fi < len(fund_ts) and fund_ts[fi] <= t:
-            fee = acc.pos * p * float(fund_rate[fi])
-            acc.funding += fee
-            acc.cash -= fee
-            fi += 1
-        e = acc.equity(p)
-        if e >= peak:
-            max_dur = max(max_dur, t - peak_ts)
-            peak, peak_ts = e, t
+                self.time_at_max += t - self.at_max_since
+            self.at_max = m
+
+    # ---- checks --------------------------------------------------------------------------
+    def stop(self, t: int, p: float, code: int) -> None:
+        """A stop: cancel everything, flatten if asked, no more trading."""
+        self.stopped = True
+        self.stop_code, self.stop_ts = code, t
+        self.cnt["kill"] += code == STOP_KILL
+        self.cancel_all(t)
+        if self.rk.flatten_on_kill:
+            self.flatten(t, p)
+        self.set_at_max(False, t)
+
+    def own_stops(self, t: int, p: float) -> int:
+        """Stop code of the grid's own stops and kill switch (the kill switch always runs:
+        it tracks the daily maximum); a stop code wins over the kill switch."""
+        eq = self.acc.equity(p)
+        code = S.stop_reason(eq, self.ep.capital, p, self.rk)
+        fire = S.kill_switch(t, eq, self.kill_state, self.rk.kill_switch_dd)
+        if code == STOP_NONE and fire:
+            code = STOP_KILL
+        return code
+
+    def spacing_now(self, p: float) -> float:
+        gp = self.gp
+        if gp.atr_mode == ATR_SIMPLE:
+            atr = S.atr_simple(self.bars.bars, gp.atr_period)
+        elif gp.atr_mode == ATR_WILDER:
+            atr = S.atr_wilder(self.bars.bars, gp.atr_period)
         else:
-            max_dd = max(max_dd, (peak - e) / peak)
-        if ep.record and t >= next_eq:
-            next_eq = (t // ep.equity_ms + 1) * ep.equity_ms
-            res.equity.append(_eq_row(t, p, e, acc))
-            last_eq_ts = t
-        prev_p = p
+            return gp.spacing
+        return S.effective_spacing(gp.spacing, atr, p, gp.atr_mode, gp.atr_mult, gp.atr_floor,
+                                   gp.atr_ceil)
 
-    t, p = ts[-1], price[-1]
-    e = acc.equity(p)
-    n_days = t // DAY_MS - day0 + 1
-    while len(res.daily) < n_days:
-        res.daily.append(e)
-    if ep.record and last_eq_ts != t:
-        res.equity.append(_eq_row(t, p, e, acc))
-    max_dur = max(max_dur, t - peak_ts)
-    if at_max:
-        time_at_max += t - at_max_since
-    values = {
-        "final_equity": e, "realized": acc.realized, "unrealized": acc.pos * (p - acc.avg),
-        "fees": acc.fees, "funding": acc.funding, "grid_profit": acc.grid, "position": acc.pos,
-        "turnover": acc.turnover, "n_fills": len(res.fills), "n_limit_fills": cnt["limit"],
-        "n_round_trips": cnt["rt"], "n_late_fills": cnt["late"],
-        "n_rejected_post_only": cnt["rej"], "n_blocked": cnt["blocked"],
-        "n_empty_builds": cnt["empty"], "n_kill_switch": cnt["kill"], "stop_code": stop_code,
-        "stop_ts": stop_ts, "max_drawdown": max_dd, "max_dd_duration_ms": max_dur,
-        "time_at_max_ms": time_at_max, "first_ts": ts[0], "last_ts": t, "n_events": len(ts),
-        "n_days": n_days, "peak_equity": peak,
-    }
-    names = ("none", "initial", "trail_up", "trail_down", "deviation", "pump_dump",
-             "dominance", "time", "manual", "kill")
-    values |= {f"rc_{nm}": rc[j] for j, nm in enumerate(names)}
-    assert set(values) == set(SUMMARY_FIELDS)
-    res.summary = {k: float(values[k]) for k in SUMMARY_FIELDS}
-    return res
+    def rebuild(self, i: int, t: int, p: float, reason: int, account=None) -> None:
+        """Cancel all, build a new grid at p (range moved by the same ratio), record it, and
+        buy/sell the LONG/SHORT seed at market (taker fee) if the risk gate lets it."""
+        self.cancel_all(t)
+        spacing = self.spacing_now(p)
+        if self.has_grid and self.centre > 0.0:
+            r = p / self.centre
+            self.lower, self.upper = self.lower * r, self.upper * r
+        gpr = SimpleNamespace(**(vars(self.gp) | {"lower": self.lower, "upper": self.upper}))
+        self.slots, seed = S.build_slots(p, spacing, gpr, self.f, self.ep.capital)
+        self.has_grid, self.centre, self.last_rc = True, p, t
+        on = [s for s in self.slots if s.state != S.DISABLED]
+        self.lowest = min(s.lo for s in on) if on else math.nan
+        self.highest = max(s.hi for s in on) if on else math.nan
+        self.cnt["empty"] += not on
+        self.rc[reason] += 1
+        if self.ep.record:
+            self.record_build(t, reason, p, spacing, on)
+        if seed != 0.0:
+            ss = 1 if seed > 0.0 else -1
+            if self.allowed(ss, abs(seed), p, t, p, self.ep.taker_fee, None, account):
+                self.market(t, ss, abs(seed), p, SEED)
+            else:
+                self.cnt["blocked"] += 1
+        self.set_at_max(self.grid_at_max(), t)
+
+    def record_build(self, t, reason, p, spacing, on) -> None:
+        """The build's row and its levels: every lo and hi of an enabled slot, once, low to
+        high; side 1 below the centre level, -1 above, 0 at it."""
+        centre_level = S.round_to(p, self.f.tick)
+        self.res.recenters.append((t, int(reason), p, centre_level, spacing, self.lowest,
+                                   self.highest, len(on)))
+        for lv in sorted({s.lo for s in on} | {s.hi for s in on}):
+            side = 1 if lv < centre_level else (-1 if lv > centre_level else 0)
+            self.res.levels.append((t, lv, side))
+
+    def check(self, i: int, t: int, p: float, account=None) -> None:
+        """Step 3 at a check time: the grid's stops, else recenter and slot orders."""
+        if self.stopped:
+            return
+        code = self.own_stops(t, p)
+        if code != STOP_NONE:
+            self.stop(t, p, code)
+        else:
+            self.on_check(i, t, p, account)
+
+    def after_event(self, t: int, p: float) -> None:
+        """Step 4: funding for every funding time <= t (position after the fills, mark p),
+        drawdown on equity at p, equity sampling at multiples of equity_ms."""
+        acc = self.acc
+        while self.fi < len(self.fund_ts) and self.fund_ts[self.fi] <= t:
+            acc.fund(p, self.fund_rate[self.fi])
+            self.fi += 1
+        e = acc.equity(p)
+        if e >= self.peak:
+            self.max_dur = max(self.max_dur, t - self.peak_ts)
+            self.peak, self.peak_ts = e, t
+        else:
+            self.max_dd = max(self.max_dd, (self.peak - e) / self.peak)
+        if self.ep.record and t >= self.next_eq:
+            self.next_eq = (t // self.ep.equity_ms + 1) * self.ep.equity_ms
+            self.res.equity.append(equity_row(t, p, e, acc))
+            self.last_eq_ts = t
+        self.prev_p = p
+
+    def finish(self, t: int, p: float, n_events: int, n_days: int) -> None:
+        """End of run at the grid's last event: last equity point, summary."""
+        if self.ep.record and self.last_eq_ts != t:
+            self.res.equity.append(equity_row(t, p, self.acc.equity(p), self.acc))
+        self.max_dur = max(self.max_dur, t - self.peak_ts)
+        self.res.summary = self.summary(t, p, n_events, n_days)
+
+    def on_check(self, i: int, t: int, p: float, account=None) -> None:
+        """Step 3 after the stops: recenter (INITIAL before the first grid), then every enabled
+        slot without an order asks for one (resting totals grow with each placed order)."""
+        if not self.has_grid:
+            reason = REASON_INITIAL
+        else:
+            reason = S.recenter_reason(t, p, self.centre, self.lowest, self.highest,
+                                       self.last_rc, self.bars.bars, self.rp)
+        if reason != REASON_NONE:
+            self.rebuild(i, t, p, reason, account)
+        totals = list(self.resting(t))
+        for k in range(self.n):
+            if (self.orders[k] is None and self.slots[k].state != S.DISABLED
+                    and self.place(k, i, t, p, totals, account) < 0):
+                self.cnt["blocked"] += 1
+
+    def summary(self, t: int, p: float, n_events: int, n_days: int) -> dict[str, float]:
+        acc = self.acc
+        time_at_max = self.time_at_max + (t - self.at_max_since if self.at_max else 0)
+        v = {
+            "final_equity": acc.equity(p), "realized": acc.realized,
+            "unrealized": acc.pos * (p - acc.avg), "fees": acc.fees, "funding": acc.funding,
+            "grid_profit": acc.grid, "position": acc.pos, "turnover": acc.turnover,
+            "n_fills": len(self.res.fills), "n_limit_fills": self.cnt["limit"],
+            "n_round_trips": self.cnt["rt"], "n_late_fills": self.cnt["late"],
+            "n_rejected_post_only": self.cnt["rej"], "n_blocked": self.cnt["blocked"],
+            "n_empty_builds": self.cnt["empty"], "n_kill_switch": self.cnt["kill"],
+            "stop_code": self.stop_code, "stop_ts": self.stop_ts, "max_drawdown": self.max_dd,
+            "max_dd_duration_ms": self.max_dur, "time_at_max_ms": time_at_max,
+            "first_ts": self.first_ts, "last_ts": t, "n_events": n_events, "n_days": n_days,
+            "peak_equity": self.peak,
+        } | {f"rc_{nm}": self.rc[j] for j, nm in enumerate(REASON_NAMES)}
+        return {k: float(v[k]) for k in SUMMARY_FIELDS}
 
 
-def _eq_row(t, p, e, acc: Account) -> tuple:
+def equity_row(t: int, p: float, e: float, acc: Account) -> tuple:
     return (t, p, e, acc.pos, acc.realized, acc.pos * (p - acc.avg), acc.fees, acc.funding,
             acc.grid, acc.cash)
+
+
+def run_ref(*args) -> RefResult:
+    """`run_ref(market, cfg)`; also the older call `run_ref(ts, price, size, fund_ts,
+    fund_rate, gp, f, rp, rk, ep)` with NamedTuples (converted with `_asdict()`)."""
+    if len(args) == 2:
+        return run_plain(*args)
+    ts, price, size, fts, frate, *p = args
+    market = {"ts": list(ts), "price": list(price), "size": list(size), "fund_ts": list(fts),
+              "fund_rate": list(frate)}
+    names = ("grid", "filters", "recenter", "risk", "engine")
+    return run_plain(market, {nm: x._asdict() for nm, x in zip(names, p, strict=True)})
+
+
+def run_plain(market: dict, cfg: dict) -> RefResult:
+    """Replay one run. `market`: lists `ts`, `price`, `size`, `fund_ts`, `fund_rate`;
+    `cfg`: plain dicts `grid`, `filters`, `recenter`, `risk`, `engine`.
+
+    Per event: closing equity of finished UTC days; 1. bars; 2. fills; 3. at a check time
+    (multiples of check_ms): stops and kill switch, else recenter and slot orders; 4. funding
+    at funding times <= t, drawdown, equity sampling (multiples of equity_ms, and the last
+    event)."""
+    ts = [int(x) for x in market["ts"]]
+    price = [float(x) for x in market["price"]]
+    size = [float(x) for x in market["size"]]
+    g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"])
+    ep, acc, res = g.ep, g.acc, g.res
+    next_check = -1
+    day0 = ts[0] // DAY_MS
+    next_day = (day0 + 1) * DAY_MS
+    for i, (t, p, sz) in enumerate(zip(ts, price, size, strict=True)):
+        if t >= next_day:
+            e_prev = acc.equity(g.prev_p)
+            while t >= next_day:
+                res.daily.append(e_prev)
+                next_day += DAY_MS
+        g.mark = p
+        g.bars.update(t, p)
+        g.on_fills(i, t, p, sz)
+        if t >= next_check:
+            next_check = (t // ep.check_ms + 1) * ep.check_ms
+            g.check(i, t, p)
+        g.after_event(t, p)
+    t, p = ts[-1], price[-1]
+    n_days = t // DAY_MS - day0 + 1
+    while len(res.daily) < n_days:
+        res.daily.append(acc.equity(p))
+    g.finish(t, p, len(ts), n_days)
+    return res
