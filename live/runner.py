@@ -53,7 +53,7 @@ from live.core import CoreSettings, TradingCore
 from live.exchange import Exchange
 from live.grids import GridSpec, grid_specs, live_paths
 from live.ledger import Ledger
-from live.promote import ActiveProfile, choose_profile
+from live.promote import ActiveProfile, admit_profile, choose_profile
 from live.reconcile import reconcile
 from live.redact import Redactor
 from live.tape import TapeRecorder
@@ -221,6 +221,10 @@ class LiveRunner(Consumer):
         active = choose_profile(pcfg, self.profile_override,
                                 state.get("profile") if state else None,
                                 use_promotions=not spec.own_profile)
+        last = (await ex.call(ex.client.get_ticker, spec.symbol)).last_price
+        # refused with every reason before any order (ConfigError), else its hash is logged
+        admit_profile(active, inst, capital=spec.capital, leverage=spec.leverage,
+                      category=spec.category, price=last if last > 0 else None)
         settings = CoreSettings(
             symbol=spec.symbol, category=spec.category, capital=spec.capital,
             prefix=cfg.live.link_prefix, tag=spec.tag,

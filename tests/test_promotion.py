@@ -249,3 +249,23 @@ def test_runner_trades_exactly_the_promoted_run(fake_exchange: Any, tmp_path: Pa
         assert (gp.spacing, gp.n_buy, gp.n_sell) == (0.003, 3, 5)
     finally:
         rt.stop()
+
+
+def test_runner_refuses_a_profile_the_account_cannot_trade(fake_exchange: Any, tmp_path: Path,
+                                                           caplog: Any) -> None:
+    """A grid whose levels cannot meet the instrument's filters (capital far too small for
+    the minimum order) is refused at start, with the reason, before any order is sent."""
+    import asyncio
+
+    from live.runner import LiveRunner
+    from tests.live_helpers import local_config
+
+    fx = fake_exchange
+    fx.engine.trade("BTCUSDT", 60_000.0)
+    cfg = local_config(fx, tmp_path / "live", trading={"capital": 0.5})
+    runner = LiveRunner(cfg, credentials=fx.credentials, install_signals=False)
+    assert asyncio.run(asyncio.wait_for(runner.run(), 60)) == 2
+    assert "cannot be traded by this account" in caplog.text
+    assert "no grid level passes BTCUSDT's filters" in caplog.text
+    with fx.engine.lock:
+        assert list(fx.engine.accounts[fx.api_key].orders.values()) == []
