@@ -37,8 +37,9 @@ def count_refusals(fx: FakeExchange) -> list[str]:
     refused: list[str] = []
     original = fx.limits.check
 
-    def check(key: str, path: str, weight: int = 1, now_ms: int | None = None) -> Any:
-        v = original(key, path, weight, now_ms)
+    def check(key: str, path: str, weight: int = 1, now_ms: int | None = None,
+              category: str | None = None) -> Any:
+        v = original(key, path, weight, now_ms, category=category)
         if v.granted < v.wanted:
             refused.append(path)
         return v
