@@ -86,3 +86,26 @@ def test_the_mirror_holds_a_file_per_day_and_reads_back_equal(tmp_path: Path) ->
 
 def test_no_tape_in_the_mirror_means_no_views(tmp_path: Path) -> None:
     assert not tape_views(duckdb.connect(), tmp_path)
+
+
+def test_the_recorder_opens_gaps_at_drops_and_restarts(tmp_path: Path) -> None:
+    from gridlab.bybit.parse import PublicTrade
+    from live.tape import TapeRecorder
+
+    def trades(*ts: int) -> list[PublicTrade]:
+        return [PublicTrade("BTCUSDT", t, 100.0, 0.1, 1, f"id{t}") for t in ts]
+
+    store = Store.open(tmp_path / "live.duckdb")
+    rec = TapeRecorder(store, ["BTCUSDT"])
+    assert rec.open_gaps == {}  # a fresh tape: nothing to bridge
+    rec.on_trades("BTCUSDT", trades(T0, T0 + 1))
+    rec.stream_dropped(["BTCUSDT"])
+    rec.on_trades("BTCUSDT", trades(T0 + 50))  # the first trade after the drop closes it
+    rec.flush()
+    assert tape_gaps(store.con, "BTCUSDT", T0, T0 + DAY) == [(T0 + 1, T0 + 50, "stream_drop")]
+    # a restart: the next session's first trade closes a gap from the last stored one
+    rec2 = TapeRecorder(store, ["BTCUSDT"])
+    rec2.on_trades("BTCUSDT", trades(T0 + 900))
+    rec2.flush()
+    assert (T0 + 50, T0 + 900, "restart") in tape_gaps(store.con, "BTCUSDT", T0, T0 + DAY)
+    store.close()
