@@ -20,7 +20,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import psutil
@@ -29,9 +28,10 @@ import yaml
 
 from gridlab.bybit.credentials import ENV_KEY, ENV_SECRET
 from gridlab.fakex.handle import FakeExchange
-from gridlab.store.live import LiveStore, open_live_views
+from gridlab.store.live import LiveStore
 from live.ids import parse_link, runner_tag
 from tests.live_helpers import local_config
+from tests.test_live_restart import _executions, _mirror_count, _wait
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ["tests.fakex_fixtures"]
@@ -69,28 +69,6 @@ class Market(threading.Thread):
                 self.max_exposure = max(self.max_exposure, abs(pos.size) * self.price)
             self.n += 1
             time.sleep(self.pause)
-
-
-def _executions(fx: FakeExchange) -> list[dict[str, Any]]:
-    with fx.engine.lock:
-        return [dict(e) for e in fx.engine.accounts[fx.api_key].executions
-                if e["symbol"] == SYM]
-
-
-def _wait(pred: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out: {what}")
-        time.sleep(0.05)
-
-
-def _mirror_count(mirror: Path, sql: str) -> int:
-    try:
-        con = open_live_views(mirror)
-        return int(con.execute(sql).fetchall()[0][0])
-    except Exception:
-        return -1
 
 
 def _storm(fx: FakeExchange, rng: random.Random) -> str:
