@@ -40,14 +40,20 @@ class Market(threading.Thread):
         self.ts = 1_700_000_000_000
         self.price = 60_000.0
 
+    pause = 0.003
+
+    def step(self) -> None:
+        """One print, one market second after the last."""
+        self.price += self.rng.normal(0, 18) - 0.03 * (self.price - 60_000.0)
+        self.price = round(self.price * 10) / 10
+        self.ts += 1000
+        self.fx.engine.trade(SYM, self.price, side=1 if self.rng.random() < 0.5 else -1,
+                             ts=self.ts)
+
     def run(self) -> None:
         while not self.halt.is_set():
-            self.price += self.rng.normal(0, 18) - 0.03 * (self.price - 60_000.0)
-            self.price = round(self.price * 10) / 10
-            self.ts += 1000
-            self.fx.engine.trade(SYM, self.price, side=1 if self.rng.random() < 0.5 else -1,
-                                 ts=self.ts)
-            time.sleep(0.003)
+            self.step()
+            time.sleep(self.pause)
 
 
 def _executions(fx: FakeExchange) -> list[dict[str, Any]]:

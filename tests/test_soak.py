@@ -16,12 +16,10 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import numpy as np
 import psutil
 import pytest
 import yaml
@@ -31,6 +29,7 @@ from gridlab.fakex.handle import FakeExchange
 from gridlab.store.live import LiveStore
 from live.ids import parse_link, runner_tag
 from tests.live_helpers import local_config
+from tests.test_live_restart import Market as RestartMarket
 from tests.test_live_restart import _executions, _mirror_count, _wait
 
 pytestmark = pytest.mark.slow
@@ -43,32 +42,21 @@ CAP_PCT = 1.0
 N_KILLS = 30
 
 
-class Market(threading.Thread):
-    """Mean-reverting prints, one market second apart; tracks the largest exposure seen."""
+class Market(RestartMarket):
+    """The restart test's market; also tracks the largest exposure seen and counts prints."""
 
     def __init__(self, fx: FakeExchange, seed: int, pause: float = 0.003) -> None:
-        super().__init__(daemon=True)
-        self.fx = fx
-        self.rng = np.random.default_rng(seed)
-        self.halt = threading.Event()
-        self.ts = 1_700_000_000_000
-        self.price = 60_000.0
+        super().__init__(fx, seed)
         self.pause = pause
         self.max_exposure = 0.0
         self.n = 0
 
-    def run(self) -> None:
-        while not self.halt.is_set():
-            self.price += self.rng.normal(0, 18) - 0.03 * (self.price - 60_000.0)
-            self.price = round(self.price * 10) / 10
-            self.ts += 1000
-            self.fx.engine.trade(SYM, self.price, side=1 if self.rng.random() < 0.5 else -1,
-                                 ts=self.ts)
-            pos = self.fx.engine.accounts[self.fx.api_key].positions.get(SYM)
-            if pos is not None:
-                self.max_exposure = max(self.max_exposure, abs(pos.size) * self.price)
-            self.n += 1
-            time.sleep(self.pause)
+    def step(self) -> None:
+        super().step()
+        pos = self.fx.engine.accounts[self.fx.api_key].positions.get(SYM)
+        if pos is not None:
+            self.max_exposure = max(self.max_exposure, abs(pos.size) * self.price)
+        self.n += 1
 
 
 def _storm(fx: FakeExchange, rng: random.Random) -> str:
