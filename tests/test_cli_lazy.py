@@ -117,4 +117,4 @@ def test_an_area_is_imported_only_when_used() -> None:
     ctx = group.make_context("gridlab", ["grid", "preview", "--help"], resilient_parsing=True)
     cmd = group.get_command(ctx, "grid")
     assert cmd is not None and "preview" in cmd.commands
-    assert set(group._areas) == {"gridlab.strategy.commands"}
+    assert set(group._areas) == {"gridlab.commands.strategy"}

@@ -184,9 +184,9 @@ def register(app: typer.Typer) -> None:
                                                help="explain the obscure metrics"),
                   as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
         """One stored run (data, code, parameters, metrics) or sweep (ranked sets, ranges)."""
+        from gridlab.backtest.show import show_run, show_sweep
         from gridlab.errors import StoreError
         from gridlab.fmt import output_format
-        from gridlab.show import show_run, show_sweep
         from gridlab.store.runs import get_run
 
         fmt = output_format(as_json, as_csv)

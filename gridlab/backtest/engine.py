@@ -148,7 +148,8 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
                          warnings=warnings, elapsed_s=time.perf_counter() - t0,
                          recenters=rc_df, levels=lv_df)
     if store is not None:
+        from gridlab.backtest.results import code_version
         from gridlab.store.runs import save_run
 
-        res.run_id = save_run(store, res)
+        res.run_id = save_run(store, res, code=code_version())
     return res

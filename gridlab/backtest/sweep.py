@@ -149,7 +149,7 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     overrides apply to every set; `n_jobs` caps numba threads. With `store` the sweep is
     saved (tables sweeps, sweep_results) and `df.attrs['sweep_id']` is set. With a Dask
     `client` the chunks (`chunk_size`, default 64 sets) run on its cluster instead
-    (`gridlab.research.distributed.run_chunks_on_dask`); the table is the same.
+    (`gridlab.backtest.cluster.run_chunks_on_dask`); the table is the same.
     """
     if not isinstance(data, MarketData):
         raise DataError(f"data must be a MarketData (got {type(data).__name__})",
@@ -161,7 +161,7 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     m = len(plan.combos)
     arrays = market_arrays(data, funding=bool(plan.base["backtest"]["funding"]))
     if client is not None:
-        from gridlab.research.distributed import run_chunks_on_dask  # imports dask lazily
+        from gridlab.backtest.cluster import run_chunks_on_dask  # imports dask lazily
 
         summary, daily = run_chunks_on_dask(client, arrays, plan.rows, chunk_size or 64)
     else:
@@ -175,13 +175,15 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     table["note"] = plan.notes
     table.attrs["elapsed_s"] = time.perf_counter() - t0
     if store is not None:
+        from gridlab.backtest.results import code_version
         from gridlab.store.runs import save_sweep
 
         table.attrs["sweep_id"] = save_sweep(
             store, table, param_names=list(param_grid),
             param_grid={k: list(v) for k, v in param_grid.items()}, base_params=plan.base,
             data=data_info(data), fill_model=str(plan.base["backtest"]["fill_model"]),
-            elapsed_s=table.attrs["elapsed_s"])
+            elapsed_s=table.attrs["elapsed_s"], metric_columns=list(METRIC_COLUMNS),
+            code=code_version())
     return table
 
 

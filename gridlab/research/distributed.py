@@ -1,6 +1,7 @@
 """Parameter sweeps on a Dask cluster (one machine or many).
 
-The market arrays are scattered to every worker once; the backtest's pure
+The chunk runner is `gridlab.backtest.cluster.run_chunks_on_dask` (re-exported here): the
+market arrays are scattered to every worker once; the backtest's pure
 `gridlab.backtest.sweep_nb.run_chunk(arrays, rows)` is mapped over chunks of parameter rows; the
 summaries come back in order and become the same table as the local `sweep()` (same rows, same
 order, same numbers: each set runs the same kernel on the same inputs). `sweep(..., client=c)`
@@ -15,40 +16,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from gridlab.errors import ConfigError
+from gridlab.backtest.cluster import run_chunks_on_dask
 
 __all__ = ["run_chunks_on_dask", "run_sweep_on_dask", "sweep_distributed"]
-
-
-def run_chunks_on_dask(client: Any, arrays: Any, rows: Any, chunk_size: int = 64
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Run `run_chunk(arrays, rows[i0:i1])` for every chunk on the cluster of `client`.
-
-    `arrays` (MarketArrays) is scattered once, broadcast to every worker. Returns the
-    concatenated (summary (m, N_SUMMARY), daily (m, n_days)) arrays, in row order: exactly what
-    the local chunk loop of `gridlab.backtest.sweep` builds.
-    """
-    from gridlab.backtest.sweep_nb import ParamRows, run_chunk
-
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be >= 1 (got {chunk_size})", "use e.g. 64")
-    m = int(rows.grid.shape[0])
-    [arrays_f] = client.scatter([arrays], broadcast=True)
-    chunks = [ParamRows(*(mat[i0:min(m, i0 + chunk_size)] for mat in rows))
-              for i0 in range(0, m, chunk_size)]
-    futures = [client.submit(run_chunk, arrays_f, chunk, pure=False) for chunk in chunks]
-    try:
-        results = client.gather(futures)
-    finally:
-        client.cancel([*futures, arrays_f])
-    if not results:
-        from gridlab.backtest.enums import N_SUMMARY
-
-        return np.zeros((0, N_SUMMARY)), np.zeros((0, int(arrays.n_days)))
-    return (np.concatenate([s for s, _ in results]), np.concatenate([d for _, d in results]))
 
 
 def run_sweep_on_dask(client: Any, data: Any, param_grid: dict[str, Sequence[Any]],

@@ -2,7 +2,8 @@
 for the grid of a run, 0005_backtest_grid.sql).
 
 Writes are bulk (a DataFrame registered with DuckDB, one `INSERT ... BY NAME SELECT`) inside
-one transaction per run or sweep, so a run lands whole or not at all.
+one transaction per run or sweep, so a run lands whole or not at all. The store sits below the
+backtest: it takes plain data (frames, dicts, the code version) and imports nothing of it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from gridlab.errors import StoreError
 from gridlab.store.core import Store, load_sql
-
-if TYPE_CHECKING:
-    from gridlab.backtest.results import BacktestResult
 
 __all__ = [
     "best_sweep_set",
@@ -73,12 +71,13 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=_json_default, allow_nan=True)
 
 
-def save_run(store: Store, result: BacktestResult) -> str:
-    """Store one run (header, fills, equity, grid builds and levels); returns its run_id."""
-    from gridlab.backtest.results import code_version
+def save_run(store: Store, result: Any, *, code: dict[str, str]) -> str:
+    """Store one run (header, fills, equity, grid builds and levels); returns its run_id.
 
+    `result`: a `BacktestResult` (its metrics, data, params, warnings, elapsed_s, fills,
+    equity, recenters, levels); `code`: its code version (version, commit, kernel_hash)."""
     run_id = new_id()
-    cv = code_version()
+    cv = code
     m = result.metrics
     d = result.data
     bt = result.params.get("backtest", {})
@@ -119,13 +118,12 @@ def save_run(store: Store, result: BacktestResult) -> str:
 
 def save_sweep(store: Store, table: pd.DataFrame, *, param_names: list[str],
                param_grid: dict[str, list[Any]], base_params: dict[str, Any],
-               data: dict[str, Any], fill_model: str, elapsed_s: float) -> str:
-    """Store a sweep header and its per-set results; returns the sweep_id."""
-    from gridlab.backtest.metrics import METRIC_COLUMNS
-    from gridlab.backtest.results import code_version
-
+               data: dict[str, Any], fill_model: str, elapsed_s: float,
+               metric_columns: list[str], code: dict[str, str]) -> str:
+    """Store a sweep header and its per-set results (the `metric_columns` of `table`);
+    returns the sweep_id. `code`: the code version (version, commit, kernel_hash)."""
     sweep_id = new_id()
-    cv = code_version()
+    cv = code
     head = pd.DataFrame([{
         "sweep_id": sweep_id, "created_at": int(time.time() * 1000),
         "gridlab_version": cv["version"], "git_commit": cv["commit"],
@@ -140,7 +138,7 @@ def save_sweep(store: Store, table: pd.DataFrame, *, param_names: list[str],
                          "set_id": np.arange(len(table), dtype=np.int64),
                          "params": [_dumps({p: r[p] for p in param_names})
                                     for r in table[param_names].to_dict("records")]})
-    for c in METRIC_COLUMNS:
+    for c in metric_columns:
         rows[c] = table[c].to_numpy()
     with store.transaction():
         _insert(store, "runs_insert_sweep", head)
