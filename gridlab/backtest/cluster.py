@@ -14,7 +14,7 @@ import numpy as np
 
 from gridlab.errors import ConfigError
 
-__all__ = ["run_chunks_on_dask"]
+__all__ = ["run_chunks_on_dask", "run_portfolio_chunks_on_dask"]
 
 
 def run_chunks_on_dask(client: Any, arrays: Any, rows: Any, chunk_size: int = 64
@@ -43,3 +43,24 @@ def run_chunks_on_dask(client: Any, arrays: Any, rows: Any, chunk_size: int = 64
 
         return np.zeros((0, N_SUMMARY)), np.zeros((0, int(arrays.n_days)))
     return (np.concatenate([s for s, _ in results]), np.concatenate([d for _, d in results]))
+
+
+def run_portfolio_chunks_on_dask(client: Any, market: Any, rows: Any, chunk_size: int = 16
+                                 ) -> Any:
+    """`run_portfolio_chunk(market, rows[i0:i1])` for every chunk on the cluster of `client`;
+    the merged market is scattered once. Returns the concatenated `PortfolioOut`, in set order
+    (what the local chunk loop of `sweep_portfolio` builds)."""
+    from gridlab.backtest.portfolio_sweep_nb import PortfolioOut, run_portfolio_chunk, slice_rows
+
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1 (got {chunk_size})", "use e.g. 16")
+    m = int(rows.grid.shape[0])
+    [market_f] = client.scatter([market], broadcast=True)
+    futures = [client.submit(run_portfolio_chunk, market_f,
+                             slice_rows(rows, i0, min(m, i0 + chunk_size)), pure=False)
+               for i0 in range(0, m, chunk_size)]
+    try:
+        results = client.gather(futures)
+    finally:
+        client.cancel([*futures, market_f])
+    return PortfolioOut(*(np.concatenate(x) for x in zip(*results, strict=True)))

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from gridlab.backtest.data import MarketData, fmt_ms
-from gridlab.backtest.engine import _FILL_KINDS, _REASONS, MAX_LEVEL_ROWS, MAX_RECENTERS
+from gridlab.backtest.engine import (
+    _FILL_KINDS,
+    _REASONS,
+    MAX_LEVEL_ROWS,
+    MAX_RECENTERS,
+    data_info,
+)
 from gridlab.backtest.engine_nb import n_days_nb
 from gridlab.backtest.enums import (
     EQUITY_DTYPE,
@@ -41,6 +47,14 @@ from gridlab.backtest.params import (
     run_params,
 )
 from gridlab.backtest.portfolio_nb import ACCOUNT_ROW_DTYPE, merge_streams_nb, run_portfolio_nb
+from gridlab.backtest.portfolio_sweep_nb import (
+    N_TOTAL,
+    PortfolioMarket,
+    PortfolioOut,
+    PortfolioRows,
+    run_portfolio_chunk,
+    slice_rows,
+)
 from gridlab.backtest.sweep_nb import rows_of
 from gridlab.config import GridlabConfig
 from gridlab.errors import ConfigError, DataError
@@ -64,7 +78,8 @@ class PortfolioResult:
     `BacktestResult.equity`); `total_equity`: ts, equity, exposure, worst at every account check;
     `daily`: closing equity per UTC day, a column per symbol plus 'total'; `correlation`: the
     correlation matrix of the symbols' daily PnL; `fills` / `recenters` / `levels`: dict
-    symbol -> DataFrame (None with record=False)."""
+    symbol -> DataFrame (None with record=False); `data`: what identifies each symbol's replayed
+    data; `run_id` once stored (`store=`)."""
 
     metrics: pd.DataFrame
     total: dict[str, Any]
@@ -78,6 +93,8 @@ class PortfolioResult:
     params: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    data: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_id: str | None = None
 
     @property
     def symbols(self) -> list[str]:
@@ -263,7 +280,7 @@ def _run(inp: _Inputs, mk: _Market, record: bool) -> dict[str, Any]:
     summary = np.zeros((S, N_SUMMARY))
     blocked = np.zeros(S, np.int64)
     counts = np.zeros((S, 4), np.int64)
-    total = np.zeros(9)
+    total = np.zeros(N_TOTAL)
     while True:
         fills = np.zeros((S, cap), FILL_DTYPE)
         equity = np.zeros((S, n_eq), EQUITY_DTYPE)
@@ -342,7 +359,7 @@ def _correlation(daily: pd.DataFrame, caps: np.ndarray, keys: list[str]) -> pd.D
 
 
 def backtest_portfolio(datas: dict[str, MarketData] | Sequence[MarketData], config: Any = None,
-                       profile: str | None = None, *, record: bool = True,
+                       profile: str | None = None, *, record: bool = True, store: Any = None,
                        **overrides: Any) -> PortfolioResult:
     """Backtest the grids of `config.portfolio` together, from one account.
 
@@ -351,7 +368,9 @@ def backtest_portfolio(datas: dict[str, MarketData] | Sequence[MarketData], conf
     (`spacing=0.003`, `fill_model='touch'`), and portfolio-level values as
     `portfolio.<key>` for key in PORTFOLIO_KEYS (e.g. `**{'portfolio.kill_switch_dd': 0.05,
     'portfolio.allocations': [0.5, 0.3, 0.2]}`). `profile` replaces the config's profile for
-    grids that name none in the portfolio section.
+    grids that name none in the portfolio section. With `store` the run is saved (tables
+    portfolio_runs / _symbols / _fills / _equity / _account_equity, `gridlab runs show ID`)
+    and `run_id` is set.
     """
     t0 = time.perf_counter()
     cfg = coerce_config(config)
@@ -393,18 +412,63 @@ def backtest_portfolio(datas: dict[str, MarketData] | Sequence[MarketData], conf
               "symbols": {k: c.model_dump(mode="json", exclude={"profiles", "data", "exchange",
                                                                 "portfolio", "live"})
                           for k, c in zip(inp.keys, inp.cfgs, strict=True)}}
-    return PortfolioResult(metrics=metrics, total=total, equity=eq, total_equity=tot_eq,
-                           daily=daily, correlation=corr, fills=fills, recenters=rcs,
-                           levels=lvs, params=params, warnings=warnings,
-                           elapsed_s=time.perf_counter() - t0)
+    res = PortfolioResult(metrics=metrics, total=total, equity=eq, total_equity=tot_eq,
+                          daily=daily, correlation=corr, fills=fills, recenters=rcs,
+                          levels=lvs, params=params, warnings=warnings,
+                          elapsed_s=time.perf_counter() - t0,
+                          data={k: data_info(d) for k, d in zip(inp.keys, inp.datas,
+                                                                strict=True)})
+    if store is not None:
+        from gridlab.backtest.results import code_version
+        from gridlab.store.portfolio_runs import save_portfolio_run
+
+        res.run_id = save_portfolio_run(store, res, data=res.data, code=code_version())
+    return res
+
+
+def _rows(inps: list[_Inputs]) -> PortfolioRows:
+    """The per-set parameter stacks of a portfolio sweep."""
+    def stack(kind: str) -> np.ndarray:
+        return np.stack([rows_of([getattr(r, kind) for r in inp.runs]) for inp in inps])
+
+    acct = np.array([[i.capital, i.max_exp, i.max_share, i.kill_dd] for i in inps], np.float64)
+    return PortfolioRows(stack("gp"), stack("rp"), stack("rk"), stack("ep"), stack("f"), acct,
+                         np.array([i.check_ms for i in inps], np.int64))
+
+
+def _chunks_local(market: PortfolioMarket, rows: PortfolioRows, n_jobs: int | None,
+                  chunk_size: int | None) -> PortfolioOut:
+    """The chunk loop on this machine's numba threads (prange over the sets of a chunk)."""
+    import numba
+
+    m = rows.grid.shape[0]
+    size = max(1, int(chunk_size or m))
+    threads = numba.get_num_threads()
+    parts = []
+    try:
+        if n_jobs:
+            numba.set_num_threads(max(1, min(int(n_jobs), numba.config.NUMBA_NUM_THREADS)))
+        for i0 in range(0, m, size):
+            parts.append(run_portfolio_chunk(market, slice_rows(rows, i0, min(m, i0 + size))))
+    finally:
+        numba.set_num_threads(threads)
+    return PortfolioOut(*(np.concatenate(x) for x in zip(*parts, strict=True)))
 
 
 def sweep_portfolio(datas: dict[str, MarketData] | Sequence[MarketData],
                     grid: dict[str, Sequence[Any]], config: Any = None,
-                    profile: str | None = None, **fixed: Any) -> pd.DataFrame:
+                    profile: str | None = None, *, n_jobs: int | None = None,
+                    chunk_size: int | None = None, client: Any = None,
+                    **fixed: Any) -> pd.DataFrame:
     """Every combination of `grid` (keys: `portfolio.<key>` and/or grid config paths applied
-    to every symbol; `portfolio.allocations` values are vectors), one kernel run each
-    (summaries only). Returns one row per set: set_id, the swept values, the total metrics."""
+    to every symbol; `portfolio.allocations` values are vectors), summaries only. Returns one
+    row per set: set_id, the swept values, the total metrics.
+
+    The sets run in parallel: one numba `prange` kernel over chunks of `chunk_size` sets
+    (default: all), on `n_jobs` threads; with a Dask `client` the chunks (default 16 sets) run
+    on its cluster (`gridlab.backtest.cluster`). A set's row is exactly what
+    `backtest_portfolio(..., record=False)` gives for its values, whichever way it ran.
+    """
     t0 = time.perf_counter()
     cfg = coerce_config(config)
     if profile is not None:
@@ -414,20 +478,31 @@ def sweep_portfolio(datas: dict[str, MarketData] | Sequence[MarketData],
         if isinstance(v, str | bytes) or not isinstance(v, Sequence | np.ndarray) or not len(v):
             raise ConfigError(f"sweep values of {k!r} must be a non-empty list (got {v!r})",
                               "write e.g. {'portfolio.kill_switch_dd': [0.03, 0.05]}")
-    rows = []
-    mk = None
-    for j, combo in enumerate(itertools.product(*(list(grid[k]) for k in keys))):
-        over = {**fixed, **dict(zip(keys, combo, strict=True))}
-        inp = portfolio_inputs(datas, cfg, **over)
-        if mk is None:
-            mk = _merge(inp.datas, inp.funding)
-        out = _run(inp, mk, record=False)
-        tm = _total_metrics(out, mk, inp)
-        rows.append({"set_id": j, **{k: (list(v) if isinstance(v, Sequence | np.ndarray) and
-                                         not isinstance(v, str) else v)
-                                     for k, v in zip(keys, combo, strict=True)},
-                     **{c: tm[c] for c in METRIC_COLUMNS}, "stop": tm["stop"],
-                     "n_blocked_account": tm["n_blocked_account"]})
-    table = pd.DataFrame(rows)
+    combos = list(itertools.product(*(list(grid[k]) for k in keys)))
+    inps = [portfolio_inputs(datas, cfg, **{**fixed, **dict(zip(keys, c, strict=True))})
+            for c in combos]
+    if len({i.funding for i in inps}) > 1:
+        raise ConfigError("backtest.funding cannot be swept", "run two sweeps")
+    mk = _merge(inps[0].datas, inps[0].funding)
+    market = PortfolioMarket(mk.m_sym, mk.m_idx, mk.ev_off, mk.ts, mk.price, mk.size, mk.f_off,
+                             mk.fts, mk.frate, mk.n_days)
+    rows = _rows(inps)
+    if client is not None:
+        from gridlab.backtest.cluster import run_portfolio_chunks_on_dask  # imports dask lazily
+
+        out = run_portfolio_chunks_on_dask(client, market, rows, chunk_size or 16)
+    else:
+        out = _chunks_local(market, rows, n_jobs, chunk_size)
+    table_rows = []
+    for j, (combo, inp) in enumerate(zip(combos, inps, strict=True)):
+        one = {"summary": out.summary[j], "total": out.total[j], "tdaily": out.tdaily[j],
+               "blocked": out.blocked[j]}
+        tm = _total_metrics(one, mk, inp)
+        table_rows.append({"set_id": j, **{k: (list(v) if isinstance(v, Sequence | np.ndarray)
+                                               and not isinstance(v, str) else v)
+                                           for k, v in zip(keys, combo, strict=True)},
+                           **{c: tm[c] for c in METRIC_COLUMNS}, "stop": tm["stop"],
+                           "n_blocked_account": tm["n_blocked_account"]})
+    table = pd.DataFrame(table_rows)
     table.attrs["elapsed_s"] = time.perf_counter() - t0
     return table
