@@ -51,11 +51,24 @@ def register(app: typer.Typer) -> None:
         fills_csv: Path | None = typer.Option(None, help="also write the fills to this CSV"),
         explain: bool = typer.Option(True, "--explain/--no-explain",
                                      help="a short explanation after the obscure metrics"),
+        portfolio: Path | None = typer.Option(
+            None, "--portfolio", help="config.yaml with a portfolio section: backtest its "
+                                      "symbols together from one account (instead of --config)"),
     ) -> None:
         """Backtest one parameter set; prints the metrics and the run_id."""
         from gridlab.backtest.data import load_market
         from gridlab.backtest.engine import backtest
 
+        if portfolio is not None:
+            for name, given in (("--config", config), ("--symbol", symbol),
+                                ("--category", category), ("--fills-csv", fills_csv)):
+                if given is not None:
+                    raise typer.BadParameter(f"{name} does not go with --portfolio (the "
+                                             "portfolio config lists its symbols)",
+                                             param_hint=name)
+            _backtest_portfolio(portfolio, profile, source, start, end, fill_model, latency_ms,
+                                db, save, set_, explain)
+            return
         cfg, dbp, sym, cat, src, overrides = _setup(config, db, symbol, category, source, set_)
         if fill_model:
             overrides["backtest.fill_model"] = fill_model
@@ -156,14 +169,14 @@ def register(app: typer.Typer) -> None:
                   limit: int = typer.Option(20, min=1, help="rows"),
                   sweeps: bool = typer.Option(False, "--sweeps", help="list sweeps instead"),
                   as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
-        """The newest runs (or sweeps) in the store."""
+        """The newest runs, single and portfolio (or sweeps), in the store."""
         from gridlab.fmt import emit_records, output_format
-        from gridlab.store.runs import list_runs, list_sweeps
+        from gridlab.store.runs import list_sweeps
 
         fmt = output_format(as_json, as_csv)
         _cfg, dbp, *_ = _setup(config, db, None, None, None, [])
         with _open(dbp, False) as store:
-            df = list_sweeps(store, limit) if sweeps else list_runs(store, symbol, limit)
+            df = list_sweeps(store, limit) if sweeps else _all_runs(store, symbol, limit)
         if "end_ms" in df:  # stored as an exclusive end: show the last covered millisecond
             df["end_ms"] = df["end_ms"] - 1
         emit_records(df, fmt, empty=("no sweeps stored: run `gridlab sweep`" if sweeps else
@@ -184,9 +197,10 @@ def register(app: typer.Typer) -> None:
                                                help="explain the obscure metrics"),
                   as_json: bool = JSON_OPTION, as_csv: bool = CSV_OPTION) -> None:
         """One stored run (data, code, parameters, metrics) or sweep (ranked sets, ranges)."""
-        from gridlab.backtest.show import show_run, show_sweep
+        from gridlab.backtest.show import show_portfolio_run, show_run, show_sweep
         from gridlab.errors import StoreError
         from gridlab.fmt import output_format
+        from gridlab.store.portfolio_runs import get_portfolio_run
         from gridlab.store.runs import get_run
 
         fmt = output_format(as_json, as_csv)
@@ -197,10 +211,79 @@ def register(app: typer.Typer) -> None:
             except StoreError as exc:
                 if "no backtest run" not in exc.message:
                     raise
-                show_sweep(store, run_id, sort=sort, ascending=ascending, top=top, fmt=fmt,
-                           explain=explain)
+                try:
+                    prun = get_portfolio_run(store, run_id)
+                except StoreError as pexc:
+                    if "no portfolio run" not in pexc.message:
+                        raise
+                    show_sweep(store, run_id, sort=sort, ascending=ascending, top=top,
+                               fmt=fmt, explain=explain)
+                    return
+                show_portfolio_run(store, prun, fills=fills, fmt=fmt, explain=explain)
                 return
             show_run(store, run, fills=fills, fmt=fmt, explain=explain)
+
+
+def _all_runs(store: Any, symbol: str | None, limit: int) -> Any:
+    """Single and portfolio runs, newest first: `kind` says which; a portfolio's `symbol` lists
+    its symbols and its `category` is 'portfolio'."""
+    import pandas as pd
+
+    from gridlab.store.portfolio_runs import list_portfolio_runs
+    from gridlab.store.runs import list_runs
+
+    single = list_runs(store, symbol, limit)
+    single.insert(1, "kind", "single")
+    pf = list_portfolio_runs(store, symbol, limit).rename(columns={"symbols": "symbol"})
+    if pf.empty:
+        return single
+    pf.insert(1, "kind", "portfolio")
+    pf["category"] = "portfolio"
+    pf = pf[[c for c in single.columns if c in pf.columns]]
+    both = pd.concat([single, pf], ignore_index=True) if len(single) else pf
+    return both.sort_values(["created_at", "run_id"], ascending=[False, True],
+                            kind="stable").head(limit).reset_index(drop=True)
+
+
+def _backtest_portfolio(path: Path, profile: str | None, source: str | None, start: str | None,
+                        end: str | None, fill_model: str | None, latency_ms: int | None,
+                        db: Path | None, save: bool, sets: list[str], explain: bool) -> None:
+    """`gridlab backtest --portfolio config.yaml`: every symbol of its portfolio section, one
+    account; prints each symbol's data and metrics, the account's metrics and the run_id."""
+    from gridlab.backtest.data import load_market
+    from gridlab.backtest.portfolio import backtest_portfolio
+    from gridlab.backtest.show import account_lines
+    from gridlab.errors import ConfigError
+    from gridlab.fmt import emit_records
+
+    cfg, dbp, _sym, _cat, src, overrides = _setup(path, db, None, None, source, sets)
+    if cfg.portfolio is None:
+        raise ConfigError(f"portfolio: {path} has no portfolio section",
+                          "add portfolio: {capital, symbols: [{symbol, allocation}]} "
+                          "(see config.example.yaml)")
+    if fill_model:
+        overrides["backtest.fill_model"] = fill_model
+    if latency_ms is not None:
+        overrides["backtest.latency_ms"] = latency_ms
+    overrides["backtest.source"] = src
+    with _open(dbp, save) as store:
+        datas = {f"{s.symbol}/{s.category}": load_market(store, s.symbol, s.category, src,
+                                                         start, end,
+                                                         max_gap_ms=cfg.backtest.max_gap_ms)
+                 for s in cfg.portfolio.symbols}
+        res = backtest_portfolio(datas, cfg, profile, record=save,
+                                 store=store if save else None, **overrides)
+    for d in datas.values():
+        typer.echo(d.describe())
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+    cols = ["capital", "total_return", "max_drawdown", "n_round_trips", "fees",
+            "n_blocked_account", "stop"]
+    emit_records(res.metrics[cols].reset_index(), "table")
+    typer.echo(f"account ({len(res.metrics)} symbols):")
+    for line in account_lines(res.total, explain):
+        typer.echo(line)
+    typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
 
 
 def _short_window_warning(table: Any) -> None:

@@ -1,4 +1,4 @@
-"""`gridlab runs show`: one stored run, or one stored sweep ranked by a metric.
+"""`gridlab runs show`: one stored run or portfolio run, or one stored sweep ranked by a metric.
 
 Presentation only: the rows come from gridlab.store.runs, the formatting from gridlab.fmt.
 """
@@ -13,7 +13,8 @@ import typer
 from gridlab.errors import ConfigError, StoreError
 from gridlab.fmt import emit_records, metric_lines, params_lines, utc_iso
 
-__all__ = ["find_sweep", "param_ranges", "show_run", "show_sweep"]
+__all__ = ["account_lines", "find_sweep", "param_ranges", "show_portfolio_run", "show_run",
+           "show_sweep"]
 
 
 def show_run(store: Any, run: dict[str, Any], fills: int, fmt: str, explain: bool) -> None:
@@ -134,3 +135,61 @@ def show_sweep(store: Any, sweep_id: str, sort: str, ascending: bool, top: int, 
     emit_records(ranked[cols], "table")
     if explain:
         typer.echo("every metric of these sets: add --csv or --json")
+
+
+def account_lines(metrics: dict[str, Any], explain: bool) -> list[str]:
+    """A portfolio's account metrics as metric lines; the account stop time as UTC ISO."""
+    m = dict(metrics)
+    stop_ts = int(m.pop("stop_ts", 0) or 0)
+    lines = ["  " + line for line in metric_lines(m, explain=explain)]
+    if stop_ts:
+        lines.append(f"  account kill switch at {utc_iso(stop_ts)}")
+    return lines
+
+
+def show_portfolio_run(store: Any, run: dict[str, Any], fills: int, fmt: str,
+                       explain: bool) -> None:
+    """Print a portfolio run from `get_portfolio_run`: header, per-symbol metrics, account
+    metrics, limits (or all of it as JSON)."""
+    from gridlab.store.portfolio_runs import load_portfolio_fills, load_portfolio_symbols
+
+    syms = load_portfolio_symbols(store, run["run_id"])
+    f = load_portfolio_fills(store, run["run_id"]) if fills else None
+    warnings = [w for w in (run.get("warnings") or "").split("\n") if w]
+    if fmt != "table":
+        if fmt == "csv":
+            raise typer.BadParameter("a portfolio run has no table shape: use --json",
+                                     param_hint="--csv")
+        out = {k: (v.item() if hasattr(v, "item") else v) for k, v in run.items()
+               if k not in ("params", "metrics", "warnings")}
+        for k in ("created_at", "start_ms", "end_ms"):
+            out[k.replace("_ms", "")] = utc_iso(int(run[k]) - (k == "end_ms"))
+        out.update(kind="portfolio", params=run["params"], metrics=run["metrics"],
+                   symbol_metrics={r["symbol"]: r["metrics"] for _, r in syms.iterrows()},
+                   warnings=warnings)
+        if f is not None:
+            out["fills"] = json.loads(f.head(fills).to_json(orient="records"))
+        typer.echo(json.dumps(out, indent=1, default=str))
+        return
+    typer.echo(f"portfolio run_id: {run['run_id']}  created {utc_iso(int(run['created_at']))}")
+    typer.echo(f"data: {run['symbols']} {run['source']} {utc_iso(int(run['start_ms']))} .. "
+               f"{utc_iso(int(run['end_ms']) - 1)} ({int(run['n_events']):,} events)")
+    typer.echo(f"code: gridlab {run['gridlab_version']} commit {run['git_commit'] or '-'} "
+               f"kernels {run['kernel_hash']}")
+    typer.echo(f"fill model: {run['fill_model']}, latency {run['latency_ms']} ms")
+    typer.echo("account limits:")
+    for line in params_lines(run["params"]["config"].get("portfolio", {})):
+        typer.echo(line)
+    for w in warnings:
+        typer.echo(f"warning: {w}")
+    typer.echo("symbols:")
+    syms["end_ms"] = syms["end_ms"] - 1  # stored as an exclusive end: the last millisecond
+    emit_records(syms.drop(columns=["metrics", "seq"]), "table")
+    typer.echo(f"account metrics (stop {run['stop']}):")
+    for line in account_lines(run["metrics"], explain):
+        typer.echo(line)
+    if explain:
+        typer.echo("each symbol's parameters and metrics: add --json")
+    if f is not None:
+        typer.echo(f"fills (first {min(fills, len(f))} of {len(f):,}):")
+        emit_records(f.head(fills), "table", empty="no fills")
