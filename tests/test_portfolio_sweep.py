@@ -74,7 +74,7 @@ def test_parallel_sweep_equals_the_serial_runs(datas, serial, kw) -> None:
 def test_dask_sweep_equals_the_serial_runs(datas, serial) -> None:
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None,
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0",
                       processes=False) as cluster, Client(cluster) as client:
         table = sweep_portfolio(datas, GRID, CONFIG, client=client, chunk_size=5, **FIXED)
     pd.testing.assert_frame_equal(_plain(table), serial, check_exact=True)
