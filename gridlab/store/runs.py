@@ -73,8 +73,11 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=_json_default, allow_nan=True)
 
 
-def save_run(store: Store, result: BacktestResult) -> str:
-    """Store one run (header, fills, equity, grid builds and levels); returns its run_id."""
+def save_run(store: Store, result: BacktestResult,
+             extra: dict[str, Any] | None = None) -> str:
+    """Store one run (header, fills, equity, grid builds and levels); returns its run_id.
+    `extra`: more JSON stored in the run's params column next to `config` and `data` (e.g.
+    `model_error`), in the same transaction."""
     from gridlab.backtest.results import code_version
 
     run_id = new_id()
@@ -89,7 +92,8 @@ def save_run(store: Store, result: BacktestResult) -> str:
         "source": d["source"], "start_ms": int(d["start_ms"]), "end_ms": int(d["end_ms"]),
         "n_events": int(d["n_events"]), "fill_model": str(bt.get("fill_model", "")),
         "latency_ms": int(bt.get("latency_ms", 0)),
-        "params": _dumps({"config": result.params, "data": d}), "metrics": _dumps(m),
+        "params": _dumps({**(extra or {}), "config": result.params, "data": d}),
+        "metrics": _dumps(m),
         "warnings": "\n".join(result.warnings),
         "total_return": float(m["total_return"]), "max_drawdown": float(m["max_drawdown"]),
         "sharpe": float(m["sharpe"]), "n_round_trips": int(m["n_round_trips"]),
