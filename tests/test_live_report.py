@@ -121,3 +121,17 @@ def test_report_without_symbol_or_live_is_a_usage_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(_report_app(), ["report", "--start", "2024-01-01"])
     assert res.exit_code == 2
     assert "--symbol" in res.output and "--live" in res.output and "Traceback" not in res.output
+
+
+def test_live_report_notebook_is_stored_clean() -> None:
+    import nbformat
+
+    from gridlab.research.live_report import LIVE_REPORT_NOTEBOOK
+    from gridlab.research.report import notebooks_dir
+
+    nb = nbformat.read(notebooks_dir() / LIVE_REPORT_NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip the outputs"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "audit_ids" in tagged[0].source
