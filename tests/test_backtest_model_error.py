@@ -78,6 +78,11 @@ def test_kline_backtest_prints_and_stores_its_model_error(
     assert stored["compared"] is True
     assert stored["metrics"]["pnl"]["diff"] == pytest.approx(t.loc["pnl", "diff"])
     assert stored["metrics"]["n_limit_fills"]["trades"] == trades.metrics["n_limit_fills"]
+    # `gridlab runs show` prints the stored model error of the run
+    code, shown, err = _run(["runs", "show", run_id, "--db", str(db)], capsys)
+    assert code == 0, err
+    for line in expected.lines():
+        assert line in shown, line
 
     # --json carries the same model error; the metrics stay the only thing on stdout
     code, out, err = _run(_args(db, "--no-save", "--json"), capsys)

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from gridlab.backtest.data import load_market
-from gridlab.backtest.engine import backtest
-from gridlab.backtest.results import BacktestResult
 from gridlab.errors import DataError
-from gridlab.store.market import trade_span
+
+if TYPE_CHECKING:  # the engine is imported by the functions that replay (a cheap import)
+    import pandas as pd
+
+    from gridlab.backtest.results import BacktestResult
 
 __all__ = ["COVER_SLACK_MS", "HEADLINE", "MODEL_ERROR_KEY", "MODEL_ERROR_METRICS", "ModelError",
            "backtest_with_model_error", "compare_runs", "is_kline_run", "kline_model_error",
@@ -87,7 +86,7 @@ def _num(x: Any) -> float | None:
 
 
 def _pct(x: float) -> str:
-    return "n/a" if pd.isna(x) else f"{x:+.2%}"
+    return "n/a" if not math.isfinite(float(x)) else f"{x:+.2%}"
 
 
 def is_kline_run(run: BacktestResult) -> bool:
@@ -106,6 +105,8 @@ def no_trades_line(run: BacktestResult) -> str:
 
 def compare_runs(kline_run: BacktestResult, trade_run: BacktestResult) -> pd.DataFrame:
     """The MODEL_ERROR_METRICS of two runs side by side with their differences."""
+    import pandas as pd
+
     rows = []
     for name in MODEL_ERROR_METRICS:
         k = float(kline_run.metrics[name])
@@ -122,6 +123,10 @@ def kline_model_error(store: Any, kline_run: BacktestResult, config: Any = None,
     cover that span (then nothing is replayed). The replay uses the run's own effective
     parameters (`kline_run.params`) unless `config` is given; `profile` and `overrides` are
     applied on top, as in `backtest`."""
+    from gridlab.backtest.data import load_market
+    from gridlab.backtest.engine import backtest
+    from gridlab.store.market import trade_span
+
     data = kline_run.data
     if not is_kline_run(kline_run):
         raise DataError("model error compares a kline run with the trade replay; this run "
@@ -154,6 +159,8 @@ def payload_lines(payload: dict[str, Any] | None) -> list[str]:
         return []
     if not payload.get("compared"):
         return [str(payload["reason"])]
+    import pandas as pd
+
     m = payload["metrics"]
     table = pd.DataFrame([{"metric": k, **{c: (float("nan") if v is None else v)
                                             for c, v in m[k].items()}} for k in m])
@@ -169,6 +176,7 @@ def backtest_with_model_error(store: Any, data: Any, config: Any = None,
     """`backtest` plus, for a kline run with `model_error` on, its model error (the trade
     replay runs only when stored trades cover the span). With `save` the run is stored with
     the model error (params JSON, key MODEL_ERROR_KEY) in one transaction."""
+    from gridlab.backtest.engine import backtest
     from gridlab.store.runs import save_run
 
     res = backtest(data, config, profile, record=record, **overrides)
