@@ -123,3 +123,22 @@ def test_a_trade_backtest_has_no_model_error(
                            START, "--end", END, "--no-save", "--no-explain"], capsys)
     assert code == 0, err
     assert "model error" not in out
+
+
+def test_the_model_error_code_never_imports_research() -> None:
+    """Packages import downwards: the model error is printed by gridlab.backtest, which is
+    below gridlab.research, so its modules do not import research, not even in a function.
+    (Scoped to these two modules: gridlab/backtest/sweep.py imports research.distributed
+    lazily for dask, reported separately.)"""
+    import ast
+
+    import gridlab.backtest
+
+    root = Path(gridlab.backtest.__file__).parent
+    bad = []
+    for path in (root / "model_error.py", root / "commands.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}: {n}" for n in names if n.startswith("gridlab.research")]
+    assert not bad
