@@ -70,9 +70,9 @@ def register(app: typer.Typer) -> None:
         missing = [f"--{n}" for n, v in (("symbol", symbol), ("start", start), ("end", end))
                    if not v]
         if missing:
-            raise typer.BadParameter(f"a backtest report needs {', '.join(missing)} "
-                                     "(or --live RUNNER for a live audit report)",
-                                     param_hint=missing[0])
+            raise typer.BadParameter(
+                f"Missing option '{missing[0]}': a backtest report needs --symbol, --start and "
+                "--end (or --live RUNNER for a live audit report)")
         assert symbol and start and end
         from gridlab.research.report import run_report
 
