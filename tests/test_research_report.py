@@ -62,6 +62,31 @@ def test_run_report_writes_offline_html(tiny_db: Path, tmp_path: Path) -> None:
     # the price chart carries the grid levels and the recenter marks of the run
     assert '"name":"grid levels"' in html and '"name":"recenters"' in html
     assert re.search(r'"name":"recenters","text":\["initial"', html)
+    assert "This run replays trades" in html and "has no model error" in html
+
+
+def test_kline_report_shows_the_model_error(tiny_db: Path, tmp_path: Path) -> None:
+    from gridlab.backtest.data import load_market
+    from gridlab.backtest.engine import backtest
+    from gridlab.backtest.model_error import kline_model_error
+    from gridlab.store.core import Store
+
+    html = run_report("BTCUSDT", START, END, profile="Normal", db_path=tiny_db, source="1",
+                      out_dir=tmp_path).read_text()
+    assert not external_scripts(html)
+    with Store.open(tiny_db, read_only=True) as store:
+        run = backtest(load_market(store, "BTCUSDT", "linear", "1", START, END), None,
+                       "Normal", record=False)
+        err = kline_model_error(store, run)
+    assert err is not None
+    t = err.table.set_index("metric")
+    assert "Model error (kline run vs trade replay)" in html
+    assert "difference (% of trades)" in html
+    fills = (f"<th>Limit-order fills</th>\\s*<td>{int(t.loc['n_limit_fills', 'klines']):,}</td>"
+             f"\\s*<td>{int(t.loc['n_limit_fills', 'trades']):,}</td>")
+    assert re.search(fills, html), fills
+    assert re.search(rf"<th>PnL</th>\s*<td>{t.loc['pnl', 'klines']:,.2f}</td>\s*"
+                     rf"<td>{t.loc['pnl', 'trades']:,.2f}</td>", html)
 
 
 def test_report_cli_params_and_fill_model(tiny_db: Path, tmp_path: Path) -> None:

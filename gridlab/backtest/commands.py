@@ -54,10 +54,14 @@ def register(app: typer.Typer) -> None:
         portfolio: Path | None = typer.Option(
             None, "--portfolio", help="config.yaml with a portfolio section: backtest its "
                                       "symbols together from one account (instead of --config)"),
+        model_error: bool = typer.Option(
+            True, "--model-error/--no-model-error",
+            help="kline runs: compare with the trade replay of the span when trades are stored"),
+        as_json: bool = JSON_OPTION,
     ) -> None:
         """Backtest one parameter set; prints the metrics and the run_id."""
         from gridlab.backtest.data import load_market
-        from gridlab.backtest.engine import backtest
+        from gridlab.backtest.model_error import backtest_with_model_error, payload_lines
 
         if portfolio is not None:
             for name, given in (("--config", config), ("--symbol", symbol),
@@ -80,15 +84,19 @@ def register(app: typer.Typer) -> None:
             data = load_market(store, sym, cat, src, start, end,
                                max_gap_ms=cfg.backtest.max_gap_ms)
             # metrics only (no fill/equity tables) when nothing keeps them: faster
-            res = backtest(data, cfg, profile, store=store if save else None,
-                           record=save or fills_csv is not None, **overrides)
+            res, error = backtest_with_model_error(store, data, cfg, profile, save=save,
+                                                   record=save or fills_csv is not None,
+                                                   model_error=model_error, **overrides)
         from gridlab.fmt import metric_lines
 
-        typer.echo(data.describe())
+        typer.echo(data.describe(), err=as_json)
         for w in res.warnings:
             typer.echo(f"warning: {w}", err=True)
-        for line in metric_lines(res.metrics, explain=explain):
-            typer.echo(line)
+        if as_json:
+            _echo_json(res, error)
+        else:
+            for line in metric_lines(res.metrics, explain=explain) + payload_lines(error):
+                typer.echo(line)
         if fills_csv is not None and res.fills is not None:
             from gridlab.fmt import side_name, utc_iso
 
@@ -98,8 +106,9 @@ def register(app: typer.Typer) -> None:
             if "ts" in out:
                 out.insert(1, "time", [utc_iso(v) for v in out["ts"]])
             out.to_csv(fills_csv, index=False)
-            typer.echo(f"fills: {fills_csv}")
-        typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
+            typer.echo(f"fills: {fills_csv}", err=as_json)
+        typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)",
+                   err=as_json)
 
     @app.command("sweep")
     def sweep_cmd(
@@ -284,6 +293,17 @@ def _backtest_portfolio(path: Path, profile: str | None, source: str | None, sta
     for line in account_lines(res.total, explain):
         typer.echo(line)
     typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
+def _echo_json(res: Any, model_error: dict[str, Any] | None) -> None:
+    """`backtest --json`: metrics (NaN as null), run_id, data, warnings and the model error."""
+    import json
+    import math
+
+    def num(v: Any) -> Any:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    typer.echo(json.dumps({"run_id": res.run_id, "data": res.data, "warnings": res.warnings,
+                           "metrics": {k: num(v) for k, v in res.metrics.items()},
+                           "model_error": model_error}, indent=1, default=str))
 
 
 def _short_window_warning(table: Any) -> None:

@@ -59,6 +59,10 @@ def show_run(store: Any, run: dict[str, Any], fills: int, fmt: str, explain: boo
     typer.echo("metrics:")
     for line in metric_lines(run["metrics"], explain=explain):
         typer.echo("  " + line)
+    from gridlab.backtest.model_error import MODEL_ERROR_KEY, payload_lines
+
+    for line in payload_lines(params.get(MODEL_ERROR_KEY)):  # stored with kline runs
+        typer.echo(line)
     if f is not None:
         typer.echo(f"fills (first {min(fills, len(f))} of {len(f):,}):")
         emit_records(f.head(fills), "table", empty="no fills")

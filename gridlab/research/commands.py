@@ -33,9 +33,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report_cmd(
-        symbol: str = typer.Option(..., help="symbol, e.g. BTCUSDT"),
-        start: str = typer.Option(..., help="start (ISO date/time UTC or epoch ms)"),
-        end: str = typer.Option(..., help="end, exclusive"),
+        symbol: str | None = typer.Option(None, help="symbol, e.g. BTCUSDT"),
+        start: str | None = typer.Option(None, help="start (ISO date/time UTC or epoch ms)"),
+        end: str | None = typer.Option(None, help="end, exclusive"),
         profile: str = typer.Option("Normal", help="strategy profile"),
         params: str = typer.Option("", help="parameter-set JSON or .json file"),
         fill_model: str = typer.Option("", help="fill model: cross, touch or queue"),
@@ -45,8 +45,35 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("reports"), help="output folder"),
         source: str | None = _SOURCE_OPT,
         progress: bool = _PROGRESS_OPT,
+        live: str | None = typer.Option(
+            None, "--live", metavar="RUNNER",
+            help="live audit report of this runner instead (notebooks/06_live_audit.ipynb): "
+                 "its newest stored audit, else one run now"),
+        mirror: Path | None = typer.Option(
+            None, help="--live: the runner's Parquet mirror (default <live.data_dir>/RUNNER)"),
+        latency_ms: int = typer.Option(0, min=0, help="--live: latency of an audit run now"),
     ) -> None:
-        """Backtest report: runs notebooks/03_report.ipynb, writes HTML (offline) + .ipynb."""
+        """Backtest report: runs notebooks/03_report.ipynb, writes HTML (offline) + .ipynb.
+
+        With --live RUNNER: the live audit report of that runner (its fills against the
+        backtest of its tape), from notebooks/06_live_audit.ipynb.
+        """
+        if live:
+            from gridlab.research.live_report import run_live_report
+
+            html = run_live_report(live, db_path=_db_and_config(db, config), config=config,
+                                   mirror=mirror, fill_model=fill_model or "cross",
+                                   latency_ms=latency_ms, out_dir=out, progress=progress)
+            typer.echo(f"report: {html}")
+            typer.echo(f"notebook: {html.with_suffix('.ipynb')}")
+            return
+        missing = [f"--{n}" for n, v in (("symbol", symbol), ("start", start), ("end", end))
+                   if not v]
+        if missing:
+            raise typer.BadParameter(
+                f"Missing option '{missing[0]}': a backtest report needs --symbol, --start and "
+                "--end (or --live RUNNER for a live audit report)")
+        assert symbol and start and end
         from gridlab.research.report import run_report
 
         html = run_report(symbol, start, end, profile=profile or None, params=params or None,

@@ -7,14 +7,20 @@ the ones the runner stored with its state (`profile.params`: grid, recenter, ris
 over the runner's config, with the instrument filters and the fee rates the runner traded
 with (`market` in its state); the fill model and latency are the caller's choice. The replay
 starts flat at the first tape trade, as a runner started on an empty account does.
+
+`audit_runner` audits every grid of a runner from its Parquet mirror and stores the audits
+in the research store (what `gridlab live audit` and `gridlab report --live` run);
+`runner_grids` finds the grids in the mirror itself, for callers without the runner's config.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import duckdb
 import numpy as np
@@ -25,11 +31,37 @@ from gridlab.config import GridlabConfig
 from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
 from gridlab.errors import DataError
 from gridlab.research.audit import AuditResult, match_fills, pnl_attribution
-from gridlab.store.live_audit import live_fills_span, live_funding, read_live_state
+from gridlab.store.core import MEMORY, Store
+from gridlab.store.live import open_live_views
+from gridlab.store.live_audit import (
+    live_fills_span,
+    live_funding,
+    read_live_state,
+    read_live_states,
+    save_audit,
+    tape_symbols,
+)
 from gridlab.store.live_tape import load_tape, tape_gaps
 from gridlab.strategy.enums import Filters
 
-__all__ = ["LiveAudit", "audit_live", "params_hash"]
+__all__ = ["CAUSES", "CAUSE_NAMES", "AuditGrid", "LiveAudit", "audit_live", "audit_runner",
+           "mirror_dir", "params_hash", "runner_grids", "store_filters"]
+
+CAUSES = ("missed", "extra", "matched", "fees", "funding", "gap")
+"""The parts of the PnL difference live - backtest (gridlab.research.audit.pnl_attribution)."""
+CAUSE_NAMES = {"missed": "missed fills (backtest filled, live did not)",
+               "extra": "extra fills (live filled, backtest did not)",
+               "matched": "latency: price/timing of matched fills",
+               "fees": "fees", "funding": "funding", "gap": "fills in tape gaps"}
+"""What each cause is called in the terminal and the report."""
+
+
+class AuditGrid(NamedTuple):
+    """One grid of a runner to audit: its symbol, category and live_state key."""
+
+    symbol: str
+    category: str
+    state_key: str
 
 
 def params_hash(params: dict[str, Any]) -> str:
@@ -110,3 +142,72 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
                           sim_funding=float(run.metrics["funding"]))
     return LiveAudit(runner, symbol, t0, t1, fill_model, int(latency_ms), params, len(tape),
                      gaps, result, pnl, list(run.warnings))
+
+
+def mirror_dir(config: GridlabConfig, runner: str) -> Path:
+    """The Parquet mirror of runner `runner`: `<live.data_dir>/<runner>`."""
+    return Path(config.live.data_dir) / runner
+
+
+def runner_grids(con: duckdb.DuckDBPyConnection) -> list[AuditGrid]:
+    """The grids a runner's store holds, found in the store itself: each live_state value with
+    a `profile` and a `market` is the state of one grid; its symbol is the key's last part
+    when that is one of the tape's symbols (a portfolio grid), else the tape's only symbol."""
+    symbols = tape_symbols(con)
+    out = []
+    for key, value in read_live_states(con).items():
+        if not isinstance(value, dict) or "profile" not in value or "market" not in value:
+            continue
+        tail = key.rsplit("/", 1)[-1]
+        symbol = tail if tail in symbols else (symbols[0] if len(symbols) == 1 else None)
+        if symbol is None:
+            continue
+        out.append(AuditGrid(symbol, str(value["market"].get("category", "linear")), key))
+    return out
+
+
+def store_filters(db_path: str | Path, symbol: str, category: str) -> Filters:
+    """Instrument filters from the research store (else the shipped snapshot), for a runner
+    state that stored none (written before the runner kept them)."""
+    from gridlab.data.instruments import instrument_filters
+    from gridlab.strategy.params import make_filters
+
+    path = Path(db_path)
+    with Store.open(path if path.exists() else MEMORY, read_only=path.exists()) as store:
+        row = instrument_filters(store, symbol, category).row
+    return make_filters(float(row["tick_size"]), float(row["qty_step"]), float(row["min_qty"]),
+                        float(row["min_notional"]), float(row["max_qty"]))
+
+
+def audit_runner(config: GridlabConfig, mirror: str | Path, runner: str,
+                 grids: Sequence[AuditGrid] | None = None, *, start_ms: int | None = None,
+                 end_ms: int | None = None, fill_model: str = "cross", latency_ms: int = 0,
+                 tol_ms: int = 5_000, save: bool = True, db_path: str | Path | None = None
+                 ) -> list[tuple[LiveAudit, int | None]]:
+    """Audit each of `grids` (default: `runner_grids` of the mirror) of `runner` from its
+    Parquet mirror; with `save` store each audit in the research store (`db_path`, default
+    the config's data.db_path). Returns (audit, stored audit id or None) per grid."""
+    db = Path(db_path if db_path is not None else config.data.db_path)
+    con = open_live_views(mirror)
+    out: list[tuple[LiveAudit, int | None]] = []
+    try:
+        found = list(grids) if grids is not None else runner_grids(con)
+        if not found:
+            raise DataError(f"the live mirror {mirror} holds no grid state with a tape",
+                            "audit a runner that has traded with live.ws on")
+        for g in found:
+            state = read_live_state(con, g.state_key) or {}
+            filters = (None if (state.get("market") or {}).get("filters")
+                       else store_filters(db, g.symbol, g.category))
+            audit = audit_live(con, config, runner=runner, symbol=g.symbol,
+                               state_key=g.state_key, category=g.category, filters=filters,
+                               start_ms=start_ms, end_ms=end_ms, fill_model=fill_model,
+                               latency_ms=latency_ms, tol_ms=tol_ms)
+            aid = None
+            if save:
+                with Store.open(db, wait_s=5.0) as store:
+                    aid = save_audit(store, audit.summary(), audit.result.fills)
+            out.append((audit, aid))
+    finally:
+        con.close()
+    return out

@@ -29,6 +29,8 @@ __all__ = [
     "external_scripts",
     "grid_summary",
     "metrics_table",
+    "model_error_parts",
+    "model_error_table",
     "notebooks_dir",
     "params_table",
     "pick_kernel",
@@ -271,6 +273,40 @@ def metrics_table(metrics: Mapping[str, Any], keys: list[str] | None = None) -> 
     rows = [(METRIC_LABELS.get(k, (k, "num"))[0],
              _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1])) for k in names]
     return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+
+
+def model_error_table(err: Any) -> Any:
+    """A ModelError (gridlab.backtest.model_error) with human metric names: kline run, trade
+    replay, difference (klines - trades) and the difference in percent of the trade replay."""
+    import pandas as pd
+
+    rows = []
+    for r in err.table.to_dict("records"):
+        label, kind = METRIC_LABELS.get(r["metric"], (r["metric"], "num"))
+        rows.append((label, _fmt(r["klines"], kind), _fmt(r["trades"], kind),
+                     _fmt(r["diff"], kind), _fmt(r["diff_pct"], "pct")))
+    return pd.DataFrame(rows, columns=["metric", "klines", "trades", "difference",
+                                       "difference (% of trades)"]).set_index("metric")
+
+
+def model_error_parts(db_path: str | Path, res: Any) -> list[Any]:
+    """What the report shows on the model error of run `res`: for a kline run with stored
+    trades over its span, a line and `model_error_table` (the trade replay runs here); else
+    one line saying why there is none. IPython objects, for `display(*parts)`."""
+    from IPython.display import Markdown
+
+    from gridlab.backtest.model_error import is_kline_run, kline_model_error, no_trades_line
+    from gridlab.store.core import Store
+
+    if not is_kline_run(res):
+        return [Markdown("This run replays trades: it is the reference a kline run is "
+                         "measured against, so it has no model error.")]
+    with Store.open(db_path, read_only=True) as store:
+        err = kline_model_error(store, res)
+    if err is None:
+        return [Markdown(no_trades_line(res))]
+    return [Markdown(f"The same parameters replayed on the stored trades of the same span: "
+                     f"{err.summary().replace('%', ' %')}."), model_error_table(err)]
 
 
 def _model_of(annotation: Any) -> Any:

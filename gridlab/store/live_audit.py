@@ -18,7 +18,9 @@ __all__ = [
     "live_fills_span",
     "live_funding",
     "read_live_state",
+    "read_live_states",
     "save_audit",
+    "tape_symbols",
 ]
 
 
@@ -29,6 +31,20 @@ def read_live_state(con: duckdb.DuckDBPyConnection, key: str) -> dict[str, Any] 
         return None
     value = row[0]
     return json.loads(value) if isinstance(value, str) else value
+
+
+def read_live_states(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Every key of the runner's live_state with its decoded JSON value."""
+    return {k: json.loads(v) if isinstance(v, str) else v
+            for k, v in con.execute(load_sql("live_state_all")).fetchall()}
+
+
+def tape_symbols(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The symbols the runner's tape holds (none when it has no tape)."""
+    try:
+        return [r[0] for r in con.execute(load_sql("live_tape_symbols")).fetchall()]
+    except duckdb.CatalogException:  # a mirror without a tape yet
+        return []
 
 
 def live_fills_span(con: duckdb.DuckDBPyConnection, symbol: str, start_ms: int,

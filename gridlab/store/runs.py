@@ -71,7 +71,8 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, default=_json_default, allow_nan=True)
 
 
-def save_run(store: Store, result: Any, *, code: dict[str, str]) -> str:
+def save_run(store: Store, result: Any, *, code: dict[str, str],
+             extra: dict[str, Any] | None = None) -> str:
     """Store one run (header, fills, equity, grid builds and levels); returns its run_id.
 
     `result`: a `BacktestResult` (its metrics, data, params, warnings, elapsed_s, fills,
@@ -88,7 +89,8 @@ def save_run(store: Store, result: Any, *, code: dict[str, str]) -> str:
         "source": d["source"], "start_ms": int(d["start_ms"]), "end_ms": int(d["end_ms"]),
         "n_events": int(d["n_events"]), "fill_model": str(bt.get("fill_model", "")),
         "latency_ms": int(bt.get("latency_ms", 0)),
-        "params": _dumps({"config": result.params, "data": d}), "metrics": _dumps(m),
+        "params": _dumps({**(extra or {}), "config": result.params, "data": d}),
+        "metrics": _dumps(m),
         "warnings": "\n".join(result.warnings),
         "total_return": float(m["total_return"]), "max_drawdown": float(m["max_drawdown"]),
         "sharpe": float(m["sharpe"]), "n_round_trips": int(m["n_round_trips"]),
