@@ -76,6 +76,10 @@ def side_name(code: Any) -> str:
 # as %), ratio, money (quote currency), int, hours, days, qty.
 METRICS: dict[str, tuple[str, str, str]] = {
     "total_return": ("Total return", "pct", ""),
+    "return_on_budget": ("Return on grid budget", "pct",
+                         "PnL / the grid's budget (trading.capital), as a Bybit grid bot shows"),
+    "return_on_account": ("Return on account", "pct",
+                          "PnL / the account equity at the start (backtest.account_equity)"),
     "annualized_return": ("Annualized return (CAGR)", "pct",
                           "total return compounded to a 365-day year"),
     "avg_daily_return": ("Average daily return", "pct", ""),

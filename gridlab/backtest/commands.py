@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(data.describe())
         for w in res.warnings:
             typer.echo(f"warning: {w}", err=True)
+        bt = res.params["backtest"]
+        typer.echo(f"grid budget {res.params['trading']['capital']:,.2f} (trading.capital) "
+                   f"in an account of {bt['account_equity']:,.2f} (backtest.account_equity)")
         for line in metric_lines(res.metrics, explain=explain):
             typer.echo(line)
         if fills_csv is not None and res.fills is not None:
