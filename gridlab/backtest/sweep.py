@@ -203,7 +203,7 @@ def _run_local(arrays: MarketArrays, plan: SweepPlan, m: int, n_jobs: int | None
     summaries, dailies = [], []
     bar = None
     if progress:
-        from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in Jupyter
+        from tqdm.auto import tqdm  # a widget in Jupyter (ipywidgets), text elsewhere
 
         bar = tqdm(total=m, desc="sweep", unit="set")
     try:
