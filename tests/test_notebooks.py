@@ -95,3 +95,6 @@ def _check_promoted(db: Path, nb: Any) -> None:
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
                      for o in c.get("outputs", []) if o.get("output_type") == "stream")
     assert f"promoted Tuned v{promo.version}" in text
+    widgets = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert widgets, "the sweep / walk-forward progress bars render as ipywidgets (tqdm.auto)"
