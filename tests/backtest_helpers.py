@@ -56,7 +56,7 @@ def params(*, n_buy=4, n_sell=4, spacing=0.003, spacing_mode=0, profit_target=0.
     ep = EngineParams(float(capital), bool(spot), int(fill_model), int(latency),
                       float(queue_ahead), float(queue_mult), float(maker), float(taker),
                       float(slippage), bool(post_only), int(check_ms), int(equity_ms),
-                      bool(record), float(capital if account is None else account))
+                      bool(record), 0.0 if account is None else float(account))
     return gp, f, rp, rk, ep
 
 

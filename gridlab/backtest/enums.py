@@ -208,5 +208,6 @@ class EngineParams(NamedTuple):
     check_ms: int       # interval of stop / kill switch / recenter checks
     equity_ms: int      # equity curve resolution
     record: bool        # write fills and equity points (single runs) or only the summary
-    account: float      # equity of the account the grid trades in (>= capital): the equity
-    #                     curve, daily closes, drawdown and summary equity start from it
+    account: float = 0.0  # equity of the account the grid trades in (>= capital; 0 = capital):
+    #                       the equity curve, daily closes, drawdown and summary equity start
+    #                       from it

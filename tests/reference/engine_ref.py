@@ -514,12 +514,14 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     (multiples of check_ms): stops and kill switch, else recenter and slot orders; 4. funding
     at funding times <= t, drawdown, equity sampling (multiples of equity_ms, and the last
     event). Reported equity (curve, daily closes, drawdown, final) is the account's:
-    `engine.account` + the grid's PnL; the grid's sizing and risk checks use `engine.capital`."""
+    `engine.account` (0 = `engine.capital`) + the grid's PnL; the grid's sizing and risk checks
+    use `engine.capital`."""
     ts = [int(x) for x in market["ts"]]
     price = [float(x) for x in market["price"]]
     size = [float(x) for x in market["size"]]
+    acct = cfg["engine"]["account"]  # 0 = the grid's capital
     g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"],
-             account=cfg["engine"]["account"])
+             account=acct if acct > 0.0 else None)
     ep, res = g.ep, g.res
     next_check = -1
     day0 = ts[0] // DAY_MS
