@@ -75,7 +75,11 @@ def side_name(code: Any) -> str:
 # metric -> (human name, unit, explanation for the obscure ones). Units: pct (a fraction shown
 # as %), ratio, money (quote currency), int, hours, days, qty.
 METRICS: dict[str, tuple[str, str, str]] = {
-    "total_return": ("Total return", "pct", ""),
+    "total_return": ("Total return", "pct", "on the account equity at the start"),
+    "return_on_budget": ("Return on grid budget", "pct",
+                         "PnL / the grid's budget (trading.capital), as a Bybit grid bot shows"),
+    "return_on_account": ("Return on account", "pct",
+                          "PnL / the account equity at the start (backtest.account_equity)"),
     "annualized_return": ("Annualized return (CAGR)", "pct",
                           "total return compounded to a 365-day year"),
     "avg_daily_return": ("Average daily return", "pct", ""),
@@ -83,7 +87,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "sortino": ("Sortino ratio (annualized)", "ratio",
                 "like Sharpe, only losing days count as risk"),
     "calmar": ("Calmar ratio", "ratio", "annualized return / max drawdown"),
-    "max_drawdown": ("Max drawdown", "pct", "largest fall of equity from a running peak"),
+    "max_drawdown": ("Max drawdown", "pct",
+                     "largest fall of the account's equity from a running peak"),
     "max_dd_duration_h": ("Longest drawdown", "hours", "from a peak to the next new peak"),
     "final_equity": ("Final equity", "money", ""),
     "pnl": ("Profit and loss", "money", ""),

@@ -9,9 +9,10 @@ Usage::
             ...
             bar.update(1)
 
-The bar is tqdm's text bar on stderr (as `gridlab sweep` draws it), so stdout stays clean for
-`--json`/`--csv` output. With `enabled=False` (or `total == 0`) the same object is returned
-but draws nothing, so callers never branch on whether a bar exists.
+The bar is `tqdm.auto`'s: in a terminal a text bar on stderr (as `gridlab sweep` draws it), so
+stdout stays clean for `--json`/`--csv` output; in Jupyter an ipywidgets bar. With
+`enabled=False` (or `total == 0`) the same object is returned but draws nothing, so callers
+never branch on whether a bar exists.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def progress_bar(total: float | None, desc: str, unit: str = "it", enabled: bool
     """A `Progress` over `total` units labelled `desc`, closed on exit (also on error)."""
     bar = None
     if enabled and total != 0:
-        from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in Jupyter
+        from tqdm.auto import tqdm  # a widget in Jupyter (ipywidgets), text elsewhere
 
         bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=leave,
                    dynamic_ncols=True)

@@ -44,7 +44,7 @@ def params(*, n_buy=4, n_sell=4, spacing=0.003, spacing_mode=0, profit_target=0.
            exposure=1.0, max_position=0.0, kill=0.0, flatten=True, sl=0.0, tp=0.0,
            capital=1000.0, spot=False, fill_model=0, latency=0, queue_ahead=0.5, queue_mult=1.0,
            maker=0.0002, taker=0.00055, slippage=0.0005, post_only=True, check_ms=60_000,
-           equity_ms=600_000, record=True, leverage=1.0):
+           equity_ms=600_000, record=True, leverage=1.0, account=None):
     gp = GridParams(int(n_buy), int(n_sell), float(spacing), int(spacing_mode), float(lower),
                     float(upper), float(profit_target), int(qty_mode), int(mode), float(leverage),
                     int(atr_mode), 5, 1.0, 0.001, 0.02, 60_000)
@@ -56,7 +56,7 @@ def params(*, n_buy=4, n_sell=4, spacing=0.003, spacing_mode=0, profit_target=0.
     ep = EngineParams(float(capital), bool(spot), int(fill_model), int(latency),
                       float(queue_ahead), float(queue_mult), float(maker), float(taker),
                       float(slippage), bool(post_only), int(check_ms), int(equity_ms),
-                      bool(record))
+                      bool(record), 0.0 if account is None else float(account))
     return gp, f, rp, rk, ep
 
 

@@ -60,9 +60,11 @@ def _mirror(tmp_path: Path, symbols: tuple[str, ...]) -> tuple[LiveStore, Path]:
 def test_notebook_runs_on_a_mirror(tmp_path: Path, symbols: tuple[str, ...],
                                    symbol: str) -> None:
     ls, mirror = _mirror(tmp_path, symbols)
+    research = _research_with_audit(tmp_path / "research.duckdb")
     try:
         out = execute_notebook(notebooks_dir() / NB, tmp_path / "out.ipynb",
-                               {"mirror_dir": str(mirror), "symbol": symbol}, timeout=300)
+                               {"mirror_dir": str(mirror), "symbol": symbol,
+                                "db_path": str(research), "runner": "x"}, timeout=300)
     finally:
         ls.close()
     nb = nbformat.read(out, as_version=4)
@@ -75,3 +77,31 @@ def test_notebook_runs_on_a_mirror(tmp_path: Path, symbols: tuple[str, ...],
     assert shown == ({symbol} if symbol else set(symbols))
     if len(symbols) > 1 and not symbol:
         assert "TOTAL" in text
+    # the stored live audit (of BTCUSDT): shown unless another symbol is chosen
+    shows_audit = symbol in ("", "BTCUSDT")
+    assert ("PnL live - backtest" in text) == shows_audit
+    assert ("missed" in text) == shows_audit  # its unmatched fill rows
+
+
+def _research_with_audit(path: Path) -> Path:
+    """A research store holding one live audit of runner `x`, BTCUSDT: two fills matched, one
+    missed (made by the audit's own matching)."""
+    import pandas as pd
+
+    from gridlab.research.audit import match_fills, pnl_attribution
+    from gridlab.research.live_audit import LiveAudit
+    from gridlab.store.core import Store
+    from gridlab.store.live_audit import save_audit
+
+    t0 = 1_700_000_000_000
+    cols = ["ts", "side", "price", "qty", "fee"]
+    sim = pd.DataFrame([(t0, 1, 100.0, 0.1, 0.002), (t0 + 9_000, -1, 101.0, 0.1, 0.002),
+                        (t0 + 60_000, 1, 99.0, 0.1, 0.002)], columns=cols)
+    live = sim.iloc[:2].assign(ts=sim["ts"].iloc[:2] + 20)
+    res = match_fills(sim, live)
+    audit = LiveAudit("x", "BTCUSDT", t0, t0 + 70_000, "cross", 0, {"grid": {}}, 50, [], res,
+                      pnl_attribution(res, 100.0))
+    assert res.counts["matched"] == 2 and res.counts["missed"] == 1
+    with Store.open(path) as store:
+        save_audit(store, audit.summary(), res.fills)
+    return path

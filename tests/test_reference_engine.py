@@ -102,6 +102,7 @@ case = st.fixed_dictionaries({
     "queue_ahead": st.sampled_from([0.0, 0.7]),
     "check_ms": st.sampled_from([30_000, 60_000]),
     "funding": st.booleans(),
+    "account_x": st.sampled_from([1.0, 1.0, 4.0]),  # account equity / grid budget
 })
 
 
@@ -114,7 +115,8 @@ def build(c: dict, *, mode: int, spot: bool, fill_model: int, triggers=TRIGGERS,
                qty_mode=c["qty_mode"], mode=mode, atr_mode=c["atr_mode"],
                exposure=c["exposure"], spot=spot, fill_model=fill_model,
                latency=c["latency"], post_only=c["post_only"], queue_ahead=c["queue_ahead"],
-               check_ms=c["check_ms"], equity_ms=300_000)
+               check_ms=c["check_ms"], equity_ms=300_000,
+               account=1000.0 * c.get("account_x", 1.0))
     return ts, price, size, fts, frate, with_triggers(p, triggers, **risk)
 
 

@@ -95,6 +95,9 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _echo_json(res, error)
         else:
+            bt = res.params["backtest"]
+            typer.echo(f"grid budget {res.params['trading']['capital']:,.2f} (trading.capital) "
+                       f"in an account of {bt['account_equity']:,.2f} (backtest.account_equity)")
             for line in metric_lines(res.metrics, explain=explain) + payload_lines(error):
                 typer.echo(line)
         if fills_csv is not None and res.fills is not None:

@@ -19,7 +19,7 @@ from gridlab.backtest.enums import (
     FillKind,
     Sum,
 )
-from gridlab.backtest.metrics import annualization_warning, metrics_table
+from gridlab.backtest.metrics import annualization_warning, budget_returns, metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.results import BacktestResult
 from gridlab.backtest.state_nb import check_capacity
@@ -99,6 +99,9 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
     (default: the config's); `overrides`: config paths or unique suffixes, e.g.
     `spacing=0.002, n_buy=8, fill_model='touch', latency_ms=200, capital=5000`.
+    `capital` (trading.capital) is the grid budget that sizes the orders; `account_equity`
+    (backtest.account_equity, default the budget) is where the equity curve starts; the metrics
+    carry `return_on_budget` and `return_on_account` (see gridlab.backtest.metrics).
     `record=False` skips the fills/equity/recenters/levels tables (metrics only). With `store`
     the run is saved (tables backtest_runs/fills/equity/recenters/levels) and `run_id` is set.
     """
@@ -111,10 +114,14 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     check_grid(rp, float(data.price[0]))
     out = run_arrays(data, rp, funding=cfg.backtest.funding)
     equity, daily, summary = out.equity, out.daily, out.summary
+    budget, account = rp.ep.capital, rp.ep.account
     metrics = {k: v[0].item() for k, v in
-               metrics_table(summary[None, :], daily[None, :], np.array([rp.ep.capital])).items()}
+               metrics_table(summary[None, :], daily[None, :], np.array([account])).items()}
+    metrics.update({k: v.item() for k, v in budget_returns(metrics["pnl"], budget,
+                                                           account).items()})
     metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
     eq_df = pd.DataFrame(equity)
+    eq_df["cash"] += account - budget  # the account's quote cash (the grid's cash + the rest)
     fills_df = rc_df = lv_df = None
     if record:
         fills_df = pd.DataFrame(out.fills)
@@ -143,6 +150,7 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     if short_window:
         warnings.append(short_window)
     params = cfg.model_dump(mode="json", exclude={"profiles", "data", "exchange"})
+    params["backtest"]["account_equity"] = account  # budget (trading.capital) and account
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
                          params=params, data=data_info(data), summary=summary,
                          warnings=warnings, elapsed_s=time.perf_counter() - t0,

@@ -65,7 +65,9 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
     """The event loop of `run_nb` over the allocated state (no reference counting: the calls
     into the step pass the state's arrays without atomic increments)."""
     n_ev = ts.shape[0]
-    capital = ep.capital
+    # reported equity = the account's (ep.account, 0 = the grid's) + the grid's PnL; the
+    # grid's sizing and risk use ep.capital
+    capital = ep.account if ep.account > 0.0 else ep.capital
     st = GS[0]
     first_ts = ts[0]
     acc = g.acc

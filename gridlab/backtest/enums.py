@@ -194,7 +194,8 @@ N_SUMMARY = len(SUMMARY_FIELDS)
 class EngineParams(NamedTuple):
     """Backtest assumptions of one run, as the kernels see them (build with every field)."""
 
-    capital: float      # initial equity (quote)
+    capital: float      # the grid's budget (quote): sizes the orders; the grid's own risk
+    #                     checks see capital + the grid's PnL
     spot: bool          # spot: no borrowing (spot_order_allowed_nb), no funding
     fill_model: int     # FillModel
     latency_ms: int     # order placement and cancel latency
@@ -207,3 +208,6 @@ class EngineParams(NamedTuple):
     check_ms: int       # interval of stop / kill switch / recenter checks
     equity_ms: int      # equity curve resolution
     record: bool        # write fills and equity points (single runs) or only the summary
+    account: float = 0.0  # equity of the account the grid trades in (>= capital; 0 = capital):
+    #                       the equity curve, daily closes, drawdown and summary equity start
+    #                       from it

@@ -3,7 +3,12 @@
 Single runs and sweeps both go through `metrics_table`, so a sweep row equals the single run
 with the same parameters. Definitions (returns are simple, risk-free rate 0, 365-day years):
 
-- total_return = final_equity / capital - 1; annualized_return = (1 + total)^(365 / days) - 1
+- equity starts from the account equity (`backtest.account_equity`, default the grid budget
+  `trading.capital`): final_equity, pnl, the daily returns, max_drawdown and total_return are the
+  account's; return_on_budget = pnl / budget (what a Bybit grid bot shows on its investment),
+  return_on_account = pnl / account equity (= total_return);
+- total_return = final_equity / capital - 1 (capital: the account equity at the start);
+  annualized_return = (1 + total)^(365 / days) - 1
   with days = (last event - first event) / 1 day (-1 if equity <= 0);
 - daily returns r_d from the UTC-day closing equity (the first against the initial capital);
   avg_daily_return = mean(r_d); sharpe = mean / std(ddof 1) * sqrt(365);
@@ -26,8 +31,8 @@ import numpy as np
 
 from gridlab.backtest.enums import SUMMARY_FIELDS, Sum
 
-__all__ = ["ANNUALIZED_METRICS", "METRIC_COLUMNS", "MIN_ANNUALIZED_DAYS", "RECENTER_COLUMNS",
-           "annualization_warning", "metrics_table"]
+__all__ = ["ANNUALIZED_METRICS", "BUDGET_METRICS", "METRIC_COLUMNS", "MIN_ANNUALIZED_DAYS",
+           "RECENTER_COLUMNS", "annualization_warning", "budget_returns", "metrics_table"]
 
 DAY_MS = 86_400_000
 # Annualized figures from fewer days than this are noise (a Sharpe of 91 from 3 days).
@@ -43,6 +48,19 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "stop_code", "n_recenters", *RECENTER_COLUMNS, "time_at_max_exposure", "position",
     "n_empty_builds", "days", "n_events",
 )
+
+
+BUDGET_METRICS = ("return_on_budget", "return_on_account")
+"""Returns on the grid budget and on the account (single runs and sweep tables; not stored
+as sweep_results columns)."""
+
+
+def budget_returns(pnl: np.ndarray | float, budget: np.ndarray | float,
+                   account: np.ndarray | float) -> dict[str, np.ndarray]:
+    """PnL as a fraction of the grid budget and of the account equity at the start."""
+    pnl = np.asarray(pnl, dtype=np.float64)
+    return {"return_on_budget": pnl / np.asarray(budget, dtype=np.float64),
+            "return_on_account": pnl / np.asarray(account, dtype=np.float64)}
 
 
 def annualization_warning(days: float) -> str | None:

@@ -170,6 +170,7 @@ def run_params(cfg: GridlabConfig, filters: Filters, category: str, *, trades: b
         check_ms=int(bt.check_interval_ms),
         equity_ms=int(bt.equity_ms),
         record=bool(record),
+        account=cfg.account_equity() if cfg.portfolio is None else float(cfg.trading.capital),
     )
     return RunParams(grid_params(cfg.grid, lev), filters, recenter_params(cfg.recenter),
                      risk_params(cfg.risk), ep)

@@ -106,7 +106,8 @@ def merge_streams_nb(ts, ev_off, out_sym, out_idx):
 @njit(cache=True)
 def _ep_row(r, record):
     return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
-                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), record)
+                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), record,
+                        r[13])
 
 
 @njit(cache=True)

@@ -14,10 +14,14 @@ import pandas as pd
 from gridlab.backtest.data import MarketData
 from gridlab.backtest.engine import data_info
 from gridlab.backtest.engine_nb import n_days_nb
-from gridlab.backtest.metrics import METRIC_COLUMNS, metrics_table
+from gridlab.backtest.enums import EngineParams
+from gridlab.backtest.metrics import METRIC_COLUMNS, budget_returns, metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, rows_of, run_chunk
 from gridlab.errors import ConfigError, DataError, StrategyError
+
+_BUDGET_COL = EngineParams._fields.index("capital")
+_ACCOUNT_COL = EngineParams._fields.index("account")
 
 __all__ = ["SweepPlan", "market_arrays", "param_combinations", "parse_number", "parse_param_grid",
            "plan_sweep", "sweep"]
@@ -166,12 +170,15 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
         summary, daily = run_chunks_on_dask(client, arrays, plan.rows, chunk_size or 64)
     else:
         summary, daily = _run_local(arrays, plan, m, n_jobs, chunk_size, progress)
-    met = metrics_table(summary, daily, plan.rows.engine[:, 0])
+    met = metrics_table(summary, daily, plan.rows.engine[:, _ACCOUNT_COL])
     table = pd.DataFrame({"set_id": np.arange(m)})
     for key in param_grid:
         table[key] = [c[key] for c in plan.combos]
     for col in METRIC_COLUMNS:
         table[col] = met[col]
+    for col, v in budget_returns(met["pnl"], plan.rows.engine[:, _BUDGET_COL],
+                                 plan.rows.engine[:, _ACCOUNT_COL]).items():
+        table[col] = v
     table["note"] = plan.notes
     table.attrs["elapsed_s"] = time.perf_counter() - t0
     if store is not None:
@@ -198,7 +205,7 @@ def _run_local(arrays: MarketArrays, plan: SweepPlan, m: int, n_jobs: int | None
     summaries, dailies = [], []
     bar = None
     if progress:
-        from tqdm import tqdm  # text bar: tqdm.auto needs ipywidgets in Jupyter
+        from tqdm.auto import tqdm  # a widget in Jupyter (ipywidgets), text elsewhere
 
         bar = tqdm(total=m, desc="sweep", unit="set")
     try:

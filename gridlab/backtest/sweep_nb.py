@@ -88,7 +88,8 @@ def risk_params_from_row_nb(r):
 @njit(cache=True)
 def engine_params_from_row_nb(r):
     return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
-                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), False)
+                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), False,
+                        r[13])
 
 
 @njit(cache=True)

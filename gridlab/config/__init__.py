@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from gridlab.config.backtest import BacktestConfig
 from gridlab.config.base import StrictModel, config_error_from
@@ -38,6 +38,34 @@ class GridlabConfig(StrictModel):
     profiles: dict[str, ProfileConfig] = Field(default_factory=dict)  # user profiles by name
     backtest: BacktestConfig = Field(default_factory=BacktestConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
+
+    @model_validator(mode="after")
+    def _account_covers_budget(self) -> GridlabConfig:
+        acct = self.backtest.account_equity
+        if acct is None:
+            return self
+        if self.portfolio is not None:
+            if acct != self.portfolio.capital:
+                raise ValueError(
+                    f"backtest.account_equity ({acct:g}) cannot differ from portfolio.capital "
+                    f"({self.portfolio.capital:g}): a portfolio's account is portfolio.capital "
+                    "and each grid's budget is its allocation x it; leave account_equity unset")
+            return self
+        if acct < self.trading.capital:
+            raise ValueError(
+                f"backtest.account_equity ({acct:g}) must be >= the grid budget "
+                f"trading.capital ({self.trading.capital:g}): a grid cannot invest more than "
+                "the account holds")
+        return self
+
+    def grid_budget(self) -> float:
+        """What sizes the grid(s): trading.capital, or portfolio.capital for a portfolio."""
+        return float(self.portfolio.capital if self.portfolio else self.trading.capital)
+
+    def account_equity(self) -> float:
+        """The account equity a backtest starts from: backtest.account_equity, else the budget."""
+        acct = self.backtest.account_equity
+        return self.grid_budget() if acct is None else float(acct)
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> GridlabConfig:

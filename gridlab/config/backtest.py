@@ -1,4 +1,10 @@
-"""Config section `backtest`: fill model, costs, latency, sampling. Owned by gridlab.backtest.
+"""Config section `backtest`: fill model, costs, latency, sampling, account equity. Owned by
+gridlab.backtest.
+
+Grid budget vs account (as on Bybit's grid bots): `trading.capital` is the grid's budget (its
+investment: it sizes the orders, and the grid's own risk limits are on budget + the grid's PnL);
+`account_equity` is the equity of the account the grid trades in, where a backtest's equity
+curve, drawdown and total return start. Checked against the budget in `gridlab.config`.
 
 Fees default to Bybit VIP 0 for the category (linear maker 0.02 % / taker 0.055 %, spot 0.1 %
 / 0.1 %); read your own with /v5/account/fee-rate and set them here.
@@ -48,6 +54,9 @@ class BacktestConfig(StrictModel):
     max_gap_ms: int = Field(3_600_000, ge=1_000,
                             description="trades: a pause longer than this is reported as a gap")
     save: bool = Field(True, description="store runs in the DuckDB store (CLI)")
+    account_equity: float | None = Field(
+        None, gt=0, description="equity of the account the grid trades in, >= the grid budget "
+        "(trading.capital); None = the budget. Backtests only: live reads it from the exchange")
 
     @model_validator(mode="after")
     def _latency_below_check(self) -> BacktestConfig:

@@ -128,7 +128,12 @@ class Account:
         self.cash -= fee
 
     def equity(self, mark: float) -> float:
-        return (self.capital + self.realized - self.fees - self.funding
+        """The grid's equity: its capital (budget) + its PnL; what its risk checks see."""
+        return self.equity_on(self.capital, mark)
+
+    def equity_on(self, initial: float, mark: float) -> float:
+        """`initial` + the grid's PnL at `mark` (the account's equity for initial = account)."""
+        return (initial + self.realized - self.fees - self.funding
                 + self.pos * (mark - self.avg))
 
 
@@ -149,7 +154,10 @@ def _ns(cfg: dict) -> SimpleNamespace:
 class Grid:
     """One grid's state and its per-event rules (steps 1-3 of the event order)."""
 
-    def __init__(self, cfg: dict, first_ts: int, mark0: float, fund_ts=(), fund_rate=()) -> None:
+    def __init__(self, cfg: dict, first_ts: int, mark0: float, fund_ts=(), fund_rate=(),
+                 account: float | None = None) -> None:
+        """`account`: the equity the reported equity (curve, drawdown, summary) starts from;
+        None = the grid's capital (a portfolio's grids)."""
         self.gp, self.f = _ns(cfg["grid"]), _ns(cfg["filters"])
         self.rp, self.rk, self.ep = _ns(cfg["recenter"]), _ns(cfg["risk"]), _ns(cfg["engine"])
         gp, f, rp, ep = self.gp, self.f, self.rp, self.ep
@@ -176,7 +184,8 @@ class Grid:
         self.fund_ts = [int(x) for x in fund_ts]
         self.fund_rate = [float(x) for x in fund_rate]
         self.fi = 0
-        self.peak, self.peak_ts, self.max_dd, self.max_dur = ep.capital, first_ts, 0.0, 0
+        self.account = ep.capital if account is None else account
+        self.peak, self.peak_ts, self.max_dd, self.max_dur = self.account, first_ts, 0.0, 0
         self.next_eq = self.last_eq_ts = -1
 
     # ---- resting orders ------------------------------------------------------------------
@@ -422,7 +431,7 @@ class Grid:
         while self.fi < len(self.fund_ts) and self.fund_ts[self.fi] <= t:
             acc.fund(p, self.fund_rate[self.fi])
             self.fi += 1
-        e = acc.equity(p)
+        e = self.reported(p)
         if e >= self.peak:
             self.max_dur = max(self.max_dur, t - self.peak_ts)
             self.peak, self.peak_ts = e, t
@@ -437,7 +446,7 @@ class Grid:
     def finish(self, t: int, p: float, n_events: int, n_days: int) -> None:
         """End of run at the grid's last event: last equity point, summary."""
         if self.ep.record and self.last_eq_ts != t:
-            self.res.equity.append(equity_row(t, p, self.acc.equity(p), self.acc))
+            self.res.equity.append(equity_row(t, p, self.reported(p), self.acc))
         self.max_dur = max(self.max_dur, t - self.peak_ts)
         self.res.summary = self.summary(t, p, n_events, n_days)
 
@@ -457,11 +466,15 @@ class Grid:
                     and self.place(k, i, t, p, totals, account) < 0):
                 self.cnt["blocked"] += 1
 
+    def reported(self, p: float) -> float:
+        """Equity as the run reports it: the account's (account + the grid's PnL)."""
+        return self.acc.equity_on(self.account, p)
+
     def summary(self, t: int, p: float, n_events: int, n_days: int) -> dict[str, float]:
         acc = self.acc
         time_at_max = self.time_at_max + (t - self.at_max_since if self.at_max else 0)
         v = {
-            "final_equity": acc.equity(p), "realized": acc.realized,
+            "final_equity": self.reported(p), "realized": acc.realized,
             "unrealized": acc.pos * (p - acc.avg), "fees": acc.fees, "funding": acc.funding,
             "grid_profit": acc.grid, "position": acc.pos, "turnover": acc.turnover,
             "n_fills": len(self.res.fills), "n_limit_fills": self.cnt["limit"],
@@ -500,18 +513,22 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     Per event: closing equity of finished UTC days; 1. bars; 2. fills; 3. at a check time
     (multiples of check_ms): stops and kill switch, else recenter and slot orders; 4. funding
     at funding times <= t, drawdown, equity sampling (multiples of equity_ms, and the last
-    event)."""
+    event). Reported equity (curve, daily closes, drawdown, final) is the account's:
+    `engine.account` (0 = `engine.capital`) + the grid's PnL; the grid's sizing and risk checks
+    use `engine.capital`."""
     ts = [int(x) for x in market["ts"]]
     price = [float(x) for x in market["price"]]
     size = [float(x) for x in market["size"]]
-    g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"])
-    ep, acc, res = g.ep, g.acc, g.res
+    acct = cfg["engine"]["account"]  # 0 = the grid's capital
+    g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"],
+             account=acct if acct > 0.0 else None)
+    ep, res = g.ep, g.res
     next_check = -1
     day0 = ts[0] // DAY_MS
     next_day = (day0 + 1) * DAY_MS
     for i, (t, p, sz) in enumerate(zip(ts, price, size, strict=True)):
         if t >= next_day:
-            e_prev = acc.equity(g.prev_p)
+            e_prev = g.reported(g.prev_p)
             while t >= next_day:
                 res.daily.append(e_prev)
                 next_day += DAY_MS
@@ -525,6 +542,6 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     t, p = ts[-1], price[-1]
     n_days = t // DAY_MS - day0 + 1
     while len(res.daily) < n_days:
-        res.daily.append(acc.equity(p))
+        res.daily.append(g.reported(p))
     g.finish(t, p, len(ts), n_days)
     return res
