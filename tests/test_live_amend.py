@@ -227,3 +227,26 @@ def test_a_restart_between_the_amend_and_its_record(run: Callable[..., Started],
     f = fill_row(r2, link)
     assert (f["kind"], f["gen"], f["slot"]) == ("grid", 2, slot)
     assert_one_per_slot(r2)
+
+
+def _row(link: str, side: int, price: float, qty: float = 0.01) -> Any:
+    from gridlab.store.live import OrderRow
+
+    return OrderRow(link, "BTCUSDT", "grid", 1, 0, "o", 0, 0, side, price, qty, status="New")
+
+
+def test_pairing_rule_keeps_same_orders_then_pairs_nearest_the_market_first() -> None:
+    from gridlab.strategy.classes import DesiredOrder
+    from live.moves import pair_moves
+
+    kept = [_row("b1", 1, 99.0), _row("b2", 1, 98.0), _row("b3", 1, 97.0),
+            _row("s1", -1, 101.0), _row("s2", -1, 102.0, 0.02)]
+    want = [DesiredOrder(0, 1, 98.5, 0.01), DesiredOrder(1, 1, 98.0, 0.01),  # b2 as it is
+            DesiredOrder(2, 1, 97.5, 0.01), DesiredOrder(3, -1, 101.5, 0.01),
+            DesiredOrder(4, -1, 102.5, 0.01), DesiredOrder(5, -1, 103.5, 0.01)]
+    got = {slot: r.order_link_id for slot, r in pair_moves(kept, want).items()}
+    # b2 stays; b1 (nearest) -> the nearest free buy 98.5, b3 -> 97.5; sells lowest first;
+    # a side with more new orders than kept ones leaves the farthest to create-batch
+    assert got == {1: "b2", 0: "b1", 2: "b3", 3: "s1", 4: "s2"}
+    fewer = [DesiredOrder(0, 1, 98.6, 0.01)]
+    assert {s: r.order_link_id for s, r in pair_moves(kept, fewer).items()} == {0: "b1"}
