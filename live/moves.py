@@ -199,16 +199,17 @@ class OrderMoves:
         if not self._moving:
             return
         self._moving = moving = set(self._moving)
-        kept = [r for r in (self.orders.get(x) for x in sorted(moving))
-                if r is not None and self._movable(r, set())]
+        rows = [r for r in (self.orders.get(x) for x in sorted(moving))
+                if r is not None and r.active]
+        kept = [r for r in rows if self._movable(r, set())]  # not partly filled meanwhile
         if not self.trading:
             self._moving = frozenset()
-            await self._cancel_rows(kept, "rebuild: not trading")
+            await self._cancel_rows(rows, "rebuild: not trading")
             return
         want = self.strategy.orders()
         pairs = pair_moves(kept, want)
         paired = {id(r) for r in pairs.values()}
-        cancels = [r for r in kept if id(r) not in paired]
+        cancels = [r for r in rows if id(r) not in paired]
         amends: list[tuple[OrderRow, LinkMove]] = []
         creates: list[OrderRow] = []
         with self.store.batch():
