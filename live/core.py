@@ -7,8 +7,9 @@ time, in the order of docs/strategy-kernels.md:
 3. at the check times (the one check clock of the backtest and live: multiples of
    `backtest.check_interval_ms` on the market clock): catch up the executions over REST, then
    equity -> `RiskManager.on_equity` (stops, kill switch), `GridStrategy.recenter_reason`, a
-   rebuild (cancel all, `GridStrategy.build`, seed), and an order for every enabled slot that
-   has none (blocked / PostOnly-rejected).
+   rebuild (detach the resting orders, `GridStrategy.build`, seed, move them with amend:
+   live/moves.py), and an order for every enabled slot that has none (blocked / PostOnly-
+   rejected).
 
 Every decision that depends on the position (a check, a rebuild, an order, a flatten) first
 applies every stored fill, in the kernel's order (`apply_stored`); a rebuild first cancels,
@@ -50,7 +51,7 @@ from gridlab.strategy.classes import GridStrategy, RiskManager
 from gridlab.strategy.enums import Reason, Side, SlotState, Stop, name_of
 from live.exchange import Exchange
 from live.fills import FillApplication, PendingFill
-from live.ids import LinkKey, make_link, parse_link
+from live.ids import LinkKey, make_link
 from live.ledger import Ledger
 from live.orders import HALT_CODES, OrderExecution
 
@@ -177,8 +178,10 @@ class TradingCore(FillApplication, OrderExecution):
         if self._notify is not None and alert:
             self._notify(kind, message, severity, {**(details or {}), "symbol": self.s.symbol})
 
-    def key_of(self, link: str) -> LinkKey | None:
-        return parse_link(link, self.s.prefix, self.s.tag)
+    def key_of(self, link: str, price: float | None = None) -> LinkKey | None:
+        """What one of our orderLinkIds stands for (None: not ours); an order moved by amend
+        by its link aliases, a fill of it by the fill's `price` (live/moves.py)."""
+        return self.link_key(link, price)
 
     def link_of(self, key: LinkKey) -> str:
         return make_link(self.s.prefix, self.s.tag, key)
@@ -335,8 +338,9 @@ class TradingCore(FillApplication, OrderExecution):
         await self.fill_slots(p)
 
     async def rebuild(self, ts: int, p: float, reason: int) -> None:
-        """Cancel all, build a new grid generation at `p`, buy/sell the seed."""
-        await self.cancel_all(f"rebuild: {name_of(Reason, reason)}")
+        """Build a new grid generation at `p`, buy/sell the seed, move the resting orders to
+        it with amend where the rule allows, cancel and create the rest (live/moves.py)."""
+        await self.detach_grid(f"rebuild: {name_of(Reason, reason)}")
         # every fill of the cancelled orders happened before the cancel: fetch and apply them,
         # so the new grid is gated against the whole position
         await self.catch_up()
@@ -377,6 +381,7 @@ class TradingCore(FillApplication, OrderExecution):
                 await self._market("s", side, abs(seed), p)
             else:
                 self.stats["blocked"] += 1
+        await self.move_orders(p)
 
     async def stop_trading(self, code: int, ts: int, p: float, *, account: bool = False
                            ) -> None:

@@ -19,6 +19,7 @@ from gridlab.bybit.taxonomy import Action
 from gridlab.store.live import OrderRow
 from gridlab.strategy.enums import SlotState
 from live.ids import LinkKey
+from live.moves import OrderMoves
 
 if TYPE_CHECKING:
     from live.account import AccountRisk
@@ -34,8 +35,9 @@ allowed; gridlab.bybit.taxonomy, plus 110065 as the local exchange answers for a
 instrument): the grid goes to its error state at once."""
 
 
-class OrderExecution:
-    """Placing, tracking and cancelling a grid's orders (a part of `TradingCore`)."""
+class OrderExecution(OrderMoves):
+    """Placing, tracking and cancelling a grid's orders (a part of `TradingCore`); moving
+    them with amend at a rebuild in live/moves.py."""
 
     orders: dict[str, OrderRow]
     slot_link: dict[int, str]
@@ -45,8 +47,8 @@ class OrderExecution:
         """(buy qty, sell qty, buy notional) still resting of this runner's grid orders."""
         rb = rs = rbn = 0.0
         for row in self.orders.values():
-            if not row.active or row.kind != "grid":
-                continue
+            if not row.active or row.kind != "grid" or row.order_link_id in self._moving:
+                continue  # a kept order of a rebuild counts once moved (live/moves.py)
             left = row.rem
             if row.side > 0:
                 rb += left
@@ -77,10 +79,10 @@ class OrderExecution:
         return None
 
     def _allowed(self, side: int, qty: float, price: float, p: float, *,
-                 market: bool = False) -> bool:
+                 market: bool = False, count: bool = True) -> bool:
         """The risk gate (`refusal`); an account refusal is counted by the account."""
         why = self.refusal(side, qty, price, p, market=market)
-        if why == "account" and self.account is not None:
+        if why == "account" and self.account is not None and count:
             self.account.note_blocked(self)
         return why is None
 
@@ -115,21 +117,35 @@ class OrderExecution:
         (blocked by the risk gate, or a PostOnly price that would cross the best bid/ask)."""
         if slot in self.slot_link:
             return 0
+        want = self._slot_check(slot, p)
+        if isinstance(want, int):
+            return want
+        side, price, qty = want
+        return self._intent(self._slot_key(slot), "grid", side, qty, price, slot=slot)
+
+    def _slot_check(self, slot: int, p: float, *, count: bool = True
+                    ) -> tuple[int, float, float] | int:
+        """(side, price, qty) of the order slot `slot` wants when the risk gate and the
+        PostOnly check pass; 0 none wanted, -1 blocked (counted unless `count` is False: the
+        rebuild's move, whose blocked slots fill_slots tries and counts right after)."""
         want = self._desired(slot)
         if want is None:
             return 0
         side, price, qty = want
-        if not self._allowed(side, qty, price, p):
-            self.stats["blocked"] += 1
+        if not self._allowed(side, qty, price, p, count=count):
+            self.stats["blocked"] += count
             return -1
         bid, ask = self.ex.best_bid_ask(p, self.last_ts)
         if not self.risk.post_only_ok(side, price, bid, ask):
-            self.stats["post_only"] += 1  # Bybit would cancel it: placed again at a check
+            self.stats["post_only"] += count  # Bybit would cancel it: placed again at a check
             return -1
+        return side, price, qty
+
+    def _slot_key(self, slot: int) -> LinkKey:
+        """The key of slot `slot`'s next order in this generation (its leg, cycle, attempt)."""
         leg = "o" if int(self.strategy.slots["state"][slot]) == SlotState.OPEN_LEG else "c"
         k = (self.gen, slot, leg, self.cycles[slot])
-        key = LinkKey(self.gen, slot, leg, self.cycles[slot], self.attempts.get(k, 0))
-        return self._intent(key, "grid", side, qty, price, slot=slot)
+        return LinkKey(self.gen, slot, leg, self.cycles[slot], self.attempts.get(k, 0))
 
     def _intent(self, key: LinkKey, kind: str, side: int, qty: float, price: float, *,
                 slot: int = -1, market: bool = False) -> OrderRow:
@@ -207,8 +223,11 @@ class OrderExecution:
                     row = self._slot_intent(k, p)
                     if isinstance(row, OrderRow):
                         rows.append(row)
-        if not rows:
-            return
+        if rows:
+            await self._place_rows(rows)
+
+    async def _place_rows(self, rows: list[OrderRow]) -> None:
+        """Send written Intents in batch requests, then each order's outcome in order."""
         try:
             results = await self.ex.place_many([(r.side, r.qty, r.price, r.order_link_id)
                                                 for r in rows])
@@ -249,8 +268,10 @@ class OrderExecution:
     async def sync_orders(self) -> dict[str, int]:
         """Compare our active orders with the exchange's open orders: adopt, resolve, cancel
         strays (our tag, not wanted). Orders of other tags are left alone."""
+        self._moving = frozenset()  # a rebuild cut short: its kept orders are strays now
         opened = await self.ex.open_orders()
         by_link = {o.order_link_id: o for o in opened}
+        await self.resolve_moves(by_link)  # amends of unknown outcome first (live/moves.py)
         out = {"adopted": 0, "dead": 0, "void": 0, "strays": 0, "foreign": 0}
         for row in [r for r in self.orders.values() if r.active]:
             o = by_link.get(row.order_link_id)
