@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Backtest one parameter set; prints the metrics and the run_id."""
         from gridlab.backtest.data import load_market
-        from gridlab.backtest.engine import backtest
+        from gridlab.backtest.engine import backtest, run_backtest
 
         cfg, dbp, sym, cat, src, overrides = _setup(config, db, symbol, category, source, set_)
         if fill_model:
@@ -63,12 +63,18 @@ def register(app: typer.Typer) -> None:
             overrides["backtest.latency_ms"] = latency_ms
         overrides["backtest.source"] = src
         overrides["trading.category"] = cat
+        fills: Any = None
+        run_id: str | None = None
+        res: Any
         with _open(dbp, save) as store:
             data = load_market(store, sym, cat, src, start, end,
                                max_gap_ms=cfg.backtest.max_gap_ms)
-            # metrics only (no fill/equity tables) when nothing keeps them: faster
-            res = backtest(data, cfg, profile, store=store if save else None,
-                           record=save or fills_csv is not None, **overrides)
+            if save or fills_csv is not None:
+                res = backtest(data, cfg, profile, store=store if save else None,
+                               record=True, **overrides)
+                fills, run_id = res.fills, res.run_id
+            else:  # metrics only: no fill/equity tables, so no pandas (a faster cold start)
+                res = run_backtest(data, cfg, profile, record=False, **overrides)
         from gridlab.fmt import metric_lines
 
         typer.echo(data.describe())
@@ -76,17 +82,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"warning: {w}", err=True)
         for line in metric_lines(res.metrics, explain=explain):
             typer.echo(line)
-        if fills_csv is not None and res.fills is not None:
+        if fills_csv is not None and fills is not None:
             from gridlab.fmt import side_name, utc_iso
 
-            out = res.fills.copy()
-            if "side" in out:
-                out["side"] = [side_name(v) for v in out["side"]]
-            if "ts" in out:
-                out.insert(1, "time", [utc_iso(v) for v in out["ts"]])
-            out.to_csv(fills_csv, index=False)
+            fills = fills.copy()
+            if "side" in fills:
+                fills["side"] = [side_name(v) for v in fills["side"]]
+            if "ts" in fills:
+                fills.insert(1, "time", [utc_iso(v) for v in fills["ts"]])
+            fills.to_csv(fills_csv, index=False)
             typer.echo(f"fills: {fills_csv}")
-        typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
+        typer.echo(f"run_id: {run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)")
 
     @app.command("sweep")
     def sweep_cmd(

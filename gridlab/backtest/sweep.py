@@ -5,11 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-import pandas as pd
 
 from gridlab.backtest.data import MarketData
 from gridlab.backtest.engine import data_info
@@ -18,6 +17,9 @@ from gridlab.backtest.metrics import METRIC_COLUMNS, metrics_table
 from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
 from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, rows_of, run_chunk
 from gridlab.errors import ConfigError, DataError, StrategyError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SweepPlan", "market_arrays", "param_combinations", "parse_number", "parse_param_grid",
            "plan_sweep", "sweep"]
@@ -167,6 +169,8 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     else:
         summary, daily = _run_local(arrays, plan, m, n_jobs, chunk_size, progress)
     met = metrics_table(summary, daily, plan.rows.engine[:, 0])
+    import pandas as pd
+
     table = pd.DataFrame({"set_id": np.arange(m)})
     for key in param_grid:
         table[key] = [c[key] for c in plan.combos]

@@ -16,15 +16,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from gridlab.errors import DataError
 from gridlab.store.core import Store, load_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CATEGORIES",
@@ -179,6 +180,8 @@ def _registered(store: Store, frame: Any) -> Iterator[None]:
 
 def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str,
                      optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    import pandas as pd  # only the inserts need pandas: loading stays numpy
+
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}",
                         f"pass a DataFrame with columns {', '.join(columns)}")
@@ -200,6 +203,8 @@ _VALUE_CHECKS = {"symbol": validate_symbol, "category": validate_category,
 
 
 def _check_values(df: pd.DataFrame, what: str, columns: tuple[str, ...]) -> None:
+    import pandas as pd
+
     for col in columns:
         for value in pd.unique(df[col]):
             try:
@@ -249,6 +254,8 @@ def insert_trades(store: Store, df: pd.DataFrame) -> int:
     frame = df[[c for c in TRADE_COLUMNS if c in df.columns]]
     if "seq" not in frame.columns:
         frame = frame.assign(seq=np.arange(len(frame), dtype=np.int64))
+    import pyarrow as pa
+
     frame = pa.Table.from_pandas(frame, preserve_index=False)  # Arrow scans faster
     try:
         with _registered(store, frame):
