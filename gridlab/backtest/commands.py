@@ -16,11 +16,14 @@ _DB_HELP = "DuckDB store (default: data.db_path of the config)"
 
 def _setup(config: Path | None, db: Path | None, symbol: str | None, category: str | None,
            source: str | None, sets: list[str]) -> tuple[Any, Path, str, str, str, dict]:
-    from gridlab.backtest.sweep import parse_param_grid
     from gridlab.config import GridlabConfig, load_config
 
     cfg = load_config(config) if config else GridlabConfig()
-    overrides = {k: v[0] for k, v in parse_param_grid(sets).items()}
+    overrides: dict[str, Any] = {}
+    if sets:  # the sweep module (and what it imports) only when there is a --set to read
+        from gridlab.backtest.sweep import parse_param_grid
+
+        overrides = {k: v[0] for k, v in parse_param_grid(sets).items()}
     return (cfg, db or cfg.data.db_path, symbol or cfg.trading.symbol,
             category or cfg.trading.category, source or cfg.backtest.source, overrides)
 
