@@ -17,13 +17,14 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from gridlab.bybit.parse import Instrument, parse_instrument
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import get_instrument, upsert_instruments, validate_category
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from gridlab.bybit.parse import Instrument
 
 __all__ = [
     "SNAPSHOT_PATH",
@@ -106,6 +107,8 @@ def read_instruments_file(path: str | Path, fetched_at: int | None = None
 
 def _parse(doc: Any, name: str, fetched_at: int | None, fallback_ms: int
            ) -> tuple[list[Instrument], int]:
+    from gridlab.bybit.parse import parse_instrument  # only when a file or snapshot is read
+
     found: list[Instrument] = []
     times: list[int] = []
     for result, t in _results(doc, name):
