@@ -43,7 +43,6 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from gridlab.data.synth_nb import latent_path_nb, latent_state
 from gridlab.errors import DataError
@@ -62,6 +61,7 @@ from gridlab.store.synthetic import clear_market_span, span_counts, trade_stage
 from gridlab.store.trade_files import log_trade_file
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pyarrow as pa
 
 __all__ = [
@@ -440,6 +440,8 @@ def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
     mean_size = p.size_median * math.exp(p.size_sigma**2 / 2)
     volume = np.maximum(_round_step(n_trades * mean_size, qty_step), qty_step)
     turnover = volume * inner.mean(axis=1)
+    import pandas as pd
+
     return pd.DataFrame({
         "symbol": symbol, "category": category, "interval": key,
         "open_time": start + np.arange(n_bars, dtype=np.int64) * bar_ms,
@@ -476,13 +478,14 @@ class _PriceAt:
 
 
 def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np.ndarray,
-                   seed: int, p: SynthParams) -> pd.DataFrame:
+                   seed: int, p: SynthParams) -> dict[str, np.ndarray]:
     """rate = funding_base + funding_beta * log(p_now / p_prev) + noise, clipped and rounded."""
     r8 = np.log(p_now / p_prev)
     noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
         0.0, p.funding_noise, len(times))
     rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
-    return pd.DataFrame({"symbol": symbol, "ts": times, "rate": np.round(rate, 6)})
+    return {"symbol": np.full(len(times), symbol, dtype=object), "ts": times,
+            "rate": np.round(rate, 6)}
 
 
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
@@ -491,6 +494,8 @@ def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int
 
     rate = funding_base + funding_beta * (log return of the previous 8 h) + noise, clipped.
     """
+    import pandas as pd
+
     p = _params(params, overrides)
     times = _funding_times(start_ms, end_ms)
     if not len(times) or not len(trades):
@@ -499,8 +504,8 @@ def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int
     at = _PriceAt(np.concatenate([times, times - _FUNDING_MS]))
     at.feed(trades["ts"].to_numpy(), trades["price"].to_numpy())
     prices = at.values()
-    return _funding_frame(str(trades["symbol"].iloc[0]), times, prices[:len(times)],
-                          prices[len(times):], seed, p)
+    return pd.DataFrame(_funding_frame(str(trades["symbol"].iloc[0]), times,
+                                       prices[:len(times)], prices[len(times):], seed, p))
 
 
 def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str = "linear",
@@ -562,11 +567,11 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
                 funding_added = insert_funding(store, _funding_frame(
                     symbol, funding_times, prices[:len(funding_times)],
                     prices[len(funding_times):], seed, p))
-            upsert_instruments(store, pd.DataFrame([{
-                "symbol": symbol, "category": category, "tick_size": float(tick_size),
-                "qty_step": float(qty_step), "min_qty": float(qty_step),
-                "min_notional": float(min_notional), "max_qty": float(max_qty),
-                "fetched_at": start}]))
+            upsert_instruments(store, {
+                "symbol": [symbol], "category": [category], "tick_size": [float(tick_size)],
+                "qty_step": [float(qty_step)], "min_qty": [float(qty_step)],
+                "min_notional": [float(min_notional)], "max_qty": [float(max_qty)],
+                "fetched_at": [start]})
             klines = {k: resample_trades(store, symbol, category, k, start, end_ms)
                       for k in keys}
     return {"symbol": symbol, "category": category, "start_ms": start, "end_ms": end_ms,
