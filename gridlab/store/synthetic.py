@@ -119,7 +119,7 @@ def _drop_stage(store: Store, path: str) -> None:
                 os.remove(name)
 
 
-STAGE_MEMORY_LIMIT = "128MB"
+STAGE_MEMORY_LIMIT = "64MB"
 """DuckDB's buffer-pool limit while a synthetic run writes (restored afterwards)."""
 
 
