@@ -12,22 +12,22 @@ import importlib.util
 import sys
 from typing import Any
 
-from gridlab._numba_cache import configure_numba_cache
-
-configure_numba_cache()  # cache keyed on the kernel sources: never stale across files
-
 
 class _AfterNumbaImport:
-    """Runs `ensure_int128_builtins` as soon as numba is imported, before any kernel exists.
+    """Points numba's cache at the directory of the current kernel sources just before numba
+    is imported (its config reads NUMBA_CACHE_DIR then), and runs `ensure_int128_builtins` as
+    soon as it is imported, before any kernel exists.
 
-    Deferred (instead of running it here) because it loads llvmlite (~0.1-0.2 s), which
-    `gridlab --help` and the other commands that never touch a kernel should not pay.
+    Deferred (instead of running here) because hashing the kernel sources and loading
+    llvmlite (~0.1-0.2 s) are costs `gridlab --help` and the other commands that never touch
+    a kernel should not pay.
     """
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         if fullname != "numba":
             return None
         sys.meta_path.remove(self)
+        _configure_cache()  # cache keyed on the kernel sources: never stale across files
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module
@@ -40,13 +40,20 @@ class _AfterNumbaImport:
         return spec
 
 
+def _configure_cache() -> None:
+    from gridlab._numba_cache import configure_numba_cache
+
+    configure_numba_cache()
+
+
 def _ensure_int128() -> None:
     from gridlab._numba_compat import ensure_int128_builtins
 
     ensure_int128_builtins()  # before any kernel is compiled or loaded from the cache
 
 
-if "numba" in sys.modules:
+if "numba" in sys.modules:  # imported before gridlab: its config was already read
+    _configure_cache()
     _ensure_int128()
 elif not any(isinstance(f, _AfterNumbaImport) for f in sys.meta_path):
     sys.meta_path.insert(0, _AfterNumbaImport())

@@ -23,6 +23,9 @@ from typing import Any
 # Plain click help and usage messages: rich's help renderer alone takes ~0.4 s to import and
 # `gridlab --help` must answer in <= 0.3 s. TYPER_USE_RICH=1 brings the boxes back.
 os.environ.setdefault("TYPER_USE_RICH", "0")
+# No pydantic plugins: finding them scans every installed package's entry points (~20-60 ms of
+# a cold `gridlab backtest`, whose budget is 1 s). PYDANTIC_DISABLE_PLUGINS=0 loads them again.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer
 from typer.core import TyperGroup

@@ -85,7 +85,7 @@ def test_help_lists_every_command_and_imports_no_area() -> None:
             assert exc.code in (0, None), exc.code
         heavy = sorted(m for m in sys.modules if m in ("numba", "pandas", "duckdb", "pydantic",
                        "llvmlite", "gridlab.backtest", "gridlab.strategy", "gridlab.config",
-                       "rich", "live.runner"))
+                       "gridlab._numba_cache", "rich", "live.runner"))
         print("HEAVY", heavy)
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -118,3 +118,30 @@ def test_an_area_is_imported_only_when_used() -> None:
     cmd = group.get_command(ctx, "grid")
     assert cmd is not None and "preview" in cmd.commands
     assert set(group._areas) == {"gridlab.commands.strategy"}
+
+
+def test_a_kline_backtest_that_keeps_nothing_imports_no_pandas(tmp_path: Path) -> None:
+    """`gridlab backtest --no-save` (no --fills-csv) runs on numpy only: pandas, pyarrow and
+    the sweep are off its path (they cost a cold start more than the replay)."""
+    from gridlab.data.synth import write_synthetic_market
+    from gridlab.store.core import Store
+
+    db = tmp_path / "bt.duckdb"
+    with Store.open(db) as store:
+        write_synthetic_market(store, "BTCUSDT", "linear", days=1, seed=1, trades_per_day=3_000)
+    code = textwrap.dedent(f"""
+        import sys
+        from gridlab.cli import main
+        try:
+            main(["backtest", "--db", {str(db)!r}, "--source", "1", "--no-save"])
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("pandas", "pyarrow",
+                       "plotly") or m in ("gridlab.backtest.sweep", "gridlab.strategy.classes"))
+        print("HEAVY", heavy)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Total return" in out.stdout and "run_id: (not saved)" in out.stdout, out.stdout
+    assert "HEAVY []" in out.stdout, out.stdout

@@ -138,18 +138,55 @@ def test_parameters_are_checked() -> None:
 
 
 def test_latent_kernel_matches_python() -> None:
-    from gridlab.data.synth_nb import latent_path_nb
+    from gridlab.data.synth_nb import latent_path_nb, latent_state
 
     rng = np.random.default_rng(0)
     n = 500
-    args = (np.log(100.0), rng.uniform(1e-4, 1e-3, n), rng.standard_normal(n),
+    x0 = np.log(100.0)
+    args = (rng.uniform(1e-4, 1e-3, n), rng.standard_normal(n),
             np.where(rng.random(n) < 0.02, rng.laplace(0, 0.01, n), 0.0),
             np.where(np.arange(n) < 250, 1e-4, 0.0), np.where(np.arange(n) < 250, 0.0, 0.05),
-            np.isin(np.arange(n), [0, 250, 400]), rng.random(n), 3.0)
+            np.isin(np.arange(n), [0, 250, 400]), rng.random(n))
     jit, ref = np.empty(n + 1), np.empty(n + 1)
-    latent_path_nb(*args, jit)
-    latent_path_nb.py_func(*args, ref)
+    latent_path_nb(x0, latent_state(x0), *args, 3.0, jit)
+    latent_path_nb.py_func(x0, latent_state(x0), *args, 3.0, ref)
     assert np.array_equal(jit, ref)
+    # in stretches, the state carried over: the same path (cut inside both kinds of phase)
+    state, parts = latent_state(x0), []
+    for a, b in ((0, 120), (120, 260), (260, 401), (401, n)):
+        out = np.empty(b - a + 1)
+        latent_path_nb(x0, state, *(v[a:b] for v in args), 3.0, out)
+        assert out[0] == (jit[0] if a == 0 else parts[-1][-1])
+        parts.append(out[1:])
+    assert np.array_equal(np.concatenate([jit[:1], *parts]), jit)
+
+
+def test_the_stream_does_not_depend_on_the_chunk_size() -> None:
+    """The latent path is built chunk by chunk (memory O(chunk)): any chunk size, one stream."""
+    kw = {"start_ms": T0 + 5 * 3_600_000, "days": 3.5, "seed": 21, "trades_per_day": 3_000}
+    one = generate_trades(**kw)
+    for chunk_days in (2, 7):
+        pd.testing.assert_frame_equal(generate_trades(chunk_days=chunk_days, **kw), one)
+    with pytest.raises(DataError, match=r"chunk_days"):
+        generate_trades(chunk_days=0, **kw)
+
+
+def test_write_synthetic_market_is_the_same_for_any_chunk_size(tmp_path: Path) -> None:
+    kw = {"start_ms": T0, "days": 2.5, "seed": 4, "trades_per_day": 4_000, "intervals": ("1",)}
+    tables = []
+    for chunk_days in (1, 3):
+        db = tmp_path / f"c{chunk_days}.duckdb"
+        with Store.open(db) as store:
+            write_synthetic_market(store, "BTCUSDT", "linear", chunk_days=chunk_days, **kw)
+            tables.append({t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").df()
+                           for t in ("trades", "klines", "funding", "instruments")})
+            # the scratch database is gone and DuckDB's memory limit is back to its default
+            names = store.con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+            assert ("synth_stage",) not in names
+        assert not (tmp_path / f"c{chunk_days}.duckdb.synth-stage").exists()
+    for name, frame in tables[0].items():
+        assert len(frame), name
+        pd.testing.assert_frame_equal(frame, tables[1][name], obj=name)
 
 
 def test_speed() -> None:

@@ -16,11 +16,14 @@ _DB_HELP = "DuckDB store (default: data.db_path of the config)"
 
 def _setup(config: Path | None, db: Path | None, symbol: str | None, category: str | None,
            source: str | None, sets: list[str]) -> tuple[Any, Path, str, str, str, dict]:
-    from gridlab.backtest.sweep import parse_param_grid
     from gridlab.config import GridlabConfig, load_config
 
     cfg = load_config(config) if config else GridlabConfig()
-    overrides = {k: v[0] for k, v in parse_param_grid(sets).items()}
+    overrides: dict[str, Any] = {}
+    if sets:  # the sweep module (and what it imports) only when there is a --set to read
+        from gridlab.backtest.sweep import parse_param_grid
+
+        overrides = {k: v[0] for k, v in parse_param_grid(sets).items()}
     return (cfg, db or cfg.data.db_path, symbol or cfg.trading.symbol,
             category or cfg.trading.category, source or cfg.backtest.source, overrides)
 
@@ -61,7 +64,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Backtest one parameter set; prints the metrics and the run_id."""
         from gridlab.backtest.data import load_market
-        from gridlab.backtest.model_error import backtest_with_model_error, payload_lines
+        from gridlab.backtest.engine import data_info, run_backtest
+        from gridlab.backtest.model_error import (
+            backtest_with_model_error,
+            no_trades_line,
+            payload_lines,
+            trades_cover,
+        )
 
         if portfolio is not None:
             for name, given in (("--config", config), ("--symbol", symbol),
@@ -80,13 +89,25 @@ def register(app: typer.Typer) -> None:
             overrides["backtest.latency_ms"] = latency_ms
         overrides["backtest.source"] = src
         overrides["trading.category"] = cat
+        res: Any
         with _open(dbp, save) as store:
             data = load_market(store, sym, cat, src, start, end,
                                max_gap_ms=cfg.backtest.max_gap_ms)
-            # metrics only (no fill/equity tables) when nothing keeps them: faster
-            res, error = backtest_with_model_error(store, data, cfg, profile, save=save,
-                                                   record=save or fills_csv is not None,
-                                                   model_error=model_error, **overrides)
+            kline = data.bar_ms > 0
+            compare = model_error and kline and trades_cover(store, data.symbol, data.category,
+                                                             data.start_ms, data.end_ms)
+            error: dict[str, Any] | None = None
+            if save or fills_csv is not None or compare or as_json:
+                res, error = backtest_with_model_error(store, data, cfg, profile, save=save,
+                                                       record=save or fills_csv is not None,
+                                                       model_error=model_error, **overrides)
+                budget = res.params["trading"]["capital"]
+                account = res.params["backtest"]["account_equity"]
+            else:  # metrics only, nothing to compare: no pandas (a faster cold start)
+                res = run_backtest(data, cfg, profile, record=False, **overrides)
+                budget, account = res.rp.ep.capital, res.rp.ep.account
+                if model_error and kline:
+                    error = {"compared": False, "reason": no_trades_line(data_info(data))}
         from gridlab.fmt import metric_lines
 
         typer.echo(data.describe(), err=as_json)
@@ -95,23 +116,23 @@ def register(app: typer.Typer) -> None:
         if as_json:
             _echo_json(res, error)
         else:
-            bt = res.params["backtest"]
-            typer.echo(f"grid budget {res.params['trading']['capital']:,.2f} (trading.capital) "
-                       f"in an account of {bt['account_equity']:,.2f} (backtest.account_equity)")
+            typer.echo(f"grid budget {budget:,.2f} (trading.capital) "
+                       f"in an account of {account:,.2f} (backtest.account_equity)")
             for line in metric_lines(res.metrics, explain=explain) + payload_lines(error):
                 typer.echo(line)
-        if fills_csv is not None and res.fills is not None:
+        fills = getattr(res, "fills", None)
+        if fills_csv is not None and fills is not None:
             from gridlab.fmt import side_name, utc_iso
 
-            out = res.fills.copy()
+            out = fills.copy()
             if "side" in out:
                 out["side"] = [side_name(v) for v in out["side"]]
             if "ts" in out:
                 out.insert(1, "time", [utc_iso(v) for v in out["ts"]])
             out.to_csv(fills_csv, index=False)
             typer.echo(f"fills: {fills_csv}", err=as_json)
-        typer.echo(f"run_id: {res.run_id or '(not saved)'}  ({res.elapsed_s:.2f} s)",
-                   err=as_json)
+        typer.echo(f"run_id: {getattr(res, 'run_id', None) or '(not saved)'}  "
+                   f"({res.elapsed_s:.2f} s)", err=as_json)
 
     @app.command("sweep")
     def sweep_cmd(

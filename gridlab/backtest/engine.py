@@ -6,7 +6,6 @@ import time
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from gridlab.backtest.data import MarketData, fmt_ms
 from gridlab.backtest.engine_nb import n_days_nb, run_nb
@@ -26,8 +25,8 @@ from gridlab.backtest.state_nb import check_capacity
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Reason, Stop, name_of
 
-__all__ = ["MAX_LEVEL_ROWS", "MAX_RECENTERS", "RunArrays", "backtest", "data_info",
-           "run_arrays"]
+__all__ = ["MAX_LEVEL_ROWS", "MAX_RECENTERS", "RunArrays", "RunOutcome", "backtest",
+           "data_info", "run_arrays", "run_backtest"]
 
 _FILL_KINDS = {v: k.lower() for k, v in zip(FillKind._fields, FillKind, strict=True)}
 _REASONS = {v: k.lower() for k, v in zip(Reason._fields, Reason, strict=True)}
@@ -92,19 +91,22 @@ def data_info(data: MarketData) -> dict[str, Any]:
             "filters": data.filters._asdict(), "instruments": data.instruments}
 
 
-def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
-             record: bool = True, store: Any = None, **overrides: Any) -> BacktestResult:
-    """Backtest one parameter set on `data`.
+class RunOutcome(NamedTuple):
+    """One run before any table is built (no pandas): the effective config, the kernel
+    parameters, what the kernel wrote, the metrics and the warnings."""
 
-    `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
-    (default: the config's); `overrides`: config paths or unique suffixes, e.g.
-    `spacing=0.002, n_buy=8, fill_model='touch', latency_ms=200, capital=5000`.
-    `capital` (trading.capital) is the grid budget that sizes the orders; `account_equity`
-    (backtest.account_equity, default the budget) is where the equity curve starts; the metrics
-    carry `return_on_budget` and `return_on_account` (see gridlab.backtest.metrics).
-    `record=False` skips the fills/equity/recenters/levels tables (metrics only). With `store`
-    the run is saved (tables backtest_runs/fills/equity/recenters/levels) and `run_id` is set.
-    """
+    cfg: Any
+    rp: RunParams
+    out: RunArrays
+    metrics: dict[str, Any]
+    warnings: list[str]
+    elapsed_s: float
+
+
+def run_backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
+                 record: bool = True, **overrides: Any) -> RunOutcome:
+    """The run behind `backtest`, up to the metrics and warnings (numpy only: what the CLI
+    needs when nothing is stored or written, without importing pandas)."""
     if not isinstance(data, MarketData):
         raise DataError(f"data must be a MarketData (got {type(data).__name__})",
                         "use load_market(store, ...) or MarketData.from_trades/from_klines")
@@ -113,26 +115,13 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record)
     check_grid(rp, float(data.price[0]))
     out = run_arrays(data, rp, funding=cfg.backtest.funding)
-    equity, daily, summary = out.equity, out.daily, out.summary
+    summary, daily = out.summary, out.daily
     budget, account = rp.ep.capital, rp.ep.account
     metrics = {k: v[0].item() for k, v in
                metrics_table(summary[None, :], daily[None, :], np.array([account])).items()}
     metrics.update({k: v.item() for k, v in budget_returns(metrics["pnl"], budget,
                                                            account).items()})
     metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
-    eq_df = pd.DataFrame(equity)
-    eq_df["cash"] += account - budget  # the account's quote cash (the grid's cash + the rest)
-    fills_df = rc_df = lv_df = None
-    if record:
-        fills_df = pd.DataFrame(out.fills)
-        fills_df["kind"] = fills_df["kind"].map(_FILL_KINDS)
-        rc_df = pd.DataFrame(out.recenters)
-        rc_df["reason"] = rc_df["reason"].map(_REASONS)
-        lv_df = pd.DataFrame(out.levels)
-    first_day = int(data.ts[0]) // 86_400_000
-    daily_s = pd.Series(daily, index=pd.to_datetime(
-        (first_day + np.arange(len(daily))) * 86_400_000, unit="ms", utc=True),
-        name="equity")
     warnings = list(data.warnings)
     if metrics["n_empty_builds"]:
         warnings.append(f"{metrics['n_empty_builds']} recenter(s) built a grid with no valid "
@@ -149,10 +138,46 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     short_window = annualization_warning(metrics["days"])
     if short_window:
         warnings.append(short_window)
+    return RunOutcome(cfg, rp, out, metrics, warnings, time.perf_counter() - t0)
+
+
+def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
+             record: bool = True, store: Any = None, **overrides: Any) -> BacktestResult:
+    """Backtest one parameter set on `data`.
+
+    `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
+    (default: the config's); `overrides`: config paths or unique suffixes, e.g.
+    `spacing=0.002, n_buy=8, fill_model='touch', latency_ms=200, capital=5000`.
+    `capital` (trading.capital) is the grid budget that sizes the orders; `account_equity`
+    (backtest.account_equity, default the budget) is where the equity curve starts; the metrics
+    carry `return_on_budget` and `return_on_account` (see gridlab.backtest.metrics).
+    `record=False` skips the fills/equity/recenters/levels tables (metrics only). With `store`
+    the run is saved (tables backtest_runs/fills/equity/recenters/levels) and `run_id` is set.
+    """
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    cfg, rp, out, metrics, warnings, _ = run_backtest(data, config, profile, record=record,
+                                                        **overrides)
+    daily = out.daily
+    eq_df = pd.DataFrame(out.equity)
+    budget, account = rp.ep.capital, rp.ep.account
+    eq_df["cash"] += account - budget  # the account's quote cash (the grid's cash + the rest)
+    fills_df = rc_df = lv_df = None
+    if record:
+        fills_df = pd.DataFrame(out.fills)
+        fills_df["kind"] = fills_df["kind"].map(_FILL_KINDS)
+        rc_df = pd.DataFrame(out.recenters)
+        rc_df["reason"] = rc_df["reason"].map(_REASONS)
+        lv_df = pd.DataFrame(out.levels)
+    first_day = int(data.ts[0]) // 86_400_000
+    daily_s = pd.Series(daily, index=pd.to_datetime(
+        (first_day + np.arange(len(daily))) * 86_400_000, unit="ms", utc=True),
+        name="equity")
     params = cfg.model_dump(mode="json", exclude={"profiles", "data", "exchange"})
     params["backtest"]["account_equity"] = account  # budget (trading.capital) and account
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
-                         params=params, data=data_info(data), summary=summary,
+                         params=params, data=data_info(data), summary=out.summary,
                          warnings=warnings, elapsed_s=time.perf_counter() - t0,
                          recenters=rc_df, levels=lv_df)
     if store is not None:

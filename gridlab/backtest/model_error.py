@@ -25,9 +25,21 @@ if TYPE_CHECKING:  # the engine is imported by the functions that replay (a chea
 
     from gridlab.backtest.results import BacktestResult
 
-__all__ = ["COVER_SLACK_MS", "HEADLINE", "MODEL_ERROR_KEY", "MODEL_ERROR_METRICS", "ModelError",
-           "backtest_with_model_error", "compare_runs", "is_kline_run", "kline_model_error",
-           "model_error_payload", "no_trades_line", "payload_lines"]
+__all__ = [
+    "COVER_SLACK_MS",
+    "HEADLINE",
+    "MODEL_ERROR_KEY",
+    "MODEL_ERROR_METRICS",
+    "ModelError",
+    "backtest_with_model_error",
+    "compare_runs",
+    "is_kline_run",
+    "kline_model_error",
+    "model_error_payload",
+    "no_trades_line",
+    "payload_lines",
+    "trades_cover",
+]
 
 MODEL_ERROR_METRICS = ("n_limit_fills", "n_round_trips", "grid_profit", "fees", "funding", "pnl",
                        "total_return", "max_drawdown")
@@ -94,11 +106,22 @@ def is_kline_run(run: BacktestResult) -> bool:
     return str(run.data.get("source")) != "trades"
 
 
-def no_trades_line(run: BacktestResult) -> str:
-    """The one line printed when no stored trades cover a kline run's span."""
+def trades_cover(store: Any, symbol: str, category: str, start_ms: int, end_ms: int) -> bool:
+    """True when the store's trades of `symbol` cover start_ms .. end_ms (COVER_SLACK_MS of
+    slack at either end): only then is a kline run compared with a trade replay."""
+    from gridlab.store.market import trade_span
+
+    span = trade_span(store, symbol, category)
+    return not (span is None or span[0] > start_ms + COVER_SLACK_MS
+                or span[1] < end_ms - COVER_SLACK_MS)
+
+
+def no_trades_line(run: BacktestResult | dict[str, Any]) -> str:
+    """The one line printed when no stored trades cover a kline run's span (`run`: the run or
+    its `data` dict)."""
     from gridlab.fmt import utc_iso
 
-    d = run.data
+    d = run if isinstance(run, dict) else run.data
     return (f"model error: no stored {d['symbol']} trades cover {utc_iso(int(d['start_ms']))} .. "
             f"{utc_iso(int(d['end_ms']) - 1)}; not compared with a trade replay")
 
@@ -125,16 +148,13 @@ def kline_model_error(store: Any, kline_run: BacktestResult, config: Any = None,
     applied on top, as in `backtest`."""
     from gridlab.backtest.data import load_market
     from gridlab.backtest.engine import backtest
-    from gridlab.store.market import trade_span
-
     data = kline_run.data
     if not is_kline_run(kline_run):
         raise DataError("model error compares a kline run with the trade replay; this run "
                         "already replays trades", "pass the result of a kline backtest")
     symbol, category = data["symbol"], data["category"]
     start, end = int(data["start_ms"]), int(data["end_ms"])
-    span = trade_span(store, symbol, category)
-    if span is None or span[0] > start + COVER_SLACK_MS or span[1] < end - COVER_SLACK_MS:
+    if not trades_cover(store, symbol, category, start, end):
         return None
     trades = load_market(store, symbol, category, "trades", start, end)
     base = kline_run.params if config is None else config

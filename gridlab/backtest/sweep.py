@@ -5,11 +5,10 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numba
 import numpy as np
-import pandas as pd
 
 from gridlab.backtest.data import MarketData
 from gridlab.backtest.engine import data_info
@@ -22,6 +21,8 @@ from gridlab.errors import ConfigError, DataError, StrategyError
 
 _BUDGET_COL = EngineParams._fields.index("capital")
 _ACCOUNT_COL = EngineParams._fields.index("account")
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["SweepPlan", "market_arrays", "param_combinations", "parse_number", "parse_param_grid",
            "plan_sweep", "sweep"]
@@ -171,6 +172,8 @@ def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = 
     else:
         summary, daily = _run_local(arrays, plan, m, n_jobs, chunk_size, progress)
     met = metrics_table(summary, daily, plan.rows.engine[:, _ACCOUNT_COL])
+    import pandas as pd
+
     table = pd.DataFrame({"set_id": np.arange(m)})
     for key in param_grid:
         table[key] = [c[key] for c in plan.combos]

@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from gridlab.config.backtest import BacktestConfig
@@ -78,6 +77,8 @@ def config_from_dict(raw: dict[str, Any], source: str = "<dict>") -> GridlabConf
 
 def load_config(path: str | Path) -> GridlabConfig:
     """Load and validate config.yaml. A missing or malformed file gets a ConfigError."""
+    import yaml  # only to read a file: the built-in defaults need none
+
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist",

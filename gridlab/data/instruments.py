@@ -15,14 +15,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pandas as pd
-
-from gridlab.bybit.parse import Instrument, parse_instrument
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import get_instrument, upsert_instruments, validate_category
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gridlab.bybit.parse import Instrument
 
 __all__ = [
     "SNAPSHOT_PATH",
@@ -56,6 +58,8 @@ def _day(ms: int) -> str:
 def instrument_rows(found: Iterable[Instrument], fetched_at: int, origin: str) -> pd.DataFrame:
     """The instruments-table frame of parsed instruments (what upsert_instruments takes)."""
     items = list(found)
+    import pandas as pd
+
     return pd.DataFrame({
         "symbol": [i.symbol for i in items], "category": [i.category for i in items],
         "tick_size": [i.tick_size for i in items], "qty_step": [i.qty_step for i in items],
@@ -103,6 +107,8 @@ def read_instruments_file(path: str | Path, fetched_at: int | None = None
 
 def _parse(doc: Any, name: str, fetched_at: int | None, fallback_ms: int
            ) -> tuple[list[Instrument], int]:
+    from gridlab.bybit.parse import parse_instrument  # only when a file or snapshot is read
+
     found: list[Instrument] = []
     times: list[int] = []
     for result, t in _results(doc, name):

@@ -35,18 +35,16 @@ one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from gridlab.data.synth_nb import latent_path_nb
+from gridlab.data.synth_nb import latent_path_nb, latent_state
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import (
@@ -59,8 +57,12 @@ from gridlab.store.market import (
     validate_interval,
     validate_symbol,
 )
-from gridlab.store.synthetic import clear_market_span, insert_synthetic_trades, span_counts
+from gridlab.store.synthetic import clear_market_span, span_counts, trade_stage
 from gridlab.store.trade_files import log_trade_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = [
     "DEFAULT_START_MS",
@@ -160,52 +162,104 @@ def _check_common(symbol: str, category: str, start_ms: int, days: float, base_p
 
 
 class _Latent:
-    """The latent path on a regular grid of `step_ms`, with per-step volatility and activity."""
+    """The latent path on a regular grid of `step_ms`, built one stretch of steps at a time.
+
+    The segment-level draws (regimes with their jumps, trending/ranging phases: a few per day)
+    are made for the whole span up front; `stretch(a, b)` builds the per-step arrays of steps
+    [a, b) (seasonality, volatility, activity, the normal draws and the path) with the path's
+    state carried over, so any cut into stretches gives the same path as one stretch. Call
+    `stretch` on consecutive ranges from 0.
+    """
 
     def __init__(self, p: SynthParams, seed: int, start_ms: int, n_steps: int, step_ms: int,
                  base_price: float) -> None:
         self.rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-        r_reg, r_phase, r_z, r_jump = self.rngs[:4]
+        r_reg, r_phase, _r_z, r_jump = self.rngs[:4]
+        self.p, self.n_steps = p, n_steps
         step_s = step_ms / 1000.0
         step_day = step_ms / DAY_MS
-        # intraday U-shape, tiled from one day's table
+        # intraday U-shape: step i has the value table[i % per_day]
         per_day = DAY_MS // step_ms
         first = (start_ms % DAY_MS) // step_ms
-        table = np.cos(2.0 * np.pi * (np.arange(per_day) + first) / per_day)
-        self.season = np.tile(table, n_steps // per_day + 1)[:n_steps]
+        self.table = np.cos(2.0 * np.pi * (np.arange(per_day) + first) / per_day)
         # volatility regimes (segments), jumps per segment
         reg, reg_len = _markov(r_reg, n_steps, step_s, p.regime_hours, p.regime_transitions,
                                start=int(r_reg.choice(3, p=(0.3, 0.5, 0.2))))
         rvol = np.asarray(p.regime_vol)[reg]
-        self.regime = np.repeat(reg.astype(np.int8), reg_len)[:n_steps]
-        self.sigma = (np.repeat(p.daily_vol * math.sqrt(step_day) * rvol, reg_len)[:n_steps]
-                      * (1.0 + p.season_vol * self.season))
-        self.activity = (np.repeat(np.asarray(p.regime_activity)[reg], reg_len)[:n_steps]
-                         * (1.0 + p.season_activity * self.season))
-        jumps = np.zeros(n_steps)
-        seg_start = np.concatenate(([0], np.cumsum(reg_len)[:-1]))
+        self.reg_edges = np.concatenate(([0], np.cumsum(reg_len)))
+        self.reg_sigma = p.daily_vol * math.sqrt(step_day) * rvol
+        self.reg_activity = np.asarray(p.regime_activity)[reg]
+        seg_start = self.reg_edges[:-1]
         n_jumps = r_jump.poisson(p.jump_rate_per_day * reg_len * step_day * rvol)
         at = np.repeat(seg_start, n_jumps) + (r_jump.random(int(n_jumps.sum()))
                                               * np.repeat(reg_len, n_jumps)).astype(np.int64)
         keep = at < n_steps
-        jumps[at[keep]] += r_jump.laplace(0.0, p.jump_scale, len(at))[keep]
+        self.jump_at = at[keep]
+        self.jump_size = r_jump.laplace(0.0, p.jump_scale, len(at))[keep]
         # trending / ranging phases
         phase, ph_len = _markov(r_phase, n_steps, step_s, (p.trend_hours, p.range_hours),
                                 ((0.0, 1.0), (1.0, 0.0)), start=int(r_phase.integers(0, 2)))
         strength = r_phase.uniform(0.5, 1.5, len(phase))
         kappa_step = min(math.log(2.0) / (p.range_half_life_hours * 3600.0 / step_s), 1.0)
-        drift_abs = np.repeat(np.where(phase == 0, p.trend_drift * step_day * strength, 0.0),
-                              ph_len)[:n_steps]
-        kappa = np.repeat(np.where(phase == 0, 0.0, kappa_step), ph_len)[:n_steps]
-        ph_start = np.concatenate(([0], np.cumsum(ph_len)[:-1]))
-        starts = np.zeros(n_steps, dtype=np.bool_)
-        starts[ph_start] = True
-        phase_u = np.zeros(n_steps)
-        phase_u[ph_start] = r_phase.random(len(ph_start))
-        z = r_z.standard_normal(n_steps)
-        self.x = np.empty(n_steps + 1)
-        latent_path_nb(math.log(base_price), self.sigma, z, jumps, drift_abs, kappa, starts,
-                       phase_u, p.pull, self.x)
+        self.ph_edges = np.concatenate(([0], np.cumsum(ph_len)))
+        self.ph_drift = np.where(phase == 0, p.trend_drift * step_day * strength, 0.0)
+        self.ph_kappa = np.where(phase == 0, 0.0, kappa_step)
+        self.ph_u = r_phase.random(len(ph_len))
+        self.x0 = math.log(base_price)
+        self.state = latent_state(self.x0)
+        self.next_step = 0
+
+    def season(self, a: int, b: int) -> np.ndarray:
+        return self.table[np.arange(a, b) % len(self.table)]
+
+    def activity(self, a: int, b: int, season: np.ndarray | None = None) -> np.ndarray:
+        """Trade-intensity factor of steps [a, b) (regime times the intraday U-shape)."""
+        season = self.season(a, b) if season is None else season
+        return (_per_step(self.reg_edges, self.reg_activity, a, b)
+                * (1.0 + self.p.season_activity * season))
+
+    def stretch(self, a: int, b: int) -> _Stretch:
+        """Steps [a, b): sigma and activity per step and the path x at the b - a + 1
+        boundaries (x[k] is the latent log price at step a + k)."""
+        if a != self.next_step or not a < b <= self.n_steps:
+            raise ValueError(f"stretch [{a}, {b}) does not follow step {self.next_step}")
+        self.next_step = b
+        p, n = self.p, b - a
+        season = self.season(a, b)
+        sigma = _per_step(self.reg_edges, self.reg_sigma, a, b) * (1.0 + p.season_vol * season)
+        jumps = np.zeros(n)
+        j = (self.jump_at >= a) & (self.jump_at < b)
+        jumps[self.jump_at[j] - a] += self.jump_size[j]
+        drift_abs = _per_step(self.ph_edges, self.ph_drift, a, b)
+        kappa = _per_step(self.ph_edges, self.ph_kappa, a, b)
+        starts = np.zeros(n, dtype=np.bool_)
+        phase_u = np.zeros(n)
+        k0, k1 = np.searchsorted(self.ph_edges[:-1], (a, b), side="left")
+        starts[self.ph_edges[k0:k1] - a] = True
+        phase_u[self.ph_edges[k0:k1] - a] = self.ph_u[k0:k1]
+        z = self.rngs[2].standard_normal(n)
+        x = np.empty(n + 1)
+        latent_path_nb(self.x0, self.state, sigma, z, jumps, drift_abs, kappa, starts,
+                       phase_u, p.pull, x)
+        return _Stretch(sigma, self.activity(a, b, season), x)
+
+    def whole(self) -> _Stretch:
+        """The whole span as one stretch."""
+        return self.stretch(0, self.n_steps)
+
+
+class _Stretch(NamedTuple):
+    sigma: np.ndarray
+    activity: np.ndarray
+    x: np.ndarray
+
+
+def _per_step(edges: np.ndarray, values: np.ndarray, a: int, b: int) -> np.ndarray:
+    """values[k] for every step of [a, b), segment k covering steps [edges[k], edges[k + 1])."""
+    k0 = int(np.searchsorted(edges, a, side="right")) - 1
+    k1 = int(np.searchsorted(edges, b, side="left"))
+    lengths = np.minimum(edges[k0 + 1:k1 + 1], b) - np.maximum(edges[k0:k1], a)
+    return np.repeat(values[k0:k1], lengths)
 
 
 def _markov(rng: np.random.Generator, n_steps: int, step_s: float,
@@ -230,41 +284,58 @@ def _round_step(x: np.ndarray, step: float) -> np.ndarray:
 
 def _trade_chunks(symbol: str, category: str, start_ms: int, days: float, seed: int,
                   base_price: float, trades_per_day: float, tick_size: float, qty_step: float,
-                  p: SynthParams) -> Iterator[pa.Table]:
-    """The trade stream one UTC day at a time (Arrow columns ts, price, size, buy, seq).
+                  p: SynthParams, chunk_days: int = 1) -> Iterator[dict[str, np.ndarray]]:
+    """The trade stream one UTC day at a time (arrays ts, price, size, buy, seq).
 
-    The latent path (a few floats per second) is built once for the whole span; trades and
-    their random draws are made per day, so memory holds one day of trades at a time.
+    The latent path is built `chunk_days` days at a time (its state carried over), so memory
+    holds one chunk of the path and one day of trades; the stream does not depend on
+    `chunk_days`. The trade counts per second are Poisson draws normalised by the span's mean
+    activity and come first in their random stream: a first pass (activity only, no path)
+    finds the mean and moves that stream past the counts, the second replays the counts
+    from a copy of it.
     """
     _check_common(symbol, category, start_ms, days, base_price, tick_size)
+    if not (isinstance(chunk_days, int) and chunk_days >= 1):
+        raise DataError(f"chunk_days must be a whole number of days >= 1, got {chunk_days!r}",
+                        "pass e.g. chunk_days=1")
     n_steps = round(days * 86_400)
     if n_steps < 1:
         raise DataError(f"days={days} is shorter than a second", "pass a longer span")
     start = int(start_ms)
     lat = _Latent(p, seed, start, n_steps, 1000, base_price)
     rng_t, rng_s, rng_z = lat.rngs[4], lat.rngs[5], lat.rngs[6]
-    lam = lat.activity * (trades_per_day / 86_400.0 / lat.activity.mean())
-    counts = rng_t.poisson(lam)
-    del lam
-    for a, b in _day_steps(start, n_steps):
-        c = counts[a:b]
-        n = int(c.sum())
-        sec = np.repeat(np.arange(a, b, dtype=np.int64), c)
-        ts = np.sort(sec * 1000 + rng_t.integers(0, 1000, n)) + start
-        frac = ((ts - start) % 1000) / 1000.0
-        x0, x1 = lat.x[sec], lat.x[sec + 1]
-        mid = np.exp(x0 + (x1 - x0) * frac)
-        move = (x1 - x0) / lat.sigma[sec]
-        buy = rng_s.random(n) < 1.0 / (1.0 + np.exp(-p.side_sensitivity * move))
-        ticks = np.maximum(np.floor(mid / tick_size), 1.0) + buy
-        price = np.round(ticks * tick_size, _decimals(tick_size))
-        size = np.exp(math.log(p.size_median) + p.size_sigma * rng_z.standard_normal(n))
-        whale = rng_z.random(n) < p.size_tail_prob
-        size[whale] *= rng_z.pareto(p.size_tail_alpha, int(whale.sum())) + 1.0
-        size = np.maximum(_round_step(size, qty_step), qty_step)
-        day = ts // DAY_MS
-        seq = np.arange(n, dtype=np.int64) - np.searchsorted(day, day, side="left")
-        yield pa.table({"ts": ts, "price": price, "size": size, "buy": buy, "seq": seq})
+    day_steps = _day_steps(start, n_steps)
+    # pass 1: the mean activity (per-day sums, fsum: exact whatever the chunks), then the counts
+    mean_act = math.fsum(float(lat.activity(a, b).sum()) for a, b in day_steps) / n_steps
+    scale = trades_per_day / 86_400.0 / mean_act
+    rng_counts = copy.deepcopy(rng_t)
+    for a, b in day_steps:
+        rng_t.poisson(lat.activity(a, b) * scale)  # only moves rng_t past the counts
+    # pass 2: the path chunk by chunk, the trades day by day
+    for c in range(0, len(day_steps), chunk_days):
+        days_c = day_steps[c:c + chunk_days]
+        c0 = days_c[0][0]
+        st = lat.stretch(c0, days_c[-1][1])
+        counts = rng_counts.poisson(st.activity * scale)
+        for a, b in days_c:
+            cnt = counts[a - c0:b - c0]
+            n = int(cnt.sum())
+            sec = np.repeat(np.arange(a - c0, b - c0, dtype=np.int64), cnt)
+            ts = np.sort((sec + c0) * 1000 + rng_t.integers(0, 1000, n)) + start
+            frac = ((ts - start) % 1000) / 1000.0
+            x0, x1 = st.x[sec], st.x[sec + 1]
+            mid = np.exp(x0 + (x1 - x0) * frac)
+            move = (x1 - x0) / st.sigma[sec]
+            buy = rng_s.random(n) < 1.0 / (1.0 + np.exp(-p.side_sensitivity * move))
+            ticks = np.maximum(np.floor(mid / tick_size), 1.0) + buy
+            price = np.round(ticks * tick_size, _decimals(tick_size))
+            size = np.exp(math.log(p.size_median) + p.size_sigma * rng_z.standard_normal(n))
+            whale = rng_z.random(n) < p.size_tail_prob
+            size[whale] *= rng_z.pareto(p.size_tail_alpha, int(whale.sum())) + 1.0
+            size = np.maximum(_round_step(size, qty_step), qty_step)
+            day = ts // DAY_MS
+            seq = np.arange(n, dtype=np.int64) - np.searchsorted(day, day, side="left")
+            yield {"ts": ts, "price": price, "size": size, "buy": buy, "seq": seq}
 
 
 def _day_steps(start_ms: int, n_steps: int) -> list[tuple[int, int]]:
@@ -283,21 +354,29 @@ def generate_trades(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
                     seed: int = 0, base_price: float = 30000.0,
                     trades_per_day: float = 150_000, tick_size: float = 0.1,
                     qty_step: float = 0.001, category: str = "linear",
-                    params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
+                    params: SynthParams | None = None, chunk_days: int = 1,
+                    **overrides: Any) -> pd.DataFrame:
     """A synthetic trade stream in the trades-table schema, sorted by (ts, seq).
 
     Columns symbol, category, ts (epoch ms), price (on the tick grid), size (multiple of
     qty_step), side ('Buy'/'Sell'), trade_id ('syn<seed>-<ts>-<seq>'), seq (index within the
     UTC day). `overrides` replace fields of `params` (SynthParams). The same stream as
-    `write_synthetic_market` stores.
+    `write_synthetic_market` stores; `chunk_days` (days of latent path built at a time)
+    changes the memory, never the stream.
     """
     p = _params(params, overrides)
-    chunks = list(_trade_chunks(symbol, category, start_ms, days, seed, base_price,
-                                trades_per_day, tick_size, qty_step, p))
+    import pyarrow as pa
+
+    chunks = [pa.table(c) for c in _trade_chunks(symbol, category, start_ms, days, seed,
+                                                  base_price, trades_per_day, tick_size,
+                                                  qty_step, p, chunk_days)]
     return _trade_frame(symbol, category, seed, pa.concat_tables(chunks))
 
 
 def _trade_frame(symbol: str, category: str, seed: int, raw: pa.Table) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     n = raw.num_rows
     ts, seq = raw.column("ts"), raw.column("seq")
 
@@ -342,7 +421,8 @@ def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
         raise DataError(f"days={days} is shorter than one {key} bar", "pass a longer span")
     m = steps_per_bar
     lat = _Latent(p, seed, start, n_bars * m, bar_ms // m, base_price)
-    path = np.maximum(np.exp(lat.x), tick_size)  # never below one tick
+    whole = lat.whole()
+    path = np.maximum(np.exp(whole.x), tick_size)  # never below one tick
     edges = path[::m]
     inner = path[:-1].reshape(n_bars, m)
     high = np.maximum(inner.max(axis=1), edges[1:])
@@ -354,12 +434,14 @@ def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
                       np.maximum(open_, close))
     low = np.minimum(np.round(np.floor(low / tick_size + 1e-9) * tick_size, dec),
                      np.minimum(open_, close))
-    act = lat.activity.reshape(n_bars, m).mean(axis=1)
+    act = whole.activity.reshape(n_bars, m).mean(axis=1)
     lam = act / act.mean() * trades_per_day * bar_ms / DAY_MS
     n_trades = lat.rngs[4].poisson(lam)
     mean_size = p.size_median * math.exp(p.size_sigma**2 / 2)
     volume = np.maximum(_round_step(n_trades * mean_size, qty_step), qty_step)
     turnover = volume * inner.mean(axis=1)
+    import pandas as pd
+
     return pd.DataFrame({
         "symbol": symbol, "category": category, "interval": key,
         "open_time": start + np.arange(n_bars, dtype=np.int64) * bar_ms,
@@ -396,13 +478,14 @@ class _PriceAt:
 
 
 def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np.ndarray,
-                   seed: int, p: SynthParams) -> pd.DataFrame:
+                   seed: int, p: SynthParams) -> dict[str, np.ndarray]:
     """rate = funding_base + funding_beta * log(p_now / p_prev) + noise, clipped and rounded."""
     r8 = np.log(p_now / p_prev)
     noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
         0.0, p.funding_noise, len(times))
     rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
-    return pd.DataFrame({"symbol": symbol, "ts": times, "rate": np.round(rate, 6)})
+    return {"symbol": np.full(len(times), symbol, dtype=object), "ts": times,
+            "rate": np.round(rate, 6)}
 
 
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
@@ -411,6 +494,8 @@ def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int
 
     rate = funding_base + funding_beta * (log return of the previous 8 h) + noise, clipped.
     """
+    import pandas as pd
+
     p = _params(params, overrides)
     times = _funding_times(start_ms, end_ms)
     if not len(times) or not len(trades):
@@ -419,8 +504,8 @@ def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int
     at = _PriceAt(np.concatenate([times, times - _FUNDING_MS]))
     at.feed(trades["ts"].to_numpy(), trades["price"].to_numpy())
     prices = at.values()
-    return _funding_frame(str(trades["symbol"].iloc[0]), times, prices[:len(times)],
-                          prices[len(times):], seed, p)
+    return pd.DataFrame(_funding_frame(str(trades["symbol"].iloc[0]), times,
+                                       prices[:len(times)], prices[len(times):], seed, p))
 
 
 def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str = "linear",
@@ -431,18 +516,21 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
                            min_notional: float = 5.0, max_qty: float = 1190.0,
                            replace: bool = False,
                            progress: Callable[[int], None] | None = None,
-                           params: SynthParams | None = None, **overrides: Any) -> dict[str, Any]:
+                           params: SynthParams | None = None, chunk_days: int = 1,
+                           **overrides: Any) -> dict[str, Any]:
     """Write a synthetic market into the store: trades, klines resampled from them (each of
     `intervals`), funding every 8 h (not for spot) and an instruments row (tick_size,
     qty_step, min_qty = qty_step, min_notional, max_qty).
 
     A span that already holds market data of the symbol (trades, klines or funding: real
     ones or an earlier synthetic run) is refused, unless `replace`, which deletes that span's
-    trades, klines and funding and writes the new market in the same transaction. Trades are
-    generated and inserted one UTC day at a time (`progress` is called with each day's number
-    of trades), so memory holds one day of trades. One transaction: nothing is stored if it
-    fails. `overrides` replace SynthParams fields. Returns what was added: trades, klines per
-    interval, funding, and `replaced` (the SpanCounts deleted, or None).
+    trades, klines and funding and writes the new market in the same transaction. The latent
+    path is built `chunk_days` days at a time and trades are generated and inserted one UTC
+    day at a time (`progress` is called with each day's number of trades), so memory holds
+    one chunk of the path and one day of trades, whatever the span; the stored market does
+    not depend on `chunk_days`. One transaction: nothing is stored if it fails. `overrides`
+    replace SynthParams fields. Returns what was added: trades, klines per interval, funding,
+    and `replaced` (the SpanCounts deleted, or None).
     """
     keys = [validate_interval(i) for i in intervals]
     p = _params(params, overrides)
@@ -459,31 +547,33 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
             "--start or --db")
     funding_times = _funding_times(start, end_ms) if category != "spot" else np.zeros(0, np.int64)
     at = _PriceAt(np.concatenate([funding_times, funding_times - _FUNDING_MS]))
-    added = 0
-    with store.transaction():
-        if not held.empty:
-            clear_market_span(store, symbol, category, start, end_ms)
+    with trade_stage(store, symbol, category, f"syn{seed}-") as stage:
         for chunk in _trade_chunks(symbol, category, start, days, seed, base_price,
-                                   trades_per_day, tick_size, qty_step, p):
-            added += insert_synthetic_trades(store, chunk, symbol=symbol, category=category,
-                                             prefix=f"syn{seed}-")
-            at.feed(chunk.column("ts").to_numpy(), chunk.column("price").to_numpy())
+                                   trades_per_day, tick_size, qty_step, p, chunk_days):
+            stage.add(chunk)
+            at.feed(chunk["ts"], chunk["price"])
             if progress:
-                progress(chunk.num_rows)
-        log_trade_file(store, source=f"synthetic:seed={seed}", symbol=symbol, category=category,
-                       nbytes=0, cover=(start, end_ms), rows_read=added, rows_added=added)
-        funding_added = 0
-        if len(funding_times) and added:
-            prices = at.values()
-            funding_added = insert_funding(store, _funding_frame(
-                symbol, funding_times, prices[:len(funding_times)],
-                prices[len(funding_times):], seed, p))
-        upsert_instruments(store, pd.DataFrame([{
-            "symbol": symbol, "category": category, "tick_size": float(tick_size),
-            "qty_step": float(qty_step), "min_qty": float(qty_step),
-            "min_notional": float(min_notional), "max_qty": float(max_qty),
-            "fetched_at": start}]))
-        klines = {k: resample_trades(store, symbol, category, k, start, end_ms) for k in keys}
+                progress(len(chunk["ts"]))
+        with store.transaction():
+            if not held.empty:
+                clear_market_span(store, symbol, category, start, end_ms)
+            added = stage.publish()
+            log_trade_file(store, source=f"synthetic:seed={seed}", symbol=symbol,
+                           category=category, nbytes=0, cover=(start, end_ms), rows_read=added,
+                           rows_added=added)
+            funding_added = 0
+            if len(funding_times) and added:
+                prices = at.values()
+                funding_added = insert_funding(store, _funding_frame(
+                    symbol, funding_times, prices[:len(funding_times)],
+                    prices[len(funding_times):], seed, p))
+            upsert_instruments(store, {
+                "symbol": [symbol], "category": [category], "tick_size": [float(tick_size)],
+                "qty_step": [float(qty_step)], "min_qty": [float(qty_step)],
+                "min_notional": [float(min_notional)], "max_qty": [float(max_qty)],
+                "fetched_at": [start]})
+            klines = {k: resample_trades(store, symbol, category, k, start, end_ms)
+                      for k in keys}
     return {"symbol": symbol, "category": category, "start_ms": start, "end_ms": end_ms,
             "trades": added, "klines": klines, "funding": funding_added,
             "replaced": None if held.empty else held}

@@ -1,9 +1,10 @@
 """Market data in the store: klines, trades, funding, instruments.
 
 Times are int64 epoch milliseconds (UTC); intervals use Bybit's spelling ('1', '5', '60', 'D',
-'W'). Inserts are bulk (a DataFrame or Arrow table registered with DuckDB, then one INSERT …
-SELECT) and idempotent: re-inserting stored rows adds nothing, and each call returns the number of
-rows actually added. Loaders return dicts of contiguous numpy arrays ready for numba kernels.
+'W'). Inserts are bulk (a DataFrame, an Arrow table or a mapping of numpy columns registered
+with DuckDB, then one INSERT … SELECT) and idempotent: re-inserting stored rows adds nothing,
+and each call returns the number of rows actually added. Loaders return dicts of contiguous
+numpy arrays ready for numba kernels.
 
 Keys: klines (symbol, category, interval, open_time); trades (symbol, category, trade_id),
 enforced by the insert path rather than an index (see migrations/0001_market.sql); funding
@@ -13,18 +14,22 @@ enforced by the insert path rather than an index (see migrations/0001_market.sql
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from gridlab.errors import DataError
 from gridlab.store.core import Store, load_sql
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Frame = Any
+"""A pandas DataFrame, or a mapping of equal-length columns (numpy arrays or lists)."""
 
 __all__ = [
     "CATEGORIES",
@@ -177,16 +182,41 @@ def _registered(store: Store, frame: Any) -> Iterator[None]:
             store.con.unregister("_gl_in")
 
 
-def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], what: str,
-                     optional: tuple[str, ...] = ()) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"{what}: expected a pandas DataFrame, got {type(df).__name__}",
+def _require_columns(df: Frame, columns: tuple[str, ...], what: str,
+                     optional: tuple[str, ...] = ()) -> Frame:
+    """`df` if it is a pandas DataFrame, or a mapping of equal-length columns (numpy arrays or
+    lists: what DuckDB scans without pandas), holding `columns` (`optional` may be missing)."""
+    import sys
+
+    pd = sys.modules.get("pandas")  # a DataFrame implies pandas is imported: never import it
+    if pd is not None and isinstance(df, pd.DataFrame):
+        names = list(df.columns)
+    elif isinstance(df, Mapping) and len({len(v) for v in df.values()}) <= 1:
+        names = list(df)
+    else:
+        raise DataError(f"{what}: expected a pandas DataFrame or a mapping of equal-length "
+                        f"columns, got {type(df).__name__}",
                         f"pass a DataFrame with columns {', '.join(columns)}")
-    missing = [c for c in columns if c not in df.columns and c not in optional]
+    missing = [c for c in columns if c not in names and c not in optional]
     if missing:
         raise DataError(f"{what}: missing column(s) {', '.join(missing)}",
                         f"the frame needs {', '.join(columns)}")
     return df
+
+
+def _n_rows(df: Frame) -> int:
+    return len(df) if not isinstance(df, Mapping) else len(next(iter(df.values()), ()))
+
+
+def _select(df: Frame, columns: list[str]) -> Frame:
+    """The columns of `df`, in that order (a mapping's as numpy arrays: DuckDB scans those)."""
+    if not isinstance(df, Mapping):
+        return df[columns]
+    out = {}
+    for c in columns:
+        a = np.asarray(df[c])
+        out[c] = a.astype(object) if a.dtype.kind == "U" else a
+    return out
 
 
 def _strict_interval(value: Any) -> str:
@@ -199,9 +229,9 @@ _VALUE_CHECKS = {"symbol": validate_symbol, "category": validate_category,
                  "interval": _strict_interval}
 
 
-def _check_values(df: pd.DataFrame, what: str, columns: tuple[str, ...]) -> None:
+def _check_values(df: Frame, what: str, columns: tuple[str, ...]) -> None:
     for col in columns:
-        for value in pd.unique(df[col]):
+        for value in dict.fromkeys(np.asarray(df[col], dtype=object).tolist()):
             try:
                 _VALUE_CHECKS[col](value)
             except DataError as exc:
@@ -222,33 +252,38 @@ def _execute_insert(store: Store, sql_name: str, frame: Any, what: str,
     return int(row[0]) if row else 0
 
 
-def insert_klines(store: Store, df: pd.DataFrame) -> int:
+def insert_klines(store: Store, df: Frame) -> int:
     """Insert klines; bars already stored are kept as they are. Returns rows added.
 
     Columns: symbol, category, interval (Bybit spelling), open_time (epoch ms), open, high, low,
     close, volume, turnover. Insert closed bars only: a stored bar is never overwritten.
     """
     _require_columns(df, KLINE_COLUMNS, "insert_klines")
-    if df.empty:
+    if not _n_rows(df):
         return 0
     _check_values(df, "insert_klines", ("symbol", "category", "interval"))
-    return _execute_insert(store, "market_insert_klines", df[list(KLINE_COLUMNS)],
+    return _execute_insert(store, "market_insert_klines", _select(df, list(KLINE_COLUMNS)),
                            "insert_klines")
 
 
-def insert_trades(store: Store, df: pd.DataFrame) -> int:
+def insert_trades(store: Store, df: Frame) -> int:
     """Insert trades; ids already stored (and repeats inside `df`) are skipped. Returns rows added.
 
     Columns: symbol, category, ts (epoch ms), price, size, side ('Buy'/'Sell': the aggressor),
     trade_id (text), seq (int64 order within the source; optional, defaults to the row order).
     """
     _require_columns(df, TRADE_COLUMNS, "insert_trades", optional=("seq",))
+    import pandas as pd
+
+    df = pd.DataFrame(df) if isinstance(df, Mapping) else df
     if df.empty:
         return 0
     _check_values(df, "insert_trades", ("symbol", "category"))
     frame = df[[c for c in TRADE_COLUMNS if c in df.columns]]
     if "seq" not in frame.columns:
         frame = frame.assign(seq=np.arange(len(frame), dtype=np.int64))
+    import pyarrow as pa
+
     frame = pa.Table.from_pandas(frame, preserve_index=False)  # Arrow scans faster
     try:
         with _registered(store, frame):
@@ -274,17 +309,17 @@ def insert_trades(store: Store, df: pd.DataFrame) -> int:
                            {"lo": int(lo), "hi": int(hi)})
 
 
-def insert_funding(store: Store, df: pd.DataFrame) -> int:
+def insert_funding(store: Store, df: Frame) -> int:
     """Insert funding rates (columns symbol, ts, rate); stored (symbol, ts) kept. Rows added."""
     _require_columns(df, FUNDING_COLUMNS, "insert_funding")
-    if df.empty:
+    if not _n_rows(df):
         return 0
     _check_values(df, "insert_funding", ("symbol",))
-    return _execute_insert(store, "market_insert_funding", df[list(FUNDING_COLUMNS)],
+    return _execute_insert(store, "market_insert_funding", _select(df, list(FUNDING_COLUMNS)),
                            "insert_funding")
 
 
-def upsert_instruments(store: Store, df: pd.DataFrame) -> int:
+def upsert_instruments(store: Store, df: Frame) -> int:
     """Insert or replace instrument filters; a stored row with a newer fetched_at is kept.
 
     Columns: symbol, category, tick_size, qty_step, min_qty, min_notional, max_qty,
@@ -294,12 +329,16 @@ def upsert_instruments(store: Store, df: pd.DataFrame) -> int:
     """
     _require_columns(df, INSTRUMENT_COLUMNS, "upsert_instruments",
                      optional=tuple(_INSTRUMENT_DEFAULTS))
-    if df.empty:
+    n = _n_rows(df)
+    if not n:
         return 0
     _check_values(df, "upsert_instruments", ("symbol", "category"))
-    frame = df.assign(**{k: v for k, v in _INSTRUMENT_DEFAULTS.items() if k not in df.columns})
-    return _execute_insert(store, "market_upsert_instruments", frame[list(INSTRUMENT_COLUMNS)],
-                           "upsert_instruments")
+    have = list(df) if isinstance(df, Mapping) else list(df.columns)
+    fill = {k: v for k, v in _INSTRUMENT_DEFAULTS.items() if k not in have}
+    frame = ({**df, **{k: [v] * n for k, v in fill.items()}} if isinstance(df, Mapping)
+             else df.assign(**fill))
+    return _execute_insert(store, "market_upsert_instruments",
+                           _select(frame, list(INSTRUMENT_COLUMNS)), "upsert_instruments")
 
 
 # -- spans -----------------------------------------------------------------------------------

@@ -1,18 +1,30 @@
 """Store side of the synthetic market (gridlab.data.synth): what a span holds, clearing it,
-and the bulk insert of generated trade arrays (ids and sides built in SQL, not in Python)."""
+and the bulk insert of generated trade arrays (ids and sides built in SQL, not in Python).
+
+Generated trades go through a scratch database (`TradeStage`): DuckDB keeps the rows a
+transaction appends in memory until it commits, so a month of trades written inside the one
+transaction that replaces a span took about a gigabyte. The scratch database takes the trades
+day by day (each insert committed on its own and flushed), and a single INSERT ... SELECT
+inside the caller's transaction publishes them, so the store still changes all at once.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
-import pyarrow as pa
+import numpy as np
 
 from gridlab.errors import DataError
-from gridlab.store.core import Store, load_sql
+from gridlab.store.core import MEMORY, Store, load_sql
 from gridlab.store.market import validate_category, validate_symbol
 
-__all__ = ["SpanCounts", "clear_market_span", "insert_synthetic_trades", "span_counts"]
+__all__ = ["STAGE_MEMORY_LIMIT", "SpanCounts", "TradeStage", "clear_market_span", "span_counts",
+           "trade_stage"]
 
 
 class SpanCounts(NamedTuple):
@@ -56,23 +68,84 @@ def clear_market_span(store: Store, symbol: str, category: str, start_ms: int,
                            if name != "synth_delete_funding" or k != "category"})
 
 
-def insert_synthetic_trades(store: Store, table: pa.Table, *, symbol: str, category: str,
-                            prefix: str) -> int:
-    """Insert generated trades (Arrow columns ts, price, size, buy, seq); returns rows added.
+class TradeStage:
+    """The scratch table of generated trades of one synthetic run (see `trade_stage`)."""
 
-    trade_id is `prefix` + ts + '-' + seq, side Buy/Sell from `buy`. The caller has checked
-    that the span holds no trades (span_counts) or cleared it.
-    """
-    if table.num_rows == 0:
-        return 0
-    store.con.register("_gl_syn", table)
+    def __init__(self, store: Store, symbol: str, category: str, prefix: str) -> None:
+        self.store = store
+        self.params = {"symbol": validate_symbol(symbol),
+                       "category": validate_category(category), "prefix": prefix}
+        self.rows = 0
+
+    def add(self, arrays: Mapping[str, np.ndarray]) -> int:
+        """Stage generated trades (arrays ts, price, size, buy, seq); returns the rows added.
+
+        trade_id is `prefix` + ts + '-' + seq, side Buy/Sell from `buy`. Each call commits on
+        its own in the scratch database (call it outside a store transaction).
+        """
+        if not len(arrays["ts"]):
+            return 0
+        con = self.store.con
+        con.register("_gl_syn", dict(arrays))
+        try:
+            rows = con.execute(load_sql("synth_insert_trades"), self.params).fetchall()
+        except duckdb.Error as exc:
+            raise DataError(f"synthetic trades rejected by the store {self.store.path}: "
+                            f"{str(exc).strip().splitlines()[0]}", "report this bug") from None
+        finally:
+            con.unregister("_gl_syn")
+        added = int(rows[0][0]) if rows else 0
+        self.rows += added
+        return added
+
+    def publish(self) -> int:
+        """Copy every staged trade into `trades` (call it inside the caller's transaction,
+        after clearing the span); returns the rows added."""
+        rows = self.store.con.execute(load_sql("synth_stage_publish")).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+
+def _stage_path(store: Store) -> str:
+    return MEMORY if str(store.path) == MEMORY else f"{store.path}.synth-stage"
+
+
+def _drop_stage(store: Store, path: str) -> None:
+    with suppress(duckdb.Error):
+        if store.con.execute(load_sql("synth_stage_exists")).fetchall()[0][0]:
+            store.con.execute(load_sql("synth_stage_detach"))
+    if path != MEMORY:
+        for name in (path, f"{path}.wal"):
+            with suppress(FileNotFoundError):
+                os.remove(name)
+
+
+STAGE_MEMORY_LIMIT = "64MB"
+"""DuckDB's buffer-pool limit while a synthetic run writes (restored afterwards)."""
+
+
+@contextmanager
+def trade_stage(store: Store, symbol: str, category: str, prefix: str) -> Iterator[TradeStage]:
+    """A scratch database for generated trades, attached to the store's connection: the file
+    `<store>.synth-stage` next to it (in memory for an in-memory store), detached and deleted
+    on exit, also on failure (a scratch file left by a killed run is replaced). DuckDB's
+    memory limit is STAGE_MEMORY_LIMIT meanwhile (a file store only), then DuckDB's default
+    again (the store never sets one)."""
+    if store.read_only:
+        raise DataError(f"the store {store.path} is open read-only",
+                        "open it read-write to write a synthetic market")
+    path = _stage_path(store)
+    _drop_stage(store, path)
+    if path != MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        store.con.execute(load_sql("synth_memory_limit_set"), {"limit": STAGE_MEMORY_LIMIT})
     try:
-        rows = store.con.execute(load_sql("synth_insert_trades"), {
-            "symbol": validate_symbol(symbol), "category": validate_category(category),
-            "prefix": prefix}).fetchall()
-    except duckdb.Error as exc:
-        raise DataError(f"synthetic trades rejected by the store {store.path}: "
-                        f"{str(exc).strip().splitlines()[0]}", "report this bug") from None
+        store.con.execute(load_sql("synth_stage_attach"), {"path": path})
+        store.con.execute(load_sql("synth_stage_create"))
+        yield TradeStage(store, symbol, category, prefix)
     finally:
-        store.con.unregister("_gl_syn")
-    return int(rows[0][0]) if rows else 0
+        _drop_stage(store, path)
+        if path != MEMORY:
+            with suppress(duckdb.Error):
+                store.con.execute(load_sql("synth_memory_limit_reset"))
+
+

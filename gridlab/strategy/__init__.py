@@ -1,123 +1,82 @@
 """gridlab.strategy: the one grid implementation (kernels) and the thin live classes.
 
-Contract: docs/strategy-kernels.md.
+Contract: docs/strategy-kernels.md. The names below are imported on first use: importing one
+module of the package (e.g. `gridlab.strategy.enums`) does not import the others.
 """
 
-from gridlab.strategy.bars_nb import (
-    atr_nb,
-    atr_simple_nb,
-    atr_wilder_nb,
-    bar_update_nb,
-    effective_spacing_nb,
-    new_bar_ring,
-    ring_capacity_nb,
-)
-from gridlab.strategy.classes import (
-    DesiredOrder,
-    GridStrategy,
-    RiskManager,
-    RoundTrip,
-    SlotView,
-    preview_grid,
-)
-from gridlab.strategy.enums import (
-    SLOT_DTYPE,
-    AtrMode,
-    Filters,
-    GridParams,
-    Mode,
-    QtyMode,
-    Reason,
-    RecenterParams,
-    RiskParams,
-    Side,
-    SlotState,
-    SpacingMode,
-    Status,
-    Stop,
-    name_of,
-)
-from gridlab.strategy.grid_nb import build_slots_nb, grid_bounds_nb, on_slot_fill_nb, slot_order_nb
-from gridlab.strategy.levels_nb import (
-    ceil_to_nb,
-    floor_to_nb,
-    grid_levels_nb,
-    round_to_nb,
-    shift_range_nb,
-)
-from gridlab.strategy.params import (
-    ResolvedParams,
-    grid_params,
-    make_filters,
-    recenter_params,
-    resolve_profile,
-    risk_params,
-)
-from gridlab.strategy.profiles import all_profiles, get_profile
-from gridlab.strategy.recenter_nb import new_recenter_cache, recenter_reason_nb
-from gridlab.strategy.risk_nb import (
-    check_stops_nb,
-    kill_switch_nb,
-    new_kill_state,
-    order_allowed_nb,
-    post_only_ok_nb,
-    spot_order_allowed_nb,
-    stop_reason_nb,
-)
+from __future__ import annotations
 
-__all__ = [
-    "SLOT_DTYPE",
-    "AtrMode",
-    "DesiredOrder",
-    "Filters",
-    "GridParams",
-    "GridStrategy",
-    "Mode",
-    "QtyMode",
-    "Reason",
-    "RecenterParams",
-    "ResolvedParams",
-    "RiskManager",
-    "RiskParams",
-    "RoundTrip",
-    "Side",
-    "SlotState",
-    "SlotView",
-    "SpacingMode",
-    "Status",
-    "Stop",
-    "all_profiles",
-    "atr_nb",
-    "atr_simple_nb",
-    "atr_wilder_nb",
-    "bar_update_nb",
-    "build_slots_nb",
-    "ceil_to_nb",
-    "check_stops_nb",
-    "effective_spacing_nb",
-    "floor_to_nb",
-    "get_profile",
-    "grid_bounds_nb",
-    "grid_levels_nb",
-    "grid_params",
-    "kill_switch_nb",
-    "make_filters",
-    "name_of",
-    "new_bar_ring",
-    "new_kill_state",
-    "new_recenter_cache",
-    "on_slot_fill_nb",
-    "order_allowed_nb",
-    "post_only_ok_nb",
-    "preview_grid",
-    "recenter_params",
-    "recenter_reason_nb",
-    "resolve_profile",
-    "ring_capacity_nb",
-    "risk_params",
-    "round_to_nb",
-    "shift_range_nb",
-    "slot_order_nb",
-    "spot_order_allowed_nb",
-    "stop_reason_nb",
-]
+import importlib
+from typing import Any
+
+_LAZY = {
+    "AtrMode": "gridlab.strategy.enums",
+    "DesiredOrder": "gridlab.strategy.classes",
+    "Filters": "gridlab.strategy.enums",
+    "GridParams": "gridlab.strategy.enums",
+    "GridStrategy": "gridlab.strategy.classes",
+    "Mode": "gridlab.strategy.enums",
+    "QtyMode": "gridlab.strategy.enums",
+    "Reason": "gridlab.strategy.enums",
+    "RecenterParams": "gridlab.strategy.enums",
+    "ResolvedParams": "gridlab.strategy.params",
+    "RiskManager": "gridlab.strategy.classes",
+    "RiskParams": "gridlab.strategy.enums",
+    "RoundTrip": "gridlab.strategy.classes",
+    "SLOT_DTYPE": "gridlab.strategy.enums",
+    "Side": "gridlab.strategy.enums",
+    "SlotState": "gridlab.strategy.enums",
+    "SlotView": "gridlab.strategy.classes",
+    "SpacingMode": "gridlab.strategy.enums",
+    "Status": "gridlab.strategy.enums",
+    "Stop": "gridlab.strategy.enums",
+    "all_profiles": "gridlab.strategy.profiles",
+    "atr_nb": "gridlab.strategy.bars_nb",
+    "atr_simple_nb": "gridlab.strategy.bars_nb",
+    "atr_wilder_nb": "gridlab.strategy.bars_nb",
+    "bar_update_nb": "gridlab.strategy.bars_nb",
+    "build_slots_nb": "gridlab.strategy.grid_nb",
+    "ceil_to_nb": "gridlab.strategy.levels_nb",
+    "check_stops_nb": "gridlab.strategy.risk_nb",
+    "effective_spacing_nb": "gridlab.strategy.bars_nb",
+    "floor_to_nb": "gridlab.strategy.levels_nb",
+    "get_profile": "gridlab.strategy.profiles",
+    "grid_bounds_nb": "gridlab.strategy.grid_nb",
+    "grid_levels_nb": "gridlab.strategy.levels_nb",
+    "grid_params": "gridlab.strategy.params",
+    "kill_switch_nb": "gridlab.strategy.risk_nb",
+    "make_filters": "gridlab.strategy.params",
+    "name_of": "gridlab.strategy.enums",
+    "new_bar_ring": "gridlab.strategy.bars_nb",
+    "new_kill_state": "gridlab.strategy.risk_nb",
+    "new_recenter_cache": "gridlab.strategy.recenter_nb",
+    "on_slot_fill_nb": "gridlab.strategy.grid_nb",
+    "order_allowed_nb": "gridlab.strategy.risk_nb",
+    "post_only_ok_nb": "gridlab.strategy.risk_nb",
+    "preview_grid": "gridlab.strategy.classes",
+    "recenter_params": "gridlab.strategy.params",
+    "recenter_reason_nb": "gridlab.strategy.recenter_nb",
+    "resolve_profile": "gridlab.strategy.params",
+    "ring_capacity_nb": "gridlab.strategy.bars_nb",
+    "risk_params": "gridlab.strategy.params",
+    "round_to_nb": "gridlab.strategy.levels_nb",
+    "shift_range_nb": "gridlab.strategy.levels_nb",
+    "slot_order_nb": "gridlab.strategy.grid_nb",
+    "spot_order_allowed_nb": "gridlab.strategy.risk_nb",
+    "stop_reason_nb": "gridlab.strategy.risk_nb",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """`gridlab.strategy.X` for the public names: import their module on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gridlab.strategy' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

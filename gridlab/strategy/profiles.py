@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import ValidationError
 
 from gridlab.config.base import config_error_from
@@ -72,11 +71,15 @@ def profile_from_dict(raw: Any, source: str = "<profile>") -> ProfileConfig:
 
 def profile_to_yaml(profile: ProfileConfig) -> str:
     """YAML text of one profile (round-trips through `profile_from_yaml`)."""
+    import yaml
+
     return yaml.safe_dump(profile_to_dict(profile), sort_keys=False)
 
 
 def profile_from_yaml(text: str, source: str = "<yaml>") -> ProfileConfig:
     """Parse and validate one profile from YAML text."""
+    import yaml
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,0 +1,2 @@
+-- Back to DuckDB's default buffer-pool limit (the store never sets one).
+RESET memory_limit;
