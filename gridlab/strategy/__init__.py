@@ -14,9 +14,7 @@ from gridlab.strategy.bars_nb import (
 )
 from gridlab.strategy.classes import (
     DesiredOrder,
-    GridStrategy,
-    RiskManager,
-    RoundTrip,
+    GridPreview,
     SlotView,
     preview_grid,
 )
@@ -71,15 +69,13 @@ __all__ = [
     "DesiredOrder",
     "Filters",
     "GridParams",
-    "GridStrategy",
+    "GridPreview",
     "Mode",
     "QtyMode",
     "Reason",
     "RecenterParams",
     "ResolvedParams",
-    "RiskManager",
     "RiskParams",
-    "RoundTrip",
     "Side",
     "SlotState",
     "SlotView",
