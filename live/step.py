@@ -154,11 +154,14 @@ class GridStep:
     def fill(self, row: int, qty: float, ts: int, p: float, fee_rate: float) -> np.ndarray:
         """`on_fill_nb`: order row `row` filled `qty` (at its limit price, fee `fee_rate`)."""
         self.st["rest_ok"] = 0
+        o = self.g.orders[row]
+        # the row mirrors the exchange order, whose quantities are decimals (leavesQty): a
+        # remainder of float residue (1.2000000000000002 for 1.2) is the exchange's 1.2
+        o["rem"] = round(float(o["rem"]), 12)
         ep = self.ep._replace(maker_fee=float(fee_rate))
         na = on_fill_nb(self.st, self.g, int(row), float(qty), int(ts), float(p), self.gp,
                         self.filters, self.rk, ep, self.ax, False)
-        o = self.g.orders[row]
-        if o["side"] != 0:  # a partial fill: the exchange's quantities are decimals
+        if o["side"] != 0:  # a partial fill: the remainder in the exchange's decimals
             o["rem"] = round(float(o["rem"]), 12)
         book_state_nb(self.st, self.g.orders)
         return self._acts(na)
