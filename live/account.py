@@ -1,17 +1,21 @@
 """Account-level risk over every grid of one runner (config section `portfolio`).
 
-Each grid keeps its own `RiskManager` on its own ledger. On top of them, for the whole account:
+Each grid runs the one step kernel on its own state (live/step.py). The account holds every
+grid's state in its arrays (the record, the ledger and the order rows of grid k are views of
+row k / slice k of them, as in the portfolio backtest), so the step's risk gate sees the
+account: on top of each grid's own checks, for the whole account:
 - total equity = `portfolio.capital` + the PnL of every grid (`account_equity_nb`);
 - `max_total_exposure_pct` / `max_symbol_share`: an order that increases a grid's |position|
-  must also pass `account_order_allowed_nb` (the worst case of that grid plus the worst case
-  of every other grid, against the total equity);
+  must also pass the account check inside the step's gate (`step_nb.gate_nb` with the
+  account context `AcctCtx`: the worst case of that grid plus the worst case of every other
+  grid, against the total equity);
 - `kill_switch_dd`: at every account check (multiples of `backtest.check_interval_ms` on the
   clock of the prints, before the grid's own checks of that print) `account_kill_switch_nb`
   runs over the total equity; when it fires every grid is stopped (`Stop.KILL_SWITCH`): all
   orders of every symbol cancelled, nothing placed until POST /api/start.
 
 Every decision is a kernel of `gridlab.strategy.account_nb` (the portfolio backtest calls the
-same ones); this module only gathers the grids' state into arrays and applies the answers.
+same ones); this module only holds the grids' state in arrays and applies the answers.
 With no `portfolio` section (one grid) every limit is off: the gate always passes and the
 kill switch only tracks the daily max.
 """
@@ -25,10 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridlab.backtest.enums import N_ACC, ORDER_DTYPE
+from gridlab.backtest.state_nb import GRID_STATE_DTYPE
+from gridlab.backtest.step_nb import AcctCtx
 from gridlab.strategy.account_nb import (
     account_equity_nb,
     account_kill_switch_nb,
-    account_order_allowed_nb,
     total_worst_notional_nb,
 )
 from gridlab.strategy.enums import Stop, name_of
@@ -69,6 +75,25 @@ class AccountRisk:
         self._index = {id(c): i for i, c in enumerate(cores)}
         for c in cores:
             c.account = self
+        self.bind_all()
+
+    def bind_all(self) -> None:
+        """Move every grid's step state into the account's arrays (values kept) and give
+        each its account context; again after a grid's state was replaced (profile change)."""
+        n = len(self.cores)
+        sizes = [2 * c.step.n for c in self.cores]
+        ooff = np.zeros(n + 1, np.int64)
+        ooff[1:] = np.cumsum(sizes, dtype=np.int64) if n else []
+        gs = np.zeros(max(n, 1), GRID_STATE_DTYPE)
+        acc = np.zeros((max(n, 1), N_ACC), np.float64)
+        orders = np.zeros(int(ooff[n]), ORDER_DTYPE)
+        scratch = [np.zeros(max(n, 1), np.float64) for _ in range(5)]
+        for k, c in enumerate(self.cores):
+            ax = AcctCtx(True, k, self.capital, self.max_total_exposure_pct,
+                         self.max_symbol_share, gs, acc, orders, ooff, self._capitals,
+                         *scratch)
+            c.step.bind(gs[k:k + 1], acc[k], orders[ooff[k]:ooff[k + 1]], ax)
+            c.share_ledger()
 
     # ---- the grids as arrays ---------------------------------------------------------------
 
@@ -101,28 +126,10 @@ class AccountRisk:
 
     # ---- decisions -------------------------------------------------------------------------
 
-    def check(self, core: TradingCore, side: int, qty: float, price: float) -> bool:
-        """The account-level exposure gate for an order of `core` (after its own checks);
-        counts nothing."""
-        if not self.limits_on:
-            return True
-        a = self.arrays()
-        return bool(account_order_allowed_nb(
-            self._index[id(core)], int(side), float(qty), float(price), a["pos"], a["rb"],
-            a["rs"], a["mark"], self.total_equity(a), self.max_total_exposure_pct,
-            self.max_symbol_share))
-
-    def note_blocked(self, core: TradingCore) -> None:
-        """Count an order of `core` the account gate blocked."""
-        self.blocked += 1
-        core.stats["blocked_account"] += 1
-
-    def allowed(self, core: TradingCore, side: int, qty: float, price: float) -> bool:
-        """`check`, counting a block."""
-        ok = self.check(core, side, qty, price)
-        if not ok:
-            self.note_blocked(core)
-        return ok
+    def note_blocked(self, core: TradingCore, n: int = 1) -> None:
+        """Count `n` orders of `core` the account limits refused (in the step's gate)."""
+        self.blocked += n
+        core.stats["blocked_account"] += n
 
     async def on_print(self, ts: int) -> None:
         """At the account check times: total equity -> the account kill switch."""

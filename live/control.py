@@ -12,9 +12,9 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from gridlab.errors import GridlabError
-from gridlab.strategy.classes import GridStrategy, RiskManager
 from gridlab.strategy.enums import Reason, Stop, name_of
 from live.promote import ActiveProfile, resolve_named
+from live.step import new_step
 
 if TYPE_CHECKING:
     from live.core import TradingCore
@@ -139,16 +139,19 @@ async def change_profile(r: LiveRunner, cores: list[TradingCore], name: str,
         key = (core.s.category, core.s.symbol)
         old = r.actives[key]
         new = ActiveProfile(res.name, res.version, "panel", old.promotion_id, res.resolved)
-        strategy = GridStrategy(new.resolved.grid, new.resolved.recenter, core.strategy.filters,
-                                core.s.capital, core.s.leverage)
-        risk = RiskManager(new.resolved.risk, core.risk.initial_equity)
-        risk.kill_state[:] = core.risk.kill_state
-        risk.stopped = core.risk.stopped
+        step = new_step(new.resolved, core.step.filters, core.s)
+        step.g.kstate[:] = core.step.g.kstate
+        step.risk.stopped = core.stopped
+        if not math.isnan(core.last_price):
+            step.st["mark"] = core.last_price
         await core.cancel_all("profile change")
         bars = core.bars_state()
-        core.strategy, core.risk = strategy, risk
+        core.step = step
+        core.share_ledger()  # the ledger carries over
+        if core.account is not None:
+            core.account.bind_all()
         core.copy_bars(bars)  # the bar history carries over when the ring has the same shape
-        core.cycles = [0] * strategy.slots.shape[0]
+        core.cycles = [0] * step.n
         core.profile = new.as_state()
         r.actives[key] = new
         core.event("profile_change", f"profile {old.name} v{old.version} -> {new.name} "
@@ -157,7 +160,6 @@ async def change_profile(r: LiveRunner, cores: list[TradingCore], name: str,
                             "version": new.version})
         if core.trading and not math.isnan(core.last_price):
             await core.rebuild(max(core.last_ts, 0), core.last_price, Reason.MANUAL)
-            await core.fill_slots(core.last_price)
         else:
             core.force_rebuild = True
             core.next_check = -1

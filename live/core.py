@@ -1,34 +1,38 @@
-"""TradingCore: drives `GridStrategy` / `RiskManager` on a live exchange, one market event at a
-time, in the order of docs/strategy-kernels.md:
+"""TradingCore: runs the one step kernel of a grid on a live exchange, one market event at a
+time, in the order of docs/strategy-kernels.md ("The per-event step"):
 
-1. a market print at `ts`, price `p`: `GridStrategy.observe` (the bar ring);
-2. the fills of that print (execTime <= ts), by slot: ledger, `GridStrategy.on_fill` on a
-   complete fill, and the slot's next order, gated by `RiskManager.order_allowed`;
+1. a market print at `ts`, price `p`: the bar ring (`GridStep.observe`);
+2. the fills of that print (execTime <= ts), in the kernel's order: each through
+   `on_fill_nb` (ledger, slot, the slot's next order through the risk gate);
 3. at the check times (the one check clock of the backtest and live: multiples of
-   `backtest.check_interval_ms` on the market clock): catch up the executions over REST, then
-   equity -> `RiskManager.on_equity` (stops, kill switch), `GridStrategy.recenter_reason`, a
-   rebuild (detach the resting orders, `GridStrategy.build`, seed, move them with amend:
-   live/moves.py), and an order for every enabled slot that has none (blocked / PostOnly-
-   rejected).
+   `backtest.check_interval_ms` on the market clock): catch up the executions over REST, the
+   order sync, then `on_check_nb` (stops and kill switch, recenter: cancel all, build, seed;
+   an order for every enabled slot that has none).
+
+The step lives in live/step.py (`GridStep`: the `GRID_STATE_DTYPE` record and the grid's
+arrays); every call returns actions, carried out against the exchange by live/actions.py.
+Nothing here computes a level, a counter order, a trigger or a risk decision.
 
 Every decision that depends on the position (a check, a rebuild, an order, a flatten) first
-applies every stored fill, in the kernel's order (`apply_stored`); a rebuild first cancels,
-then fetches the executions of the cancelled orders over REST and applies them. The exchange
-may be ahead of the prints the runner has processed: its fills are real position, and a grid
-gated against a ledger that misses them breaches the exposure cap (tests/test_live_cap.py).
+applies every stored fill, in the kernel's order (`apply_stored`); after a cancel-all the
+executions of the cancelled orders are fetched over REST and applied (late fills). The
+exchange may be ahead of the prints the runner has processed: its fills are real position,
+and a grid gated against a ledger that misses them breaches the exposure cap
+(tests/test_live_cap.py).
 
-Nothing here computes a level, a counter order, a trigger or a risk decision: it only calls
-the strategy classes and turns their answers into orders. Two-phase fills make restarts safe:
-an execution is stored the moment it arrives (unique by execId), and applied (ledger, slot,
-next order intent, state snapshot) in one later transaction; every order is written as an
-Intent before it is sent, with an orderLinkId derived from (generation, slot, leg, cycle,
-attempt), so a restart re-derives it instead of placing a second order.
+Two-phase fills make restarts safe: an execution is stored the moment it arrives (unique by
+execId), and applied (the step, next order intent, state snapshot) in one later transaction;
+every order is written as an Intent before it is sent, with an orderLinkId derived from
+(generation, slot, leg, cycle, attempt), so a restart re-derives it instead of placing a
+second order. The step's state (record, slots, order rows, kill switch) is persisted with
+the runner state and restored on a restart.
 
-One core trades one symbol (one grid). A runner drives one core per symbol; account-level
-limits (live/account.py) gate its orders and may stop it. A grid that keeps failing (refused
-orders, errors in its steps, an instrument that is not trading) goes to an error state: its
-orders are cancelled, an event and an alert are written, and it places nothing until
-POST /api/start; the other grids are not affected.
+One core trades one symbol (one grid). A runner drives one core per symbol; the account
+(live/account.py) holds every grid's state in its arrays so that the step's gate sees the
+account limits, and may stop every grid. A grid that keeps failing (refused orders, errors in
+its steps, an instrument that is not trading) goes to an error state: its orders are
+cancelled, an event and an alert are written, and it places nothing until POST /api/start;
+the other grids are not affected.
 
 All methods run on the runner's single consumer task; none is safe to call concurrently.
 """
@@ -45,15 +49,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gridlab.backtest.state_nb import Act
 from gridlab.errors import StrategyError
 from gridlab.store.live import LiveStore, OrderRow
-from gridlab.strategy.classes import GridStrategy, RiskManager
-from gridlab.strategy.enums import Reason, Side, SlotState, Stop, name_of
+from gridlab.strategy.enums import Reason, Stop, name_of
+from live.actions import ActionExecution
 from live.exchange import Exchange
 from live.fills import FillApplication, PendingFill
 from live.ids import LinkKey, make_link
 from live.ledger import Ledger
 from live.orders import HALT_CODES, OrderExecution
+from live.step import GridStep, RiskView
 
 if TYPE_CHECKING:
     from live.account import AccountRisk
@@ -65,7 +71,7 @@ log = logging.getLogger("gridlab.live")
 STATE_KEY = "runner"
 BARS_KEY = "bars"
 BARS_EVERY_S = 10.0
-STATE_VERSION = 1
+STATE_VERSION = 2
 _BAR_FIELDS = ("ring", "meta", "cur")
 
 
@@ -96,21 +102,21 @@ class CoreSettings:
 
 
 
-class TradingCore(FillApplication, OrderExecution):
-    """The strategy-driving state machine of one grid (see the module docstring): fills in
-    live/fills.py, orders in live/orders.py, the events and the checks here."""
+class TradingCore(FillApplication, OrderExecution, ActionExecution):
+    """The step-driving state machine of one grid (see the module docstring): fills in
+    live/fills.py, orders in live/orders.py, actions in live/actions.py, the events and the
+    checks here."""
 
     def __init__(self, store: LiveStore, exchange: Exchange, settings: CoreSettings,
-                 strategy: GridStrategy, risk: RiskManager, ledger: Ledger, *,
-                 profile: dict[str, Any],
+                 step: GridStep, ledger: Ledger, *, profile: dict[str, Any],
                  notify: Callable[[str, str, str, dict[str, Any] | None], None] | None = None,
                  redact: Callable[[Any], Any] | None = None) -> None:
         self.store = store
         self.ex = exchange
         self.s = settings
-        self.strategy = strategy
-        self.risk = risk
+        self.step = step
         self.ledger = ledger
+        self.share_ledger()
         self.profile = profile  # {"name", "version", "source", "params"}
         self.account: AccountRisk | None = None
         self.error: str | None = None  # the error state's reason (None = healthy)
@@ -118,9 +124,8 @@ class TradingCore(FillApplication, OrderExecution):
         self.refused_in_row = 0
         self._notify = notify
         self._redact = redact or (lambda x: x)
-        n = strategy.slots.shape[0]
         self.gen = 0
-        self.cycles = [0] * n
+        self.cycles = [0] * step.n
         self.attempts: dict[tuple[int, int, str, int], int] = {}
         self.orders: dict[str, OrderRow] = {}
         self.slot_link: dict[int, str] = {}
@@ -140,25 +145,44 @@ class TradingCore(FillApplication, OrderExecution):
                       "strays_cancelled": 0, "blocked_account": 0}
         self.last_recenter_reason = ""
         self.force_rebuild = False
+        self._account_stop = False
+        self._seen_blocked = (0, 0)  # the step's n_blocked, n_acc_blocked counted so far
         self._bars_at = 0.0
         self._cancel_retry_at = 0.0
 
     # ---- small helpers ---------------------------------------------------------------------
 
+    def share_ledger(self) -> None:
+        """The ledger books into the step state's ledger vector (one array, its values kept)."""
+        acc = self.step.ledger_acc()
+        if self.ledger.acc is not acc:
+            acc[:] = self.ledger.acc
+            self.ledger.acc = acc
+
+    @property
+    def strategy(self) -> GridStep:
+        """The grid's step state (levels, slots, bounds for display)."""
+        return self.step
+
+    @property
+    def risk(self) -> RiskView:
+        """The risk part of the step state (limits, kill switch, stop code)."""
+        return self.step.risk
+
     @property
     def stopped(self) -> int:
-        return int(self.risk.stopped)
+        return self.step.stop_code
 
     @property
     def trading(self) -> bool:
         """True while orders may be placed (not paused, no stop, no error)."""
-        return not self.paused and self.risk.stopped == Stop.NONE and self.error is None
+        return not self.paused and self.step.stop_code == Stop.NONE and self.error is None
 
     @property
     def state_name(self) -> str:
         """running, paused, error, stopped:<stop code>."""
-        if self.risk.stopped != Stop.NONE:
-            return "stopped:" + name_of(Stop, self.risk.stopped).lower()
+        if self.step.stop_code != Stop.NONE:
+            return "stopped:" + name_of(Stop, self.step.stop_code).lower()
         if self.error is not None:
             return "error"
         return "paused" if self.paused else "running"
@@ -190,9 +214,6 @@ class TradingCore(FillApplication, OrderExecution):
 
     def state(self) -> dict[str, Any]:
         """Everything a restart needs, JSON-able, except the bar history (`bars_state`)."""
-        strategy = self.strategy.snapshot()
-        for k in _BAR_FIELDS:
-            strategy.pop(k)
         return {
             "version": STATE_VERSION, "profile": self.profile, "gen": self.gen,
             "cycles": self.cycles,
@@ -201,8 +222,8 @@ class TradingCore(FillApplication, OrderExecution):
             "last_price": None if math.isnan(self.last_price) else self.last_price,
             "paused": self.paused, "apply_seq": self.apply_seq, "created_at": self.created_at,
             "first_ts": self.first_ts, "error": self.error, "rest_mark": self.rest_mark,
-            "strategy": strategy, "risk": self.risk.snapshot(),
-            "market": {"filters": list(self.strategy.filters), "maker_fee": self.s.maker_fee,
+            "step": self.step.snapshot(),
+            "market": {"filters": list(self.step.filters), "maker_fee": self.s.maker_fee,
                        "taker_fee": self.s.taker_fee, "category": self.s.category},
             "ledger": self.ledger.snapshot(), "slot_link": {str(k): v for k, v in
                                                           self.slot_link.items()},
@@ -210,8 +231,7 @@ class TradingCore(FillApplication, OrderExecution):
 
     def bars_state(self) -> dict[str, Any]:
         """The bar ring (the largest part of the state, written at most every 10 s)."""
-        snap = self.strategy.snapshot()
-        return {k: snap[k] for k in _BAR_FIELDS}
+        return {k: getattr(self.step, k).tolist() for k in _BAR_FIELDS}
 
     def persist(self, bars: bool = False) -> None:
         """Write the state (in the caller's transaction, if any); the bar ring too when asked
@@ -224,8 +244,9 @@ class TradingCore(FillApplication, OrderExecution):
 
     def restore(self, snap: dict[str, Any], bars: dict[str, Any] | None = None) -> bool:
         """Load a stored state (and bar ring). Returns False when the grid could not be
-        restored (another profile or grid shape): the ledger, risk state and counters are kept
-        and the grid is rebuilt at the next check."""
+        restored (another profile or grid shape, a state of an older gridlab): the ledger,
+        the kill-switch state, the stop and the counters are kept and the grid is rebuilt at
+        the next check."""
         self.gen = int(snap["gen"])
         self.attempts = {(int(a[0]), int(a[1]), str(a[2]), int(a[3])): int(a[4])
                          for a in snap.get("attempts", [])}
@@ -241,38 +262,41 @@ class TradingCore(FillApplication, OrderExecution):
         self.first_ts = int(snap.get("first_ts", -1))
         self.error = snap.get("error")
         self.rest_mark = int(snap.get("rest_mark", -1))
-        self.ledger.restore(snap["ledger"])
-        self.risk.restore(snap["risk"])
         same = snap.get("profile", {}).get("params") == self.profile.get("params")
         try:
             if not same:
                 raise StrategyError("the profile changed", "rebuild")
-            strat = dict(snap["strategy"])
-            fresh = self.strategy.snapshot()
-            for k in _BAR_FIELDS:
-                strat[k] = (bars or {}).get(k, fresh[k])
-            if len(strat["ring"]) != len(fresh["ring"]):
-                strat.update({k: fresh[k] for k in _BAR_FIELDS})
-            self.strategy.restore(strat)
+            if "step" not in snap:
+                raise StrategyError("a state of an older gridlab", "rebuild")
+            self.step.restore(snap["step"])
         except StrategyError:
+            old = snap.get("risk") or {}  # the kill switch and the stop carry over
+            if "kill_state" in old:
+                self.step.g.kstate[:] = np.asarray(old["kill_state"], dtype=np.float64)
+                self.step.risk.stopped = int(old.get("stopped", Stop.NONE))
+            elif "step" in snap:
+                st = snap["step"]["state"]
+                self.step.g.kstate[:] = np.asarray(snap["step"]["kstate"], dtype=np.float64)
+                if st["stopped"][0]:
+                    self.step.risk.stopped = int(st["stop_code"][0])
+            self.ledger.restore(snap["ledger"])
             self.next_check = -1  # rebuild at the next print; keep the bar history if it fits
             self.force_rebuild = True
             self.copy_bars(bars)
             return False
+        self.ledger.restore(snap["ledger"])
+        self.copy_bars(bars)
+        self._seen_blocked = (int(self.step.st["n_blocked"]), int(self.step.st["n_acc_blocked"]))
+        self.step.st["mark"] = 0.0 if math.isnan(self.last_price) else self.last_price
         self.cycles = [int(c) for c in snap["cycles"]]
         self.slot_link = {int(k): v for k, v in snap.get("slot_link", {}).items()}
         return True
 
     def copy_bars(self, bars: dict[str, Any] | None) -> bool:
-        """Load a bar history into the strategy's ring when it has the same shape."""
+        """Load a bar history into the step's ring when it has the same shape."""
         if not bars:
             return False
-        st = self.strategy
-        ring = np.asarray(bars["ring"], dtype=np.float64)
-        if ring.shape != st.ring.shape:
-            return False
-        st.load_bars(ring, bars["meta"], bars["cur"])
-        return True
+        return self.step.load_bars(bars["ring"], bars["meta"], bars["cur"])
 
     # ---- errors ----------------------------------------------------------------------------
 
@@ -302,7 +326,7 @@ class TradingCore(FillApplication, OrderExecution):
     async def on_print(self, ts: int, price: float) -> None:
         """One market print, per the event order (see the module docstring)."""
         self.stats["prints"] += 1
-        self.strategy.observe(ts, price)
+        self.step.observe(ts, price)
         if self.first_ts < 0:
             self.first_ts = int(ts)
         self.last_ts, self.last_price = max(self.last_ts, int(ts)), float(price)
@@ -318,89 +342,59 @@ class TradingCore(FillApplication, OrderExecution):
         self.persist()
 
     async def check(self, ts: int, p: float) -> None:
-        """Step 3: stops and kill switch, then recenter, then orders for empty slots."""
+        """Step 3: the order sync, then the step's check (`on_check_nb`), its actions."""
         self.stats["checks"] += 1
         await self.apply_stored(p)
-        if self.risk.stopped == Stop.NONE:
-            code = self.risk.on_equity(ts, self.ledger.equity(p), p)
-            if code != Stop.NONE:
-                await self.stop_trading(code, ts, p)
-                return
         if not self.trading:
             return
-        if not self.strategy.built or self.force_rebuild:
-            reason = Reason.MANUAL if self.force_rebuild else Reason.INITIAL
-        else:
-            reason = self.strategy.recenter_reason(ts, p)
-        if reason != Reason.NONE:
-            await self.rebuild(ts, p, reason)
         await self.sync_orders()
-        await self.fill_slots(p)
+        if self.force_rebuild:
+            await self.rebuild(ts, p, Reason.MANUAL, retry=False)
+        if self.trading:
+            acts = self.step.check(ts, p)
+            await self._run(acts, ts, p)
+            if len(acts) and int(acts[-1]["kind"]) == Act.SEED and self.trading:
+                await self._run(self.step.retry(ts, p), ts, p)  # gated after the seed
 
-    async def rebuild(self, ts: int, p: float, reason: int) -> None:
-        """Build a new grid generation at `p`, buy/sell the seed, move the resting orders to
-        it with amend where the rule allows, cancel and create the rest (live/moves.py)."""
-        await self.detach_grid(f"rebuild: {name_of(Reason, reason)}")
-        # every fill of the cancelled orders happened before the cancel: fetch and apply them,
-        # so the new grid is gated against the whole position
-        await self.catch_up()
+    async def _run(self, acts: np.ndarray, ts: int, p: float, *,
+                   reason: str | None = None) -> None:
+        """Carry out a step's actions (and count the step's refusals)."""
+        await self.execute(acts, ts, p, reason=reason)
+
+    def count_refusals(self) -> None:
+        """Add the orders the step's gate refused since the last call to the counters
+        (`blocked`; the account's when the account limits refused them)."""
+        st = self.step.st
+        nb, na = int(st["n_blocked"]), int(st["n_acc_blocked"])
+        seen_b, seen_a = self._seen_blocked
+        if nb > seen_b:
+            self.stats["blocked"] += nb - seen_b
+        if na > seen_a and self.account is not None:
+            self.account.note_blocked(self, na - seen_a)
+        self._seen_blocked = (nb, na)
+
+    async def rebuild(self, ts: int, p: float, reason: int, *, retry: bool = True) -> None:
+        """A rebuild outside the check clock (`rebuild_nb`: cancel all, build at `p`, seed),
+        then (`retry`) an order for every enabled slot."""
         await self.apply_stored(p)
-        self.force_rebuild = False
-        self.gen += 1
-        # forget dead orders older than the previous generation (a restart would not reload
-        # them either): the resting-order sums of the risk checks walk this dict
-        self.orders = {k: r for k, r in self.orders.items()
-                       if r.active or r.gen >= self.gen - 1}
-        seed = self.strategy.build(ts, p)
-        self.cycles = [0] * self.strategy.slots.shape[0]
-        lo, hi = self.strategy.bounds()
-        homes = self.strategy.slots["home"][self.strategy.slots["state"] != SlotState.DISABLED]
-        rname = name_of(Reason, reason)
-        self.last_recenter_reason = rname
-        if reason not in (Reason.INITIAL,):
-            self.stats["recenters"] += 1
-        with self.store.batch():
-            self.store.add_grid(gen=self.gen, symbol=self.s.symbol, ts=int(ts), price=float(p),
-                                lowest=None if math.isnan(lo) else lo,
-                                highest=None if math.isnan(hi) else hi,
-                                spacing=float(self.strategy.spacing),
-                                n_buy=int((homes == Side.BUY).sum()),
-                                n_sell=int((homes == Side.SELL).sum()), reason=rname,
-                                profile=str(self.profile.get("name")),
-                                profile_version=self.profile.get("version"), seed_qty=seed)
-            self.persist()
-        kind = "grid_built" if reason == Reason.INITIAL else "recenter"
-        self.event(kind, f"grid {self.gen} built at {p:g} ({rname}): "
-                         f"{self.strategy.active_slots()} slots, range {lo:g}-{hi:g}",
-                   details={"gen": self.gen, "reason": rname, "price": p})
-        if math.isnan(lo):
-            self.event("empty_grid", "the grid has no valid level (filters / range)", "warning")
-        if seed != 0.0:
-            side = 1 if seed > 0 else -1
-            if self._allowed(side, abs(seed), p, p, market=True):
-                await self._market("s", side, abs(seed), p)
-            else:
-                self.stats["blocked"] += 1
-        await self.move_orders(p)
+        await self._run(self.step.rebuild(ts, p, reason), ts, p, reason=name_of(Reason, reason))
+        if retry:
+            await self.fill_slots(p)
 
     async def stop_trading(self, code: int, ts: int, p: float, *, account: bool = False
                            ) -> None:
-        """A stop fired: cancel everything, optionally flatten, stop until restarted.
+        """Stop trading (`stop_grid_nb`): cancel everything, optionally flatten, stopped
+        until restarted.
 
         `account`: the account's kill switch stopped every grid (one alert for the account,
         none per grid)."""
-        await self.cancel_all(f"{'account ' if account else ''}stop: {name_of(Stop, code)}")
+        await self.apply_stored(p)
         mark = p if not math.isnan(p) else self.ledger.avg_price
-        eq = self.ledger.equity(mark)
-        sev = "critical" if code == Stop.KILL_SWITCH else "error"
-        who = "the account kill switch" if account else name_of(Stop, code)
-        self.event("kill_switch" if code == Stop.KILL_SWITCH else "risk_stop",
-                   f"{who} at price {p:g}, equity {eq:.2f}: all orders cancelled, trading "
-                   "stopped until POST /api/start", sev,
-                   {"code": code, "equity": eq, "price": p, "ts": ts, "account": account},
-                   alert=not account)
-        if self.risk.rk.flatten_on_kill and not math.isnan(p):
-            await self._flatten(p)
+        self._account_stop = account
+        try:
+            await self._run(self.step.stop(ts, mark, code), ts, mark)
+        finally:
+            self._account_stop = False
         self.persist()
 
     # ---- manual control --------------------------------------------------------------------
@@ -416,11 +410,9 @@ class TradingCore(FillApplication, OrderExecution):
         self.paused = False
         self.error = None
         self.errors_in_row = self.refused_in_row = 0
-        self.risk.reset()
+        self.step.reset_stop()
         if not math.isnan(self.last_price):
-            ts = max(self.last_ts, 0)
-            await self.rebuild(ts, self.last_price, Reason.MANUAL)
-            await self.fill_slots(self.last_price)
+            await self.rebuild(max(self.last_ts, 0), self.last_price, Reason.MANUAL)
         else:
             self.next_check = -1
         self.persist()

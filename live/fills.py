@@ -2,12 +2,13 @@
 
 1. store: an execution is stored the moment it arrives, once (unique by execId), and queued;
 2. apply: in one later transaction, in the kernel's order (time, the price path of one print,
-   slot rows then late ones): ledger, slot (`GridStrategy.on_fill` on a complete fill, by the
-   remainder rule `fill_remainder_nb`), the slot's next order, a state snapshot.
+   slot rows then late ones): the step's `on_fill_nb` (ledger, slot, the slot's next order
+   through the gate; the remainder tracked by the kernel), a state snapshot; then the step's
+   actions (the next order) are carried out.
 
 Fills are applied at their print (`apply_pending(ts)`), and every stored fill before each
 decision that depends on the position (`apply_stored`). A mixin of `TradingCore` (it uses
-the core's store, exchange, strategy, ledger and order state).
+the core's store, exchange, step, ledger and order state).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 
 from gridlab.bybit.parse import Execution
 from gridlab.store.live import FillRow
-from gridlab.strategy.enums import Stop
 from gridlab.strategy.grid_nb import fill_remainder_nb
 from live.ids import LinkKey
 
@@ -121,37 +121,48 @@ class FillApplication:
         return await self.apply_pending(None, p)
 
     async def _apply(self, pf: PendingFill, p: float) -> None:
+        """Apply one stored execution: a fill of the current grid's slot order through the
+        step (`on_fill_nb`: ledger, slot, next order), a fill of a cancelled order through
+        the step's late row, a market order's (seed, flatten) and funding into the ledger;
+        then the record and a snapshot in one transaction, then the step's actions."""
         f, key = pf.row, pf.key
         kind, gen, slot, profit = "foreign", -1, -1, 0.0
-        next_slot: int | None = None
+        acts = None
         order = self.orders.get(f.order_link_id)
         if f.exec_type == "Funding":
             kind = "funding"
-            self.ledger.apply_funding(f.price, f.fee_rate)
+            self.step.funding(f.price, f.fee_rate)
         elif key is not None:
             gen, slot = key.gen, key.slot
-            self.ledger.apply_fill(f.side, f.qty, f.price, f.fee_rate)
-            full = False
-            if order is not None:
-                order.filled_qty = round(order.filled_qty + f.qty, 12)
-                full, left = fill_remainder_nb(order.rem, f.qty)
-                full, order.rem = bool(full), round(float(left), 12)
-                order.status = "Filled" if full else "PartiallyFilled"
             kind = {"s": "seed", "f": "flatten"}.get(key.leg, "grid")
-            if kind == "grid":
-                current = (key.gen == self.gen and not self.force_rebuild
-                           and self.slot_link.get(slot) == f.order_link_id)
-                if not current:
+            current = (kind == "grid" and key.gen == self.gen and not self.force_rebuild
+                       and self.slot_link.get(slot) == f.order_link_id
+                       and self.step.has_order(slot))
+            if current:
+                n_rt = int(self.step.st["n_rt"])
+                acts = self.step.fill(slot, f.qty, f.exec_time, p, f.fee_rate)
+                full = bool(self.step.st["last_full"])
+                rem = 0.0 if full else float(self.step.g.orders[slot]["rem"])
+                if full:
+                    del self.slot_link[slot]
+                    profit = float(self.step.st["last_gprof"])
+                    if int(self.step.st["n_rt"]) > n_rt:
+                        self.cycles[slot] += 1
+            else:
+                if kind == "grid":
                     kind = "late"
                     self.stats["late_fills"] += 1
-                elif full:
-                    rt = self.strategy.on_fill(slot, order.price)  # type: ignore[union-attr]
-                    del self.slot_link[slot]
-                    if rt is not None:
-                        profit = rt.profit
-                        self.ledger.add_grid_profit(profit)
-                        self.cycles[slot] += 1
-                    next_slot = slot
+                    acts = self.step.late_fill(f.side, f.qty, f.price, f.exec_time, p,
+                                               f.fee_rate)
+                else:
+                    self.step.market_fill(f.side, f.qty, f.price, f.fee_rate)
+                full, rem = False, 0.0
+                if order is not None:
+                    full, rem = fill_remainder_nb(order.rem, f.qty)
+            if order is not None:
+                order.filled_qty = round(order.filled_qty + f.qty, 12)
+                order.rem = round(float(rem), 12)
+                order.status = "Filled" if full else "PartiallyFilled"
         self.apply_seq += 1
         self.stats["fills_applied"] += 1
         with self.store.batch():
@@ -162,11 +173,10 @@ class FillApplication:
                 self.store.update_order(order.order_link_id, order.status, order.filled_qty,
                                         order_id=order.order_id)
             self.persist()
-        if next_slot is not None and self.trading:
-            await self.place_slot(next_slot, p)
-        if (kind == "late" and not self.trading and self.risk.rk.flatten_on_kill
-                and self.risk.stopped != Stop.NONE and self.ledger.position != 0.0):
-            await self._flatten(p)
+        if acts is not None and len(acts):
+            await self._run(acts, f.exec_time, p)
+        elif acts is not None:
+            self.count_refusals()
 
     def exec_cursor(self) -> int:
         """Where the next executions query starts: 1 s before the REST watermark (the newest

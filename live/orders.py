@@ -1,7 +1,9 @@
-"""Order execution of a grid's `TradingCore`: the risk gate over the resting orders, placing
-a slot's order (write-ahead Intent, deterministic orderLinkId), refusals and dead orders,
-the order sync with the exchange, cancel all, and market orders (seed, flatten). A mixin of
-`TradingCore` (it uses the core's store, exchange, strategy, risk and ledger).
+"""Order execution of a grid's `TradingCore`: sending an order (write-ahead Intent,
+deterministic orderLinkId), refusals and dead orders, the order sync with the exchange,
+cancel all, and market orders (seed, flatten). Which orders to place is the step's decision
+(live/actions.py); what the exchange did to them is fed back to the step's order rows
+(`GridStep.dropped`). A mixin of `TradingCore` (it uses the core's store, exchange, step and
+ledger).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from gridlab.backtest.enums import ACC
+from gridlab.backtest.step_nb import GATE_ACCOUNT, GATE_OK
 from gridlab.bybit.errors import BybitError, TransientError
 from gridlab.bybit.parse import Order, OrderAck
 from gridlab.bybit.taxonomy import HALT_CODES as TAXONOMY_HALT_CODES
 from gridlab.bybit.taxonomy import Action
 from gridlab.store.live import OrderRow
-from gridlab.strategy.enums import SlotState
 from live.ids import LinkKey
 from live.moves import OrderMoves
 
@@ -44,108 +45,20 @@ class OrderExecution(OrderMoves):
     account: AccountRisk | None
 
     def _resting(self) -> tuple[float, float, float]:
-        """(buy qty, sell qty, buy notional) still resting of this runner's grid orders."""
-        rb = rs = rbn = 0.0
-        for row in self.orders.values():
-            if not row.active or row.kind != "grid" or row.order_link_id in self._moving:
-                continue  # a kept order of a rebuild counts once moved (live/moves.py)
-            left = row.rem
-            if row.side > 0:
-                rb += left
-                rbn += left * row.price
-            else:
-                rs += left
-        return rb, rs, rbn
+        """(buy qty, sell qty, buy notional) resting in the step's order rows."""
+        return self.step.resting()
 
-    def refusal(self, side: int, qty: float, price: float, p: float, *,
-                market: bool = False) -> str | None:
-        """Which check of the risk gate refuses this order now: None (it passes), "grid" (the
-        grid's exposure cap / max position), "spot" (spot cash / inventory) or "account" (the
-        account limits). The spot check charges the fee the order pays: maker for the grid's
-        limit orders, taker for a market order (the seed), as the backtest's gate does. Counts
-        nothing (the panel asks it why a slot has no order)."""
-        rb, rs, rbn = self._resting()
-        if not self.risk.order_allowed(side, qty, price, self.ledger.position, rb, rs,
-                                       self.ledger.equity(p)):
-            return "grid"
-        if self.s.category == "spot":
-            fee = self.s.taker_fee if market else self.s.maker_fee
-            if not self.risk.spot_order_allowed(side, qty, price,
-                                                float(self.ledger.acc[ACC.CASH]),
-                                                self.ledger.position, rbn, rs, fee):
-                return "spot"
-        if self.account is not None and not self.account.check(self, side, qty, price):
-            return "account"
-        return None
-
-    def _allowed(self, side: int, qty: float, price: float, p: float, *,
-                 market: bool = False, count: bool = True) -> bool:
-        """The risk gate (`refusal`); an account refusal is counted by the account."""
-        why = self.refusal(side, qty, price, p, market=market)
-        if why == "account" and self.account is not None and count:
-            self.account.note_blocked(self)
-        return why is None
+    def refusal(self, side: int, qty: float, price: float, p: float) -> str | None:
+        """Which part of the step's risk gate refuses this limit order now: None (it
+        passes), "grid" (the grid's exposure cap / max position / spot balances) or
+        "account" (the account limits). Counts nothing (the panel asks it why a slot has no
+        order)."""
+        why = self.step.gate(side, qty, price, p)
+        return None if why == GATE_OK else "account" if why == GATE_ACCOUNT else "grid"
 
     def desired(self, slot: int) -> tuple[int, float, float] | None:
         """(side, price, qty) of the order slot `slot` wants resting (None: none)."""
-        return self._desired(slot)
-
-    def _desired(self, slot: int) -> tuple[int, float, float] | None:
-        for d in self.strategy.orders():
-            if d.slot == slot:
-                return d.side, d.price, d.qty
-        return None
-
-    async def place_slot(self, slot: int, p: float) -> int:
-        """Place slot `slot`'s order; 1 placed, 0 none wanted / already resting, -1 not placed."""
-        if slot in self.slot_link:
-            return 0
-        await self.apply_stored(p)  # may place this slot's order (a fill of its last one)
-        if not self.trading:
-            return 0
-        row = self._slot_intent(slot, p)
-        if not isinstance(row, OrderRow):
-            return row
-        try:
-            ack = await self.ex.place(row.side, row.qty, row.price, row.order_link_id)
-        except BybitError as exc:
-            return await self._outcome(row, exc)
-        return await self._outcome(row, ack)
-
-    def _slot_intent(self, slot: int, p: float) -> OrderRow | int:
-        """The write-ahead Intent of slot `slot`'s order, or 0 (none wanted / resting) or -1
-        (blocked by the risk gate, or a PostOnly price that would cross the best bid/ask)."""
-        if slot in self.slot_link:
-            return 0
-        want = self._slot_check(slot, p)
-        if isinstance(want, int):
-            return want
-        side, price, qty = want
-        return self._intent(self._slot_key(slot), "grid", side, qty, price, slot=slot)
-
-    def _slot_check(self, slot: int, p: float, *, count: bool = True
-                    ) -> tuple[int, float, float] | int:
-        """(side, price, qty) of the order slot `slot` wants when the risk gate and the
-        PostOnly check pass; 0 none wanted, -1 blocked (counted unless `count` is False: the
-        rebuild's move, whose blocked slots fill_slots tries and counts right after)."""
-        want = self._desired(slot)
-        if want is None:
-            return 0
-        side, price, qty = want
-        if not self._allowed(side, qty, price, p, count=count):
-            self.stats["blocked"] += count
-            return -1
-        bid, ask = self.ex.best_bid_ask(p, self.last_ts)
-        if not self.risk.post_only_ok(side, price, bid, ask):
-            self.stats["post_only"] += count  # Bybit would cancel it: placed again at a check
-            return -1
-        return side, price, qty
-
-    def _slot_key(self, slot: int) -> LinkKey:
-        """The key of slot `slot`'s next order in this generation (its leg, cycle, attempt)."""
-        leg = "o" if int(self.strategy.slots["state"][slot]) == SlotState.OPEN_LEG else "c"
-        k = (self.gen, slot, leg, self.cycles[slot])
-        return LinkKey(self.gen, slot, leg, self.cycles[slot], self.attempts.get(k, 0))
+        return self.step.desired(slot)
 
     def _intent(self, key: LinkKey, kind: str, side: int, qty: float, price: float, *,
                 slot: int = -1, market: bool = False) -> OrderRow:
@@ -210,44 +123,28 @@ class OrderExecution(OrderMoves):
         return 1
 
     async def fill_slots(self, p: float) -> None:
-        """An order for every enabled slot without one (slot order), sent in batch requests:
-        the Intents are written first, then the batch, then each order's outcome in order."""
+        """An order for every enabled slot without one (`retry_nb`: through the step's
+        gate), after every stored fill; sent in batch requests (live/actions.py)."""
         await self.apply_stored(p)  # every stored fill first (it may place slots itself)
         if not self.trading:
             return
-        states = self.strategy.slots["state"]
-        rows: list[OrderRow] = []
-        with self.store.batch():
-            for k in range(states.shape[0]):
-                if int(states[k]) != SlotState.DISABLED and k not in self.slot_link:
-                    row = self._slot_intent(k, p)
-                    if isinstance(row, OrderRow):
-                        rows.append(row)
-        if rows:
-            await self._place_rows(rows)
-
-    async def _place_rows(self, rows: list[OrderRow]) -> None:
-        """Send written Intents in batch requests, then each order's outcome in order."""
-        try:
-            results = await self.ex.place_many([(r.side, r.qty, r.price, r.order_link_id)
-                                                for r in rows])
-        except BybitError as exc:  # the whole request failed: every order gets that outcome
-            results = [exc] * len(rows)
-        for row, res in zip(rows, results, strict=True):
-            if not row.active:  # cancelled meanwhile (an earlier outcome stopped the grid)
-                continue
-            await self._outcome(row, res)
-            if not self.trading:
-                return
+        ts = max(self.last_ts, 0)
+        await self._run(self.step.retry(ts, p), ts, p)
 
     def _dead(self, row: OrderRow, status: str, reason: str) -> None:
         """An order of ours ended without a complete fill: the slot re-places at a check."""
         row.status, row.reason = status, reason
         k = (row.gen, row.slot, row.leg, row.cycle)
         self.attempts[k] = max(self.attempts.get(k, 0), row.attempt + 1)
-        if self.slot_link.get(row.slot) == row.order_link_id:
-            del self.slot_link[row.slot]
+        self._unlink(row)
         self.store.update_order(row.order_link_id, status, row.filled_qty, reason=reason)
+
+    def _unlink(self, row: OrderRow) -> None:
+        """`row` is no longer its slot's order on the exchange: the slot and the step's order
+        row are free (the slot asks again at a check)."""
+        if row.slot >= 0 and self.slot_link.get(row.slot) == row.order_link_id:
+            del self.slot_link[row.slot]
+            self.step.dropped(row.slot)
 
     def on_order(self, o: Order) -> None:
         """An order update (stream or lookup) for one of our orders."""
@@ -268,7 +165,7 @@ class OrderExecution(OrderMoves):
     async def sync_orders(self) -> dict[str, int]:
         """Compare our active orders with the exchange's open orders: adopt, resolve, cancel
         strays (our tag, not wanted). Orders of other tags are left alone."""
-        self._moving = frozenset()  # a rebuild cut short: its kept orders are strays now
+        self._match_rows()
         opened = await self.ex.open_orders()
         by_link = {o.order_link_id: o for o in opened}
         await self.resolve_moves(by_link)  # amends of unknown outcome first (live/moves.py)
@@ -284,8 +181,7 @@ class OrderExecution(OrderMoves):
             if found is None:
                 out["void"] += 1  # never reached the exchange: may be sent again as is
                 row.status = "Void"
-                if self.slot_link.get(row.slot) == row.order_link_id:
-                    del self.slot_link[row.slot]
+                self._unlink(row)
                 self.store.update_order(row.order_link_id, "Void", row.filled_qty,
                                         reason="not on the exchange")
             elif found.status in DEAD:
@@ -313,14 +209,32 @@ class OrderExecution(OrderMoves):
                     self._dead(row, "Cancelled", "stray")
         return out
 
-    async def cancel_all(self, reason: str) -> None:
-        """Cancel every order of the symbol; our active orders become Cancelled."""
+    def _match_rows(self) -> None:
+        """The step's order rows follow our live slot orders: a row without a live order
+        (a decision whose Intent a crash lost) is freed, an active order missing from the
+        rows (a state written before its Intent) is put back."""
+        for k in range(self.step.n):
+            link = self.slot_link.get(k)
+            row = self.orders.get(link) if link is not None else None
+            if row is None or not row.active:
+                self.step.dropped(k)
+            elif not self.step.has_order(k):
+                self.step.put_order(k, row.side, row.price, row.qty, row.rem)
+
+    async def cancel_all(self, reason: str, *, by_step: bool = False) -> None:
+        """Cancel every order of the symbol; our active orders become Cancelled. `by_step`:
+        the step's own CANCEL_ALL (its order rows already hold what follows it), else the
+        step's order rows are cleared too."""
         await self.ex.cancel_all()
+        if by_step:
+            self.slot_link.clear()  # the rows are the step's: unlinking frees none of them
         with self.store.batch():
             for row in self.orders.values():
                 if row.active:
                     self._dead(row, "Cancelled", reason)
         self.slot_link.clear()
+        if not by_step:
+            self.step.clear_orders()
 
     def has_active_orders(self) -> bool:
         return any(r.active for r in self.orders.values())

@@ -42,7 +42,6 @@ from gridlab.bybit.ws import BybitStream
 from gridlab.config import GridlabConfig
 from gridlab.errors import ConfigError, GridlabError, StoreLockedError
 from gridlab.store.live import LiveStore
-from gridlab.strategy.classes import GridStrategy, RiskManager
 from gridlab.strategy.enums import Stop
 from gridlab.strategy.params import make_filters
 from live.account import ACCOUNT_KEY, AccountRisk
@@ -56,6 +55,7 @@ from live.ledger import Ledger
 from live.promote import ActiveProfile, admit_profile, choose_profile
 from live.reconcile import reconcile
 from live.redact import Redactor
+from live.step import new_step
 from live.tape import TapeRecorder
 
 __all__ = ["CommandError", "LiveRunner", "live_paths", "main_live", "paper_config",
@@ -233,9 +233,8 @@ class LiveRunner(Consumer):
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
             error_limit=cfg.live.symbol_error_limit)
         res = active.resolved
-        strategy = GridStrategy(res.grid, res.recenter, filters, spec.capital, spec.leverage)
-        risk = RiskManager(res.risk, spec.capital)
-        core = TradingCore(self.store, ex, settings, strategy, risk,
+        step = new_step(res, filters, settings)
+        core = TradingCore(self.store, ex, settings, step,
                            Ledger(spec.capital, inst.qty_step), profile=active.as_state(),
                            notify=self._alert, redact=self.redact.clean)
         self.restored[spec.key] = None

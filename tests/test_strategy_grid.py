@@ -5,12 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit, prange
 
-from gridlab.errors import StrategyError
 from gridlab.strategy.enums import (
     SLOT_DTYPE,
     Filters,
@@ -199,45 +197,18 @@ def test_namedtuples_built_inside_prange() -> None:
         assert lo == slots[0]["lo"]
 
 
-# ---- the live classes ------------------------------------------------------------------
+# ---- the preview --------------------------------------------------------------------------
 
-def test_grid_strategy_lifecycle() -> None:
-    from gridlab.config.strategy import GridConfig, RecenterConfig
-    from gridlab.strategy.classes import GridStrategy
-    from gridlab.strategy.enums import Reason
+def test_grid_preview_builds_the_grid_the_kernel_builds() -> None:
+    from gridlab.config.strategy import GridConfig
+    from gridlab.strategy.classes import preview_grid
 
     f = Filters(0.1, 0.001, 0.001, 0.0, 5.0)
     grid = GridConfig(spacing=0.01, n_buy=3, n_sell=3, profit_target=0.0, lower=90.0, upper=110.0)
-    strat = GridStrategy(grid, RecenterConfig(), f, capital=3000.0, leverage=1.0)
-    for i in range(30):
-        strat.observe(i * 60_000, 100.0 + (i % 3) * 0.1)
-    assert strat.build(30 * 60_000, 100.0) == 0.0
-    orders = strat.orders()
-    assert [(o.side, o.price) for o in orders] == [
+    prev = preview_grid(grid, f, 100.0, 3000.0, 1.0)
+    assert [(o.side, o.price) for o in prev.orders()] == [
         (Side.BUY, 97.0), (Side.BUY, 98.0), (Side.BUY, 99.0),
         (Side.SELL, 101.0), (Side.SELL, 102.0), (Side.SELL, 103.0)]
-    assert strat.on_fill(2, 99.0) is None
-    assert strat.orders()[2].side == Side.SELL and strat.orders()[2].price == 100.0
-    trip = strat.on_fill(2, 100.0)
-    assert trip is not None and trip.entry == 99.0 and math.isclose(trip.profit, 1.0 * trip.qty)
-    assert strat.bounds() == (97.0, 103.0)
-    assert strat.recenter_reason(31 * 60_000, 100.0) == Reason.NONE
-    assert strat.recenter_reason(31 * 60_000, 106.0) == Reason.DEVIATION
-    # JSON snapshot round trip restores every array
-    import json
-
-    snap = json.loads(json.dumps(strat.snapshot()))
-    other = GridStrategy(grid, RecenterConfig(), f, capital=3000.0, leverage=1.0)
-    other.restore(snap)
-    assert (other.slots == strat.slots).all() and (other.ring == strat.ring).all()
-    # the look-back triggers' cache is derived from the ring: reset, and the answers agree
-    assert np.isnan(other.recenter_cache[0]) and "recenter_cache" not in snap
-    for t, px in ((31 * 60_000, 100.0), (31 * 60_000, 106.0), (40 * 60_000, 100.2)):
-        assert other.recenter_reason(t, px) == strat.recenter_reason(t, px)
-    assert (other.centre, other.last_recenter_ts) == (strat.centre, strat.last_recenter_ts)
-    # a recenter moves the bounded range with the centre
-    strat.build(32 * 60_000, 105.0)
-    assert math.isclose(strat.lower, 90.0 * 1.05) and math.isclose(strat.upper, 110.0 * 1.05)
-    with pytest.raises(StrategyError, match="other grid parameters"):
-        GridStrategy(grid.model_copy(update={"n_buy": 2}), RecenterConfig(), f, 3000.0).restore(
-            snap)
+    assert prev.bounds() == (97.0, 103.0) and prev.active_slots() == 6
+    slots, _ = _build(prev.gp, f, 100.0, 3000.0)
+    assert (prev.slots == slots).all()

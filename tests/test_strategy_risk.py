@@ -8,12 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridlab.strategy.classes import RiskManager
 from gridlab.strategy.enums import RiskParams, Side, Stop
 from gridlab.strategy.risk_nb import (
     DAY_MS,
@@ -150,24 +148,6 @@ def test_check_stops(samples: list, initial: float, rk: RiskParams) -> None:
 @given(equity=st.floats(0, 3000), initial=st.floats(1, 2000), price=PRICE, rk=risk_params())
 def test_stop_reason(equity: float, initial: float, price: float, rk: RiskParams) -> None:
     assert stop_reason_nb(equity, initial, price, rk) == ref.stop_reason(equity, initial, price, rk)
-
-
-def test_risk_manager_is_sticky() -> None:
-    rm = RiskManager(RiskParams(1.0, 0.0, 0.05, False, 0.2, 0.0, 0.0, 0.0), 1000.0)
-    assert rm.on_equity(0, 1000.0, 100.0) == Stop.NONE
-    assert rm.on_equity(1, 940.0, 100.0) == Stop.KILL_SWITCH
-    assert rm.on_equity(DAY_MS, 1000.0, 100.0) == Stop.KILL_SWITCH
-    rm.reset()
-    # 21 % daily drawdown and 21 % below the initial equity: the stop code wins
-    assert rm.on_equity(DAY_MS + 1, 790.0, 100.0) == Stop.STOP_LOSS_EQUITY
-    rm2 = RiskManager(RiskParams(1.0, 0.0, 0.0, False, 0.2, 0.0, 0.0, 0.0), 1000.0)
-    assert rm2.on_equity(0, 800.0, 100.0) == Stop.STOP_LOSS_EQUITY
-    rm3 = RiskManager(rm2.rk, 1000.0)
-    rm3.restore(rm2.snapshot())
-    assert rm3.stopped == Stop.STOP_LOSS_EQUITY and rm3.kill_state.tolist() == [0.0, 800.0]
-    assert rm.order_allowed("Buy", 1.0, 100.0, 0.0, 0.0, 0.0, 1000.0)
-    assert not rm.post_only_ok("Sell", 99.0, 99.0, 99.5)
-    assert np.isfinite(rm.initial_equity)
 
 
 KERNEL_TESTS = ["tests/test_strategy_levels.py", "tests/test_strategy_grid.py",

@@ -10,6 +10,11 @@ the actions they write into `g.act` (they return how many):
 - `on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim)`: the check clock: stops and kill
   switch, recenter (cancel all, build, seed), retries of slots without an order;
 - `stop_grid_nb(st, g, t, p, code, rk, ep, sim, na)`: stop trading (also the account kill);
+- `rebuild_nb`, `retry_nb`: the rebuild and the retries of `on_check_nb` on their own, for the
+  live runner's manual rebuilds, its restart, and after a seed (the replay loops do not
+  call them). With `sim=False` a check that seeds ends at its SEED action: the retries
+  follow (`retry_nb`) once the seed's executions are booked, as the backtest gates them
+  after its simulated seed;
 - `gate_nb(...)`: the ONE risk gate (own exposure cap and max position, spot balances, the
   account when `ax.on`); every order the step places or seeds passes it.
 
@@ -66,7 +71,9 @@ __all__ = [
     "no_account_nb",
     "on_check_nb",
     "on_fill_nb",
+    "rebuild_nb",
     "resting_nb",
+    "retry_nb",
     "set_order_nb",
     "stop_grid_nb",
 ]
@@ -479,6 +486,11 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     if reason != Reason.NONE:
         na = _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na)
         dirty = True
+        if not sim and na > 0 and g.act[na - 1]["kind"] == Act.SEED:
+            # live: the seed is only requested; the retries are gated against the position
+            # once its executions are booked (the caller runs `retry_nb` then)
+            book_state_nb(st, g.orders)
+            return na
     # slots without an order ask for one; resting totals summed once (or reused while no
     # order changed) and grown by each order placed here
     memo = not ax.on  # another grid's change can flip an account refusal: no memo then
@@ -490,5 +502,31 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
         na, placed = _retries(st, g, t, p, rk, ep, ax, memo, na)
         dirty = dirty or placed
     if dirty:
+        book_state_nb(st, g.orders)
+    return na
+
+
+# ---- entry points of the live runner (not used by the replay loops) ----------------------
+
+
+@njit(cache=True, _nrt=False)
+def rebuild_nb(st, g, reason, t, p, gp, f, rk, ep, ax, sim):
+    """A rebuild outside the check clock (live: a manual restart, a profile change): the
+    rebuild of `on_check_nb` (cancel all, build at p, seed) with the caller's `reason`.
+    Returns the number of actions in `g.act`."""
+    na = _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, 0)
+    book_state_nb(st, g.orders)
+    return na
+
+
+@njit(cache=True, _nrt=False)
+def retry_nb(st, g, t, p, rk, ep, ax):
+    """The retries of `on_check_nb` alone (live: after a restart's reconciliation, after a
+    rebuild outside the check clock): every enabled slot without an order asks for one
+    through the gate (no memo). Returns the number of actions in `g.act`."""
+    if st["stopped"] != 0:
+        return 0
+    na, placed = _retries(st, g, t, p, rk, ep, ax, False, 0)
+    if placed:
         book_state_nb(st, g.orders)
     return na

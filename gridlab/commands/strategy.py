@@ -11,7 +11,7 @@ from gridlab.fmt import CSV_OPTION, JSON_OPTION
 
 if TYPE_CHECKING:  # the kernels load numba: imported inside the commands, not at start-up
     from gridlab.config import GridlabConfig
-    from gridlab.strategy.classes import GridStrategy, SlotView
+    from gridlab.strategy.classes import GridPreview, SlotView
 
 __all__ = ["format_preview", "grid_app", "profiles_app", "register"]
 
@@ -53,7 +53,7 @@ def _positive(value: float | None) -> float | None:
     return value
 
 
-def _detail(strat: GridStrategy, v: SlotView) -> str:
+def _detail(strat: GridPreview, v: SlotView) -> str:
     from gridlab.strategy.enums import Status
 
     f = strat.filters
@@ -68,7 +68,7 @@ def _detail(strat: GridStrategy, v: SlotView) -> str:
     return ""
 
 
-def format_preview(strat: GridStrategy, title: str) -> list[str]:
+def format_preview(strat: GridPreview, title: str) -> list[str]:
     """Lines of `gridlab grid preview`: one row per slot, dropped slots with their reason."""
     from gridlab.strategy.enums import Mode, Status, name_of
 
