@@ -56,7 +56,7 @@ from gridlab.strategy.enums import Reason, Stop, name_of
 from live.actions import ActionExecution
 from live.exchange import Exchange
 from live.fills import FillApplication, PendingFill
-from live.ids import LinkKey, make_link
+from live.ids import LinkKey, make_link, parse_link
 from live.ledger import Ledger
 from live.orders import HALT_CODES, OrderExecution
 from live.step import GridStep, RiskView
@@ -202,10 +202,8 @@ class TradingCore(FillApplication, OrderExecution, ActionExecution):
         if self._notify is not None and alert:
             self._notify(kind, message, severity, {**(details or {}), "symbol": self.s.symbol})
 
-    def key_of(self, link: str, price: float | None = None) -> LinkKey | None:
-        """What one of our orderLinkIds stands for (None: not ours); an order moved by amend
-        by its link aliases, a fill of it by the fill's `price` (live/moves.py)."""
-        return self.link_key(link, price)
+    def key_of(self, link: str) -> LinkKey | None:
+        return parse_link(link, self.s.prefix, self.s.tag)
 
     def link_of(self, key: LinkKey) -> str:
         return make_link(self.s.prefix, self.s.tag, key)

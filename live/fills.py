@@ -54,7 +54,7 @@ class FillApplication:
                       exec_type=ex.exec_type or "Trade", side=int(ex.side), price=float(ex.price),
                       qty=float(ex.qty), fee=float(ex.fee), fee_rate=float(ex.fee_rate),
                       is_maker=bool(ex.is_maker), source=source)
-        key = self.key_of(row.order_link_id, row.price)  # a moved order: by its price
+        key = self.key_of(row.order_link_id)
         kind = ("funding" if row.exec_type == "Funding" else "foreign" if key is None else
                 {"s": "seed", "f": "flatten"}.get(key.leg, "grid"))
         new = self.store.insert_fill(row, kind=kind, gen=key.gen if key else -1,
@@ -79,8 +79,8 @@ class FillApplication:
         for row in self.store.unapplied_fills(self.s.symbol):
             self._remember(row.exec_id)
             if row.exec_id not in queued:
-                self.pending.append(PendingFill(row, self.key_of(row.order_link_id,
-                                                                 row.price), arrived=0.0))
+                self.pending.append(PendingFill(row, self.key_of(row.order_link_id),
+                                                arrived=0.0))
         return len(self.pending)
 
     def _order_key(self, pf: PendingFill) -> tuple[int, float, int, int, str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gridlab.config import GridlabConfig
 from gridlab.errors import ConfigError
+from gridlab.research.live_audit import mirror_dir
 from live.core import BARS_KEY, STATE_KEY
 from live.ids import runner_tag
 
@@ -52,8 +53,8 @@ def store_name(config: GridlabConfig) -> str:
 def live_paths(config: GridlabConfig) -> tuple[str, Path, Path]:
     """(name, live DuckDB file, Parquet mirror folder) of a config's runner."""
     name = store_name(config)
-    base = Path(config.live.data_dir)
-    return name, base / f"{name}.duckdb", base / name
+    mirror = mirror_dir(config, name)
+    return name, mirror.with_name(f"{name}.duckdb"), mirror
 
 
 def grid_specs(config: GridlabConfig, name: str) -> list[GridSpec]:

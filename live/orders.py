@@ -20,7 +20,6 @@ from gridlab.bybit.taxonomy import HALT_CODES as TAXONOMY_HALT_CODES
 from gridlab.bybit.taxonomy import Action
 from gridlab.store.live import OrderRow
 from live.ids import LinkKey
-from live.moves import OrderMoves
 
 if TYPE_CHECKING:
     from live.account import AccountRisk
@@ -36,9 +35,8 @@ allowed; gridlab.bybit.taxonomy, plus 110065 as the local exchange answers for a
 instrument): the grid goes to its error state at once."""
 
 
-class OrderExecution(OrderMoves):
-    """Placing, tracking and cancelling a grid's orders (a part of `TradingCore`); moving
-    them with amend at a rebuild in live/moves.py."""
+class OrderExecution:
+    """Placing, tracking and cancelling a grid's orders (a part of `TradingCore`)."""
 
     orders: dict[str, OrderRow]
     slot_link: dict[int, str]
@@ -168,7 +166,6 @@ class OrderExecution(OrderMoves):
         self._match_rows()
         opened = await self.ex.open_orders()
         by_link = {o.order_link_id: o for o in opened}
-        await self.resolve_moves(by_link)  # amends of unknown outcome first (live/moves.py)
         out = {"adopted": 0, "dead": 0, "void": 0, "strays": 0, "foreign": 0}
         for row in [r for r in self.orders.values() if r.active]:
             o = by_link.get(row.order_link_id)

@@ -1,4 +1,4 @@
-"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet mirror;
+"""The live runner's store (tables `live_*`, migrations 0004 and 0006) and its Parquet mirror;
 promotions.
 
 One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
@@ -35,13 +35,11 @@ import pandas as pd
 
 from gridlab.errors import StoreError
 from gridlab.store.core import Store, load_sql
-from gridlab.store.live_links import LinkMove
 from gridlab.store.live_tape import tape_views
 
 __all__ = [
     "LIVE_TABLES",
     "FillRow",
-    "LinkMove",
     "LiveStore",
     "OrderRow",
     "Promotion",
@@ -52,8 +50,7 @@ __all__ = [
 ]
 
 LIVE_TABLES: tuple[str, ...] = ("live_orders", "live_fills", "live_positions", "live_equity",
-                                "live_grid", "live_events", "live_state", "live_account",
-                                "live_links")
+                                "live_grid", "live_events", "live_state", "live_account")
 """Tables of a live store, each mirrored to `<table>.parquet`."""
 
 ACTIVE_STATUSES = ("Intent", "New", "PartiallyFilled")
@@ -216,19 +213,6 @@ class LiveStore:
                          slot=r[5], leg=r[6], cycle=r[7], attempt=r[8], side=r[9], price=r[10],
                          qty=r[11], status=r[12], filled_qty=r[13], reason=r[14],
                          created_at=r[15], updated_at=r[16]) for r in rows]
-
-    # ---- link aliases (orders moved by amend) ----------------------------------------------
-
-    def put_link(self, move: LinkMove) -> None:
-        """Insert or rewrite one move of an order (by orderLinkId and version)."""
-        now = _now_ms()
-        move.created_at = move.created_at or now
-        move.updated_at = now
-        self._exec("live_link_upsert", asdict(move), "live_links")
-
-    def links(self, symbol: str | None = None) -> list[LinkMove]:
-        """The moves of the orders (of `symbol`, or all), by orderLinkId and version."""
-        return [LinkMove(*r) for r in self._rows("live_links_select", {"symbol": symbol})]
 
     # ---- fills -----------------------------------------------------------------------------
 
