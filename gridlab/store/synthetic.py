@@ -128,8 +128,8 @@ def trade_stage(store: Store, symbol: str, category: str, prefix: str) -> Iterat
     """A scratch database for generated trades, attached to the store's connection: the file
     `<store>.synth-stage` next to it (in memory for an in-memory store), detached and deleted
     on exit, also on failure (a scratch file left by a killed run is replaced). DuckDB's
-    memory limit is STAGE_MEMORY_LIMIT meanwhile (a file store only), then DuckDB's default
-    again (the store never sets one)."""
+    memory limit is STAGE_MEMORY_LIMIT meanwhile (a file store only: the store is checkpointed
+    before the limit goes back to DuckDB's default, which the store never changes)."""
     if store.read_only:
         raise DataError(f"the store {store.path} is open read-only",
                         "open it read-write to write a synthetic market")
@@ -145,6 +145,9 @@ def trade_stage(store: Store, symbol: str, category: str, prefix: str) -> Iterat
     finally:
         _drop_stage(store, path)
         if path != MEMORY:
+            with suppress(duckdb.Error):
+                if not store.in_transaction:
+                    store.con.execute(load_sql("synth_checkpoint"))
             with suppress(duckdb.Error):
                 store.con.execute(load_sql("synth_memory_limit_reset"))
 
