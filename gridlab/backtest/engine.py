@@ -20,14 +20,20 @@ from gridlab.backtest.enums import (
     Sum,
 )
 from gridlab.backtest.metrics import annualization_warning, metrics_table
-from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
+from gridlab.backtest.params import (
+    RunParams,
+    check_grid,
+    effective_config,
+    margin_tiers,
+    run_params,
+)
 from gridlab.backtest.results import BacktestResult
 from gridlab.backtest.state_nb import check_capacity
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Reason, Stop, name_of
 
 __all__ = ["MAX_LEVEL_ROWS", "MAX_RECENTERS", "RunArrays", "backtest", "data_info",
-           "run_arrays"]
+           "margin_warnings", "run_arrays"]
 
 _FILL_KINDS = {v: k.lower() for k, v in zip(FillKind._fields, FillKind, strict=True)}
 _REASONS = {v: k.lower() for k, v in zip(Reason._fields, Reason, strict=True)}
@@ -85,6 +91,18 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArra
                      recenters[:nr], levels[:nl], int(nr), int(nl))
 
 
+def margin_warnings(cfg: Any, tiers: Any, metrics: dict[str, Any]) -> list[str]:
+    """What a run with the margin model must say: the mark used, the liquidation."""
+    if tiers is None:
+        return []
+    out = [f"margin {cfg.backtest.margin} at {cfg.trading.leverage:g}x with {tiers.symbol}'s "
+           "risk-limit tiers; the mark price is the last trade (no mark-price series)"]
+    if metrics["n_liquidations"]:
+        out.append(f"LIQUIDATED at {fmt_ms(int(metrics['liq_ts']))}: margin lost "
+                   f"{metrics['liq_loss']:,.2f}")
+    return out
+
+
 def data_info(data: MarketData) -> dict[str, Any]:
     """What identifies the replayed data (stored with the run)."""
     return {"symbol": data.symbol, "category": data.category, "source": data.source,
@@ -107,7 +125,9 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
                         "use load_market(store, ...) or MarketData.from_trades/from_klines")
     t0 = time.perf_counter()
     cfg = effective_config(config, profile, overrides)
-    rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record)
+    tiers = margin_tiers(cfg, data.symbol, getattr(data, "risk_tiers", None))
+    rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record,
+                    tiers=tiers)
     check_grid(rp, float(data.price[0]))
     out = run_arrays(data, rp, funding=cfg.backtest.funding)
     equity, daily, summary = out.equity, out.daily, out.summary
@@ -139,6 +159,7 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     if metrics["stop_code"]:
         stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
         warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
+    warnings.extend(margin_warnings(cfg, tiers, metrics))
     short_window = annualization_warning(metrics["days"])
     if short_window:
         warnings.append(short_window)

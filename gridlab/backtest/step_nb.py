@@ -35,6 +35,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
+from gridlab.backtest.margin_gate_nb import margin_refuses_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
 from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
 from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
@@ -136,16 +137,19 @@ def account_arrays_nb(ax, ts):
 
 
 @njit(cache=True, inline="always")
-def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, spot, ax, ts):
+def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, ep, ax, ts):
     """The risk gate of one order (docs: "The risk gate"): GATE_OK, GATE_OWN (the grid's
     exposure cap / max position / spot balances) or GATE_ACCOUNT (the account's limits;
     also counted in `n_acc_blocked`). `rb, rs, rbn`: the grid's resting totals; `eq`: its
-    equity at the event price."""
+    equity at the event price. With `ep.margin` on, the margin must carry the order
+    (margin_gate_nb, GATE_OWN)."""
     pos = g.acc[ACC.POS]
     if not order_allowed_nb(side, qty, price, pos, rb, rs, eq, rk):
         return GATE_OWN
-    if spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
+    if ep.spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
                                           fee_rate):
+        return GATE_OWN
+    if ep.margin != 0 and margin_refuses_nb(st, g.acc, g.orders, side, qty, price, eq, ep, ts):
         return GATE_OWN
     if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
         account_arrays_nb(ax, ts)
@@ -308,7 +312,7 @@ def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
                 if sd != 0:
                     rb, rs, rbn = resting_nb(g.orders, t)
                     eq = equity_nb(g.acc, ep.capital, p)
-                    if gate_nb(st, g, sd, qq, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot,
+                    if gate_nb(st, g, sd, qq, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep,
                                ax, t) == GATE_OK:
                         set_order_nb(g.orders, r, sd, px, qq, t + ep.latency_ms)
                         na = emit_nb(g.act, na, Act.PLACE, r, sd, px, qq, 0.0,
@@ -390,7 +394,7 @@ def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
         sq = abs(seed)
         rb, rs, rbn = resting_nb(g.orders, t)
         eq = equity_nb(g.acc, ep.capital, p)
-        if gate_nb(st, g, ss, sq, p, ep.taker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
+        if gate_nb(st, g, ss, sq, p, ep.taker_fee, rb, rs, rbn, eq, rk, ep, ax,
                    t) == GATE_OK:
             na = _market(st, g, na, Act.SEED, ss, sq, t, p, ep, sim)
         else:
@@ -431,7 +435,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         sd, px, q = slot_order_nb(g.slots, k)
         if sd == 0:
             continue
-        if gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
+        if gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep, ax,
                    t) != GATE_OK:
             st["n_blocked"] += 1
             nref += 1
@@ -481,7 +485,9 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
         dirty = True
     # slots without an order ask for one; resting totals summed once (or reused while no
     # order changed) and grown by each order placed here
-    memo = not ax.on  # another grid's change can flip an account refusal: no memo then
+    # another grid's change can flip an account refusal: no memo then; nor with the margin
+    # model (each margin refusal is counted)
+    memo = not ax.on and ep.margin == 0
     if memo and st["skip_epoch"] == st["epoch"] and equity_nb(g.acc, cap, p) <= st["skip_eq"]:
         # nothing changed since a pass that placed nothing: every slot without an order is
         # refused again (see blk_epoch below), so the pass is skipped, O(1)

@@ -36,6 +36,7 @@ __all__ = [
     "run_chunk",
     "run_set_nb",
     "sweep_nb",
+    "tiers_from_row_nb",
 ]
 
 
@@ -60,10 +61,21 @@ class ParamRows(NamedTuple):
     engine: np.ndarray
 
 
+def _flat(t: tuple) -> list[float]:
+    out: list[float] = []
+    for v in t:
+        if isinstance(v, np.ndarray):  # an array field: its length, then its values
+            out.append(float(v.shape[0]))
+            out.extend(float(x) for x in v)
+        else:
+            out.append(float(v))
+    return out
+
+
 def rows_of(tuples: list[tuple]) -> np.ndarray:
-    """Matrix of NamedTuples of one kind, fields as float64 in order."""
-    return np.array([[float(v) for v in t] for t in tuples], dtype=np.float64).reshape(
-        len(tuples), -1)
+    """Matrix of NamedTuples of one kind, fields as float64 in order (an array field as its
+    length followed by its values: EngineParams' risk-limit tiers, equal in every set)."""
+    return np.array([_flat(t) for t in tuples], dtype=np.float64).reshape(len(tuples), -1)
 
 
 @njit(cache=True)
@@ -86,9 +98,19 @@ def risk_params_from_row_nb(r):
 
 
 @njit(cache=True)
-def engine_params_from_row_nb(r):
+def tiers_from_row_nb(r, at):
+    """The three tier arrays of an EngineParams row (`rows_of`) starting at column `at`."""
+    k = np.int64(r[at])
+    a = at + 1
+    return r[a:a + k], r[a + k + 1:a + 2 * k + 1], r[a + 2 * k + 2:a + 3 * k + 2]
+
+
+@njit(cache=True)
+def engine_params_from_row_nb(r, record=False):
+    lim, mmr, mmd = tiers_from_row_nb(r, 15)
     return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
-                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), False)
+                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), record,
+                        np.int64(r[13]), r[14], lim, mmr, mmd)
 
 
 @njit(cache=True)

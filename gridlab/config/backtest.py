@@ -48,6 +48,14 @@ class BacktestConfig(StrictModel):
     max_gap_ms: int = Field(3_600_000, ge=1_000,
                             description="trades: a pause longer than this is reported as a gap")
     save: bool = Field(True, description="store runs in the DuckDB store (CLI)")
+    margin: Literal["off", "isolated", "cross"] = Field(
+        "off", description="margin model: refuse orders the margin cannot carry (110007) and "
+        "liquidate at the bankruptcy price when the mark crosses the liquidation price; "
+        "leverage = trading.leverage (docs/margin.md)")
+    risk_limits_symbol: str | None = Field(
+        None, pattern=r"^[A-Z0-9]{2,30}$",
+        description="margin: use this symbol's risk-limit tiers (default: the data's symbol; "
+        "synthetic data needs one, e.g. BTCUSDT)")
 
     @model_validator(mode="after")
     def _latency_below_check(self) -> BacktestConfig:
