@@ -33,7 +33,15 @@ def _margin(p, mode: int, lev: float):
 margin_scenario = st.fixed_dictionaries({
     "margin": st.sampled_from([MarginMode.ISOLATED, MarginMode.CROSS]),
     "lev": st.sampled_from([1.0, 5.0, 20.0, 50.0]),
+    "mark": st.sampled_from([None, 0.997, 1.0, 1.004]),
 })
+
+
+def _mark_series(ts, price, factor: float):
+    """1m mark bars: each minute's last trade x factor, known from the minute's end."""
+    minute = ts // 60_000
+    last = np.flatnonzero(np.r_[minute[1:] != minute[:-1], True])
+    return ((minute[last] + 1) * 60_000).astype(np.float64), price[last] * factor
 
 
 @pytest.mark.parametrize("fill_model", [FillModel.CROSS, FillModel.TOUCH, FillModel.QUEUE])
@@ -43,8 +51,12 @@ def test_kernel_matches_reference_with_margin(fill_model: int, s: dict, m: dict)
     s = s | {"spot": False, "vol": max(s["vol"], 1e-3)}
     ts, price, size, fts, frate, p = _run_scenario(s, fill_model)
     p = _margin(p, m["margin"], m["lev"])
+    ep = p[4]
+    if m["mark"] is not None:
+        mt, mp = _mark_series(ts, price, m["mark"])
+        ep = ep._replace(mark_ts=mt, mark_px=mp)
     p = (p[0], p[1], p[2], p[3]._replace(max_exposure_pct=p[3].max_exposure_pct * m["lev"]),
-         p[4])
+         ep)
     _fills, _eq, summ = _compare(ts, price, size, fts, frate, *p)
     assert summ["n_liquidations"] in (0.0, 1.0)
     if summ["n_liquidations"]:
@@ -168,7 +180,7 @@ def test_backtest_reports_the_liquidation() -> None:
     assert m["liq_loss"] > 0 and m["liq_ts"] > 0
     assert "liquidation" in set(res.fills["kind"])
     assert any("LIQUIDATED" in w for w in res.warnings)
-    assert any("mark price is the last trade" in w for w in res.warnings)
+    assert any("the last trade as the mark price" in w for w in res.warnings)
     off = backtest(_data(price), record=False, **kw)
     assert off.metrics["n_liquidations"] == 0 and off.metrics["final_equity"] < 0.5 * 1000
 
@@ -239,3 +251,36 @@ def test_sweep_ranks_a_liquidated_set_last_and_walk_forward_counts_it() -> None:
     assert bool(res.folds.loc[0, "oos_liquidated"])
     assert res.summary()["folds_liquidated"] == 1.0
     assert isinstance(res.folds, pd.DataFrame)
+
+
+def test_a_mark_series_decides_the_liquidation() -> None:
+    ts, price, _ = _crash()
+    p = _grid(Mode.LONG, 20.0)
+    flat = p[4]._replace(mark_ts=np.array([float(ts[0])]), mark_px=np.array([100.0]))
+    _f, liq, summ = _liquidation(ts, price, (*p[:4], flat))
+    assert liq == [] and summ["position"] > 0.0  # trades crash, the mark does not move
+    _fills, liq_t, _s = _liquidation(ts, price, p)
+    mt, mp = _mark_series(ts, price, 0.98)  # the mark 2 % under the trades: earlier
+    fills_m, liq_m, _s = _liquidation(ts, price, (*p[:4], p[4]._replace(mark_ts=mt,
+                                                                        mark_px=mp)))
+    assert liq_m and liq_t and liq_m[0][0] < liq_t[0][0]
+    t = liq_m[0][0]
+    qty, avg = _position_before(fills_m, t)
+    lp = liquidation_price(1, qty, avg, 20.0, TIERS)["liq_price"]
+    known = mp[mt <= t]
+    assert known[-1] <= lp  # the mark known at the liquidation reached the price
+    ref = run_ref(ts, price, np.ones(len(ts)), *NO_FUND, *p[:4],
+                  p[4]._replace(mark_ts=mt, mark_px=mp))
+    assert ref.fills == fills_m
+
+
+def test_backtest_uses_the_data_mark_series() -> None:
+    _ts, price, _ = _crash()
+    kw = {"n_buy": 5, "n_sell": 0, "mode": "long", "spacing": 0.01, "leverage": 20,
+          "max_exposure_pct": 25.0, "deviation.pct": 0.9, "kill_switch_dd": 0.0,
+          "margin": "isolated", "risk_limits_symbol": "BTCUSDT"}
+    data = _data(price)
+    flat = data.with_mark([int(data.ts[0])], [100.0], 60_000)
+    res = backtest(flat, record=False, **kw)
+    assert res.metrics["n_liquidations"] == 0
+    assert any("against the mark-price series" in w for w in res.warnings)

@@ -91,12 +91,15 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArra
                      recenters[:nr], levels[:nl], int(nr), int(nl))
 
 
-def margin_warnings(cfg: Any, tiers: Any, metrics: dict[str, Any]) -> list[str]:
+def margin_warnings(cfg: Any, tiers: Any, metrics: dict[str, Any], marked: bool = False
+                    ) -> list[str]:
     """What a run with the margin model must say: the mark used, the liquidation."""
     if tiers is None:
         return []
+    mark = ("the mark-price series" if marked else
+            "the last trade as the mark price (no mark-price series: gridlab ingest mark-klines)")
     out = [f"margin {cfg.backtest.margin} at {cfg.trading.leverage:g}x with {tiers.symbol}'s "
-           "risk-limit tiers; the mark price is the last trade (no mark-price series)"]
+           f"risk-limit tiers, liquidation checked against {mark}"]
     if metrics["n_liquidations"]:
         out.append(f"LIQUIDATED at {fmt_ms(int(metrics['liq_ts']))}: margin lost "
                    f"{metrics['liq_loss']:,.2f}")
@@ -128,6 +131,8 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     tiers = margin_tiers(cfg, data.symbol, getattr(data, "risk_tiers", None))
     rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record,
                     tiers=tiers)
+    if tiers is not None and len(data.mark_px):
+        rp = rp._replace(ep=rp.ep._replace(mark_ts=data.mark_ts, mark_px=data.mark_px))
     check_grid(rp, float(data.price[0]))
     out = run_arrays(data, rp, funding=cfg.backtest.funding)
     equity, daily, summary = out.equity, out.daily, out.summary
@@ -159,7 +164,7 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     if metrics["stop_code"]:
         stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
         warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
-    warnings.extend(margin_warnings(cfg, tiers, metrics))
+    warnings.extend(margin_warnings(cfg, tiers, metrics, bool(len(rp.ep.mark_px))))
     short_window = annualization_warning(metrics["days"])
     if short_window:
         warnings.append(short_window)

@@ -79,6 +79,8 @@ def margin_mode_code(name: str) -> int:
 
 _NO_TIERS = np.zeros(1, np.float64)
 """The tier arrays of a run without a margin model (never read)."""
+_NO_MARK = np.zeros(0, np.float64)
+"""No mark-price series: the margin model marks with the event price."""
 
 
 class _FillKind(NamedTuple):
@@ -247,3 +249,5 @@ class EngineParams(NamedTuple):
     tier_limit: np.ndarray = _NO_TIERS  # risk-limit tiers (margin_nb): risk limit value,
     tier_mmr: np.ndarray = _NO_TIERS    # maintenance margin rate,
     tier_mmd: np.ndarray = _NO_TIERS    # maintenance margin deduction
+    mark_ts: np.ndarray = _NO_MARK  # mark-price series (margin): time each mark is known
+    mark_px: np.ndarray = _NO_MARK  # (float epoch ms, ascending) and the mark; empty: trades

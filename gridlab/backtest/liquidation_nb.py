@@ -22,7 +22,11 @@ Price"; docs/margin.md):
   mark reaches it: a long's price L becomes the buy trigger `nextafter(L, +inf)` (`p < that`
   is `p <= L`), a short's the sell trigger `nextafter(L, -inf)`.
 
-The mark is the event price; the result carries a warning that the last trade is the mark.
+The mark is the event price, or with a mark-price series (`ep.mark_ts` / `ep.mark_px`: the
+time each mark is known and the mark, e.g. 1m mark-price kline closes from their bar's end)
+the last mark known at the event; then the liquidation is looked for at the refresh points
+only (after an event with fills, at every check: at most `check_ms` late) and the trade price
+is not folded into the book summary. Without a series the result carries a warning.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from gridlab.backtest.step_nb import book_state_nb, emit_nb, stop_grid_nb
 from gridlab.strategy.enums import Stop
 from gridlab.strategy.margin_nb import bankruptcy_price_nb, liq_crossed_nb, liq_price_nb
 
-__all__ = ["liq_step_nb", "liquidate_nb", "position_margin_nb", "refresh_liq_nb"]
+__all__ = ["liq_step_nb", "liquidate_nb", "mark_at_nb", "position_margin_nb", "refresh_liq_nb"]
 
 
 @njit(cache=True)
@@ -98,15 +102,33 @@ def liquidate_nb(st, g, t, p, rk, ep):
     return na
 
 
+@njit(cache=True)
+def mark_at_nb(st, ep, t, p):
+    """The mark at time t: the last mark of the series known by t (`st.mark_i` advances), the
+    event price p before the first one."""
+    n = ep.mark_ts.shape[0]
+    i = st["mark_i"]
+    while i < n and ep.mark_ts[i] <= t:
+        i += 1
+    st["mark_i"] = i
+    return ep.mark_px[i - 1] if i > 0 else p
+
+
 @njit(cache=True, _nrt=False)
 def liq_step_nb(st, g, t, p, rk, ep, refresh):
-    """One liquidation point of an event at mark `p`: recompute the liquidation price when
+    """One liquidation point of an event at price `p`: recompute the liquidation price when
     `refresh`, liquidate when the mark has reached it, fold it into the book summary. Returns
-    the number of actions written into `g.act` (0: no liquidation)."""
+    the number of actions written into `g.act` (0: no liquidation). With a mark-price series
+    only the refresh points look (after fills, at checks), against the series' mark."""
+    marked = ep.mark_ts.shape[0] > 0
+    if marked and not refresh:
+        return 0
     if refresh:
         refresh_liq_nb(st, g.acc, ep)
     pos = g.acc[ACC.POS]
-    if pos != 0.0 and liq_crossed_nb(1 if pos > 0.0 else -1, st["liq_px"], p):
+    m = mark_at_nb(st, ep, t, p) if marked else p
+    if pos != 0.0 and liq_crossed_nb(1 if pos > 0.0 else -1, st["liq_px"], m):
         return liquidate_nb(st, g, t, p, rk, ep)
-    fold_liq_nb(st, pos)
+    if not marked:
+        fold_liq_nb(st, pos)
     return 0

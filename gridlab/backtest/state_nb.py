@@ -149,6 +149,7 @@ GRID_STATE_DTYPE = np.dtype(
         ("liq_ts", np.int64),
         ("liq_loss", np.float64),
         ("n_mref", np.int64),        # orders refused by the margin (Bybit 110007)
+        ("mark_i", np.int64),        # marks known so far (ep.mark_ts <= t)
     ],
     align=True,
 )
@@ -237,6 +238,7 @@ def init_state_nb(st, capital, lower, upper, eps, first_ts, first_p, record):
     st["liq_ts"] = 0
     st["liq_loss"] = 0.0
     st["n_mref"] = 0
+    st["mark_i"] = 0
 
 
 @njit(cache=True)

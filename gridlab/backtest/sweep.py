@@ -94,7 +94,8 @@ def market_arrays(data: MarketData, funding: bool = True) -> MarketArrays:
     """The replay arrays shared by every set."""
     fts, frate = data.funding_in_run() if funding else (np.zeros(0, np.int64), np.zeros(0))
     return MarketArrays(data.ts, data.price, data.size, fts, frate, data.filters,
-                        n_days_nb(int(data.ts[0]), int(data.ts[-1])))
+                        n_days_nb(int(data.ts[0]), int(data.ts[-1])), data.mark_ts,
+                        data.mark_px)
 
 
 class SweepPlan:

@@ -7,7 +7,8 @@ margin, with the order, above the margin balance, unless the order lowers that r
 the liquidation price is recomputed after a book event with fills and after every check, and
 checked against the event price before the book, after it and after the check; a crossed
 position is closed at its bankruptcy price without fee, every order is dropped at once and
-the grid stops (code 6).
+the grid stops (code 6). With a mark-price series (`engine.mark_ts` / `mark_px`) only the
+refresh points look, against the last mark known at the event.
 """
 
 from __future__ import annotations
@@ -60,9 +61,18 @@ def margin_ok(grid, side: int, qty: float, px: float, t: int, mark: float) -> bo
     return ok
 
 
+def mark_at(ep, t: int, p: float) -> float:
+    """The last mark of the series known by t (its time <= t); p before the first / without."""
+    known = [m for ts, m in zip(ep.mark_ts, ep.mark_px, strict=True) if ts <= t]
+    return float(known[-1]) if known else p
+
+
 def liq_point(grid, t: int, p: float, refresh: bool) -> None:
-    """One liquidation point at mark p (see the module docstring)."""
+    """One liquidation point at event price p (see the module docstring)."""
     acc, ep = grid.acc, grid.ep
+    marked = len(getattr(ep, "mark_ts", ())) > 0
+    if marked and not refresh:
+        return
     if refresh:
         if acc.pos == 0.0:
             grid.liq_px = math.nan
@@ -70,7 +80,8 @@ def liq_point(grid, t: int, p: float, refresh: bool) -> None:
             side = 1 if acc.pos > 0.0 else -1
             grid.liq_px = M.liq_price(side, abs(acc.pos), acc.avg, position_margin(grid),
                                       *_tiers(ep))
-    if acc.pos == 0.0 or not M.liq_crossed(1 if acc.pos > 0.0 else -1, grid.liq_px, p):
+    m = mark_at(ep, t, p) if marked else p
+    if acc.pos == 0.0 or not M.liq_crossed(1 if acc.pos > 0.0 else -1, grid.liq_px, m):
         return
     side = 1 if acc.pos > 0.0 else -1
     size = abs(acc.pos)
