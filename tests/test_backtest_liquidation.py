@@ -111,7 +111,8 @@ def test_crash_liquidates_a_20x_long_grid_exactly_at_the_computed_price() -> Non
     assert price[i] <= lp["liq_price"] < price[i - 1]  # the first event at or below it
     assert liq[0][1] == -1 and liq[0][3] == pytest.approx(qty, rel=1e-12)
     assert liq[0][2] == pytest.approx(avg - im / qty, rel=1e-12)  # the bankruptcy price
-    assert liq[0][4] == 0.0  # no fee to the user
+    assert liq[0][4] == 0.0 and summ["fees"] == sum(f[4] for f in fills)  # no fee to the user
+    assert summ["final_equity"] == pytest.approx(1000.0 - summ["fees"] - im, rel=1e-9)
     assert summ["liq_ts"] == t and summ["liq_loss"] == pytest.approx(im, rel=1e-9)
     assert summ["stop_code"] == Stop.LIQUIDATED and summ["position"] == 0.0
     assert all(f[0] <= t for f in fills)  # orders cancelled: nothing fills afterwards
@@ -284,3 +285,21 @@ def test_backtest_uses_the_data_mark_series() -> None:
     res = backtest(flat, record=False, **kw)
     assert res.metrics["n_liquidations"] == 0
     assert any("against the mark-price series" in w for w in res.warnings)
+
+
+def test_the_liquidation_price_is_recomputed_after_the_fills_of_an_event() -> None:
+    """A gap fills three buys, the next event (same check interval, no check between) is
+    under the new liquidation price: the position is liquidated at that event."""
+    n = 200
+    ts = T0 + np.arange(n, dtype=np.int64) * 10_000
+    i = next(j for j in range(70, 100) if len({int(x) // 60_000 for x in ts[j - 1:j + 2]}) == 1)
+    price = np.full(n, 100.0)
+    price[i] = 96.5   # fills the resting buys (99 is refused by the margin: fees)
+    price[i + 1:] = 90.0
+    p = _grid(Mode.LONG, 20.0)
+    fills, liq, summ = _liquidation(ts, price, p)
+    limit = [f for f in fills if f[5] == FillKind.LIMIT]
+    assert len(limit) >= 2 and all(f[0] == ts[i] for f in limit)
+    assert len(liq) == 1 and liq[0][0] == ts[i + 1]
+    ref = run_ref(ts, price, np.ones(n), *NO_FUND, *p)
+    assert ref.fills == fills and ref.summary == summ

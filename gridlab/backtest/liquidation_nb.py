@@ -88,13 +88,13 @@ def liquidate_nb(st, g, t, p, rk, ep):
     size = abs(pos)
     bp = bankruptcy_price_nb(side, size, acc[ACC.AVG], position_margin_nb(acc, ep))
     before = acc[ACC.REALIZED]
-    apply_fill_nb(acc, -side, size, bp, 0.0, st["eps"])
+    fee = apply_fill_nb(acc, -side, size, bp, 0.0, st["eps"])  # no fee to the user
     st["epoch"] += 1
     st["n_liq"] += 1
     st["liq_ts"] = t
     st["liq_loss"] += before - acc[ACC.REALIZED]
     st["liq_px"] = np.nan
-    na = emit_nb(g.act, 0, Act.LIQUIDATE, -1, -side, bp, size, 0.0, t, 0, acc[ACC.POS])
+    na = emit_nb(g.act, 0, Act.LIQUIDATE, -1, -side, bp, size, fee, t, 0, acc[ACC.POS])
     na = stop_grid_nb(st, g, t, p, Stop.LIQUIDATED, rk, ep, True, na)
     for r in range(g.orders.shape[0]):
         g.orders[r]["side"] = 0

@@ -58,7 +58,7 @@ def record_market_nb(st, g, na, out_fills, record):
                            a["fee"], FillKind.FLATTEN, -1, a["pos"], 0.0)
         elif a["kind"] == Act.LIQUIDATE:
             record_fill_nb(st, out_fills, record, a["ts"], a["side"], a["price"], a["qty"],
-                           0.0, FillKind.LIQUIDATION, -1, a["pos"], 0.0)
+                           a["fee"], FillKind.LIQUIDATION, -1, a["pos"], 0.0)
 
 
 @njit(cache=True, _nrt=False, inline="always")

@@ -150,6 +150,8 @@ GRID_STATE_DTYPE = np.dtype(
         ("liq_loss", np.float64),
         ("n_mref", np.int64),        # orders refused by the margin (Bybit 110007)
         ("mark_i", np.int64),        # marks known so far (ep.mark_ts <= t)
+        ("skip_nmref", np.int64),    # the skipped pass's margin refusals (of skip_nblk)
+        ("blk_mg", np.int8, (MAX_SLOTS,)),  # slot k's last refusal was the margin's (memo)
     ],
     align=True,
 )
@@ -239,6 +241,7 @@ def init_state_nb(st, capital, lower, upper, eps, first_ts, first_p, record):
     st["liq_loss"] = 0.0
     st["n_mref"] = 0
     st["mark_i"] = 0
+    st["skip_nmref"] = 0
 
 
 @njit(cache=True)

@@ -87,12 +87,12 @@ def liq_point(grid, t: int, p: float, refresh: bool) -> None:
     size = abs(acc.pos)
     bp = M.bankruptcy_price(side, size, acc.avg, position_margin(grid))
     before = acc.realized
-    acc.fill(-side, size, bp, 0.0)
+    fee = acc.fill(-side, size, bp, 0.0)
     grid.mcnt["liq"] += 1
     grid.mcnt["liq_ts"] = t
     grid.mcnt["liq_loss"] += before - acc.realized
     grid.liq_px = math.nan
-    grid.record_fill(t, -side, bp, size, 0.0, LIQ_FILL, -1)
+    grid.record_fill(t, -side, bp, size, fee, LIQ_FILL, -1)
     grid.stop(t, p, STOP_LIQUIDATED)
     grid.orders = [None] * grid.n
     grid.cancelling = [None] * grid.n
