@@ -115,7 +115,17 @@ def test_param_rows_round_trip(market: MarketData) -> None:
     assert grid_params_from_row_nb(rows_of([r.gp])[0]) == r.gp
     assert recenter_params_from_row_nb(rows_of([r.rp])[0]) == r.rp
     assert risk_params_from_row_nb(rows_of([r.rk])[0]) == r.rk
-    assert engine_params_from_row_nb(rows_of([r.ep])[0]) == r.ep._replace(record=False)
+    _same_engine(engine_params_from_row_nb(rows_of([r.ep])[0]), r.ep._replace(record=False))
+    on = plan_sweep(market, {"spacing": [0.002]}, margin="cross", leverage=10,
+                    risk_limits_symbol="ETHUSDT").runs[0].ep  # the tier arrays round-trip too
+    assert len(on.tier_limit) == 10
+    _same_engine(engine_params_from_row_nb(rows_of([on])[0]), on._replace(record=False))
+
+
+def _same_engine(a, b) -> None:
+    """EngineParams field by field (array fields by value)."""
+    for x, y in zip(a, b, strict=True):
+        assert np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y, (x, y)
 
 
 def test_parse_param_grid() -> None:

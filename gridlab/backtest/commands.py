@@ -176,6 +176,7 @@ def register(app: typer.Typer) -> None:
                           store=store if save else None, **fixed)
         if sort not in table:
             raise ConfigError(f"unknown metric {sort!r}", "choose a column of the sweep table")
+        from gridlab.backtest.metrics import rank_sets
         from gridlab.fmt import emit_records
 
         typer.echo(data.describe(), err=as_json)
@@ -184,7 +185,9 @@ def register(app: typer.Typer) -> None:
         if sort not in cols:
             cols.append(sort)
         _short_window_warning(table)
-        emit_records(table.sort_values(sort, ascending=False).head(top)[cols],
+        if "liquidated" not in cols:
+            cols.append("liquidated")
+        emit_records(rank_sets(table, sort).head(top)[cols],
                      "json" if as_json else "table")
         if csv is not None:
             table.to_csv(csv, index=False)

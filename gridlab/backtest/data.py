@@ -73,6 +73,23 @@ class MarketData:
     warnings: tuple[str, ...] = ()
     gaps: tuple[tuple[int, int], ...] = ()
     instruments: str = ""  # where the filters came from (load_market): store / snapshot
+    # the margin model (backtest.margin): mark-price series (time each mark is known, float
+    # epoch ms; mark) and the risk-limit tiers (strategy.margin.RiskTiers) from the store
+    mark_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    mark_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    risk_tiers: Any = None
+
+    def with_mark(self, open_time: Any, close: Any, interval_ms: int) -> MarketData:
+        """This data with a mark-price series of bars (open times, closes): each close is
+        the mark from the bar's end (open + interval) on."""
+        ot = np.asarray(open_time, dtype=np.int64)
+        px = np.ascontiguousarray(close, dtype=np.float64)
+        if len(ot) != len(px) or (len(ot) > 1 and np.any(np.diff(ot) <= 0)):
+            raise DataError("mark-price bars must be ascending, one close per open time",
+                            "load them with gridlab.store.price_klines.load_price_klines")
+        _check_prices(px, ot, "mark price")
+        return replace(self, mark_ts=np.ascontiguousarray(ot + int(interval_ms),
+                                                          dtype=np.float64), mark_px=px)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -307,4 +324,24 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
     if end_ms is not None and end_ms - md.end_ms > slack:
         extra.append(f"the data ends at {fmt_ms(md.end_ms - 1)}, before the requested end "
                      f"{fmt_ms(end_ms)}")
-    return replace(md, warnings=md.warnings + tuple(extra), instruments=origin)
+    md = replace(md, warnings=md.warnings + tuple(extra), instruments=origin)
+    if category != "spot":
+        md = _with_margin_data(store, md, start_ms, end_ms)
+    return md
+
+
+def _with_margin_data(store: Any, md: MarketData, start_ms: int | None,
+                      end_ms: int | None) -> MarketData:
+    """The store's 1m mark-price bars over the run and its risk-limit tiers, when it has them."""
+    from gridlab.store.price_klines import load_price_klines
+    from gridlab.store.risk_limits import get_risk_limits
+    from gridlab.strategy.margin import RiskTiers
+
+    lo = None if start_ms is None else int(start_ms) - 60_000
+    mk_ = load_price_klines(store, "mark", md.symbol, md.category, "1", lo, end_ms)
+    if len(mk_["open_time"]):
+        md = md.with_mark(mk_["open_time"], mk_["close"], 60_000)
+    rows = get_risk_limits(store, md.symbol, md.category)
+    if not rows.empty:
+        md = replace(md, risk_tiers=RiskTiers.from_rows(md.symbol, rows.to_dict("records")))
+    return md

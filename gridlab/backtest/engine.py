@@ -19,14 +19,20 @@ from gridlab.backtest.enums import (
     Sum,
 )
 from gridlab.backtest.metrics import annualization_warning, budget_returns, metrics_table
-from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
+from gridlab.backtest.params import (
+    RunParams,
+    check_grid,
+    effective_config,
+    margin_tiers,
+    run_params,
+)
 from gridlab.backtest.results import BacktestResult
 from gridlab.backtest.state_nb import check_capacity
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Reason, Stop, name_of
 
 __all__ = ["MAX_LEVEL_ROWS", "MAX_RECENTERS", "RunArrays", "RunOutcome", "backtest",
-           "data_info", "run_arrays", "run_backtest"]
+           "data_info", "margin_warnings", "run_arrays", "run_backtest"]
 
 _FILL_KINDS = {v: k.lower() for k, v in zip(FillKind._fields, FillKind, strict=True)}
 _REASONS = {v: k.lower() for k, v in zip(Reason._fields, Reason, strict=True)}
@@ -84,6 +90,21 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArra
                      recenters[:nr], levels[:nl], int(nr), int(nl))
 
 
+def margin_warnings(cfg: Any, tiers: Any, metrics: dict[str, Any], marked: bool = False
+                    ) -> list[str]:
+    """What a run with the margin model must say: the mark used, the liquidation."""
+    if tiers is None:
+        return []
+    mark = ("the mark-price series" if marked else
+            "the last trade as the mark price (no mark-price series: gridlab ingest mark-klines)")
+    out = [f"margin {cfg.backtest.margin} at {cfg.trading.leverage:g}x with {tiers.symbol}'s "
+           f"risk-limit tiers, liquidation checked against {mark}"]
+    if metrics["n_liquidations"]:
+        out.append(f"LIQUIDATED at {fmt_ms(int(metrics['liq_ts']))}: margin lost "
+                   f"{metrics['liq_loss']:,.2f}")
+    return out
+
+
 def data_info(data: MarketData) -> dict[str, Any]:
     """What identifies the replayed data (stored with the run)."""
     return {"symbol": data.symbol, "category": data.category, "source": data.source,
@@ -112,7 +133,11 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
                         "use load_market(store, ...) or MarketData.from_trades/from_klines")
     t0 = time.perf_counter()
     cfg = effective_config(config, profile, overrides)
-    rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record)
+    tiers = margin_tiers(cfg, data.symbol, getattr(data, "risk_tiers", None))
+    rp = run_params(cfg, data.filters, data.category, trades=data.bar_ms == 0, record=record,
+                    tiers=tiers)
+    if tiers is not None and len(data.mark_px):
+        rp = rp._replace(ep=rp.ep._replace(mark_ts=data.mark_ts, mark_px=data.mark_px))
     check_grid(rp, float(data.price[0]))
     out = run_arrays(data, rp, funding=cfg.backtest.funding)
     summary, daily = out.summary, out.daily
@@ -135,6 +160,7 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
     if metrics["stop_code"]:
         stop_at = fmt_ms(int(summary[Sum.STOP_TS]))
         warnings.append(f"trading stopped at {stop_at}: {metrics['stop']}")
+    warnings.extend(margin_warnings(cfg, tiers, metrics, bool(len(rp.ep.mark_px))))
     short_window = annualization_warning(metrics["days"])
     if short_window:
         warnings.append(short_window)

@@ -23,8 +23,10 @@ __all__ = [
     "EngineParams",
     "FillKind",
     "FillModel",
+    "MarginMode",
     "Sum",
     "fill_model_code",
+    "margin_mode_code",
 ]
 
 
@@ -51,11 +53,42 @@ def fill_model_code(name: str) -> int:
                           "use one of: " + ", ".join(_FILL_MODEL_NAMES)) from None
 
 
+class _MarginMode(NamedTuple):
+    OFF: int = 0       # no margin model (equity may go below zero)
+    ISOLATED: int = 1  # the position is backed by its initial margin
+    CROSS: int = 2     # the position is backed by the wallet balance
+
+
+MarginMode = _MarginMode()
+"""Margin models of `backtest.margin` (gridlab.backtest.liquidation_nb)."""
+
+_MARGIN_NAMES = {"off": MarginMode.OFF, "isolated": MarginMode.ISOLATED,
+                 "cross": MarginMode.CROSS}
+
+
+def margin_mode_code(name: str) -> int:
+    """Map a margin mode name ('off', 'isolated', 'cross') to its code."""
+    try:
+        return _MARGIN_NAMES[name.lower()]
+    except KeyError:
+        from gridlab.errors import ConfigError
+
+        raise ConfigError(f"unknown backtest.margin {name!r}",
+                          "use one of: " + ", ".join(_MARGIN_NAMES)) from None
+
+
+_NO_TIERS = np.zeros(1, np.float64)
+"""The tier arrays of a run without a margin model (never read)."""
+_NO_MARK = np.zeros(0, np.float64)
+"""No mark-price series: the margin model marks with the event price."""
+
+
 class _FillKind(NamedTuple):
     LIMIT: int = 0    # a grid slot's resting limit order (maker)
     LATE: int = 1     # an order filled while its cancel was in flight (maker, no slot update)
     SEED: int = 2     # market order buying/selling the LONG/SHORT seed inventory (taker)
     FLATTEN: int = 3  # market order closing the position after a stop / kill switch (taker)
+    LIQUIDATION: int = 4  # the position taken over at its bankruptcy price (no fee)
 
 
 FillKind = _FillKind()
@@ -184,6 +217,10 @@ class _Sum(NamedTuple):
     RC_TIME: int = 33
     RC_MANUAL: int = 34
     RC_KILL: int = 35
+    N_LIQUIDATIONS: int = 36
+    LIQ_TS: int = 37            # time of the (last) liquidation, 0 = none
+    LIQ_LOSS: int = 38          # margin lost to liquidations (quote)
+    N_MARGIN_REFUSED: int = 39  # orders the margin could not carry (Bybit 110007)
 
 
 Sum = _Sum()
@@ -211,3 +248,10 @@ class EngineParams(NamedTuple):
     account: float = 0.0  # equity of the account the grid trades in (>= capital; 0 = capital):
     #                       the equity curve, daily closes, drawdown and summary equity start
     #                       from it
+    margin: int = 0     # MarginMode (0 off: no margin refusals, no liquidation)
+    leverage: float = 1.0  # margin leverage: initial margin = position value / leverage
+    tier_limit: np.ndarray = _NO_TIERS  # risk-limit tiers (margin_nb): risk limit value,
+    tier_mmr: np.ndarray = _NO_TIERS    # maintenance margin rate,
+    tier_mmd: np.ndarray = _NO_TIERS    # maintenance margin deduction
+    mark_ts: np.ndarray = _NO_MARK  # mark-price series (margin): time each mark is known
+    mark_px: np.ndarray = _NO_MARK  # (float epoch ms, ascending) and the mark; empty: trades

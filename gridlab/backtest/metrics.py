@@ -22,17 +22,23 @@ with the same parameters. Definitions (returns are simple, risk-free rate 0, 365
 - inventory_pnl = realized + unrealized - grid_profit (grid profit: completed round trips);
 - n_blocked: order requests refused by the risk checks (retried at every check, each counted);
   n_rejected_post_only: orders cancelled on arrival because they would have taken liquidity;
-  n_late_fills: fills of orders whose cancel was still in flight (latency).
+  n_late_fills: fills of orders whose cancel was still in flight (latency);
+- margin model (`backtest.margin`): n_liquidations (0 or 1: a liquidation stops the grid),
+  liquidated, liq_ts (epoch ms, 0 = none), liq_loss (margin lost, quote), n_margin_refused
+  (orders the margin could not carry, Bybit 110007; also counted in n_blocked).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from gridlab.backtest.enums import SUMMARY_FIELDS, Sum
 
 __all__ = ["ANNUALIZED_METRICS", "BUDGET_METRICS", "METRIC_COLUMNS", "MIN_ANNUALIZED_DAYS",
-           "RECENTER_COLUMNS", "annualization_warning", "budget_returns", "metrics_table"]
+           "RECENTER_COLUMNS", "annualization_warning", "budget_returns", "metrics_table",
+           "rank_sets"]
 
 DAY_MS = 86_400_000
 # Annualized figures from fewer days than this are noise (a Sharpe of 91 from 3 days).
@@ -46,7 +52,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "realized", "unrealized", "fees", "funding", "turnover", "n_round_trips", "n_fills",
     "n_limit_fills", "n_late_fills", "n_rejected_post_only", "n_blocked", "n_kill_switch",
     "stop_code", "n_recenters", *RECENTER_COLUMNS, "time_at_max_exposure", "position",
-    "n_empty_builds", "days", "n_events",
+    "n_empty_builds", "days", "n_events", "n_liquidations", "liquidated", "liq_ts", "liq_loss",
+    "n_margin_refused",
 )
 
 
@@ -116,17 +123,33 @@ def metrics_table(summary: np.ndarray, daily: np.ndarray, capital: np.ndarray
         "turnover": s[:, Sum.TURNOVER],
         "time_at_max_exposure": t_max,
         "days": days,
+        "liq_ts": s[:, Sum.LIQ_TS].astype(np.int64),
+        "liq_loss": s[:, Sum.LIQ_LOSS],
     }
     for name in ("n_round_trips", "n_fills", "n_limit_fills", "n_late_fills",
                  "n_rejected_post_only", "n_blocked", "n_kill_switch", "stop_code",
-                 "n_empty_builds", "n_events", "position"):
+                 "n_empty_builds", "n_events", "position", "n_liquidations",
+                 "n_margin_refused"):
         out[name] = s[:, SUMMARY_FIELDS.index(name)]
     rc = np.stack([s[:, SUMMARY_FIELDS.index(c)] for c in RECENTER_COLUMNS], axis=1)
     for j, c in enumerate(RECENTER_COLUMNS):
         out[c] = rc[:, j]
     out["n_recenters"] = rc.sum(axis=1) - s[:, Sum.RC_INITIAL]
+    out["liquidated"] = out["n_liquidations"] > 0
     for name in ("n_round_trips", "n_fills", "n_limit_fills", "n_late_fills",
                  "n_rejected_post_only", "n_blocked", "n_kill_switch", "stop_code",
-                 "n_empty_builds", "n_events", "n_recenters", *RECENTER_COLUMNS):
+                 "n_empty_builds", "n_events", "n_recenters", *RECENTER_COLUMNS,
+                 "n_liquidations", "n_margin_refused"):
         out[name] = out[name].astype(np.int64)
     return {k: out[k] for k in METRIC_COLUMNS}
+
+
+def rank_sets(table: Any, sort: str, ascending: bool = False) -> Any:
+    """Parameter sets (a sweep table) ordered by `sort`, every liquidated set after every set
+    that survived (a set that lost its margin never ranks above one that did not); stable."""
+    liq = (table["liquidated"].fillna(False).astype(bool) if "liquidated" in table
+           else np.zeros(len(table), bool))
+    order = table.assign(_liq=np.asarray(liq)).sort_values(["_liq", sort],
+                                                           ascending=[True, ascending],
+                                                           kind="stable")
+    return order.drop(columns="_liq")

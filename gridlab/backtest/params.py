@@ -15,11 +15,11 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel
 
-from gridlab.backtest.enums import EngineParams, fill_model_code
+from gridlab.backtest.enums import EngineParams, MarginMode, fill_model_code, margin_mode_code
 from gridlab.backtest.state_nb import check_capacity
 from gridlab.config import GridlabConfig, config_from_dict, load_config
 from gridlab.config.strategy import deep_merge
-from gridlab.errors import ConfigError, StrategyError
+from gridlab.errors import ConfigError, DataError, StrategyError
 from gridlab.strategy.enums import (
     SLOT_DTYPE,
     Filters,
@@ -36,6 +36,7 @@ __all__ = [
     "check_grid",
     "coerce_config",
     "effective_config",
+    "margin_tiers",
     "override_paths",
     "resolve_key",
     "run_params",
@@ -143,9 +144,30 @@ def effective_config(config: Any = None, profile: str | None = None,
     return out.model_copy(update={"profiles": cfg.profiles})
 
 
+def margin_tiers(cfg: GridlabConfig, symbol: str, tiers: Any = None) -> Any:
+    """The risk-limit tiers (strategy.margin.RiskTiers) a run with `backtest.margin` on uses:
+    the shipped snapshot's of `backtest.risk_limits_symbol` when set, else `tiers` (the
+    data's: store or snapshot), else the snapshot's of `symbol`; None when margin is off."""
+    from gridlab.strategy.margin import snapshot_tiers
+
+    bt = cfg.backtest
+    if bt.margin == "off":
+        return None
+    name = bt.risk_limits_symbol
+    if name is None and tiers is not None:
+        return tiers
+    try:
+        return snapshot_tiers(name or symbol)
+    except DataError as e:
+        raise ConfigError(f"backtest.margin={bt.margin}: {e.args[0]}",
+                          "set backtest.risk_limits_symbol to a symbol of the snapshot (e.g. "
+                          "BTCUSDT) or run `gridlab ingest risk-limits`") from None
+
+
 def run_params(cfg: GridlabConfig, filters: Filters, category: str, *, trades: bool = True,
-               record: bool = True) -> RunParams:
-    """Kernel NamedTuples of an effective config for data of `category`."""
+               record: bool = True, tiers: Any = None) -> RunParams:
+    """Kernel NamedTuples of an effective config for data of `category`; `tiers`
+    (`margin_tiers`) are required when `backtest.margin` is on."""
     from gridlab.strategy.params import grid_params, recenter_params, risk_params
 
     spot = category == "spot"
@@ -171,9 +193,30 @@ def run_params(cfg: GridlabConfig, filters: Filters, category: str, *, trades: b
         equity_ms=int(bt.equity_ms),
         record=bool(record),
         account=cfg.account_equity() if cfg.portfolio is None else float(cfg.trading.capital),
+        **_margin_fields(cfg, spot, lev, tiers),
     )
     return RunParams(grid_params(cfg.grid, lev), filters, recenter_params(cfg.recenter),
                      risk_params(cfg.risk), ep)
+
+
+def _margin_fields(cfg: GridlabConfig, spot: bool, lev: float, tiers: Any) -> dict[str, Any]:
+    mode = margin_mode_code(cfg.backtest.margin)
+    if mode == MarginMode.OFF:  # tiers given (a sweep over margin modes): carried, not read
+        return {} if tiers is None else {"tier_limit": tiers.limit, "tier_mmr": tiers.mmr,
+                                         "tier_mmd": tiers.mmd}
+    if spot:
+        raise ConfigError(f"backtest.margin={cfg.backtest.margin} is for futures (the data is "
+                          "spot)", "set backtest.margin: off for spot")
+    if tiers is None:
+        raise ConfigError(f"backtest.margin={cfg.backtest.margin} needs risk-limit tiers",
+                          "pass tiers=margin_tiers(cfg, symbol)")
+    if lev > float(tiers.max_lev[0]):
+        raise ConfigError(f"trading.leverage {lev:g} is above {tiers.symbol}'s maximum "
+                          f"{float(tiers.max_lev[0]):g}x (first risk-limit tier)",
+                          "lower trading.leverage (Bybit refuses it: 110043)")
+    limit, mmr, mmd = (np.ascontiguousarray(a, dtype=np.float64) for a in tiers.arrays)
+    return {"margin": mode, "leverage": lev, "tier_limit": limit, "tier_mmr": mmr,
+            "tier_mmd": mmd}
 
 
 def check_grid(rp: RunParams, price: float) -> None:

@@ -204,6 +204,10 @@ def portfolio_inputs(datas: Any, config: Any = None, profile: str | None = None,
                 "trading.leverage": lev, "trading.symbol": s.symbol,
                 "trading.category": s.category}
         c = effective_config(cfg, prof, over)
+        if c.backtest.margin != "off":  # one account's cross margin spans the grids
+            raise ConfigError(f"backtest.margin={c.backtest.margin} is not modelled in "
+                              "portfolio runs yet", "set backtest.margin: off, or backtest "
+                              "each symbol on its own")
         rp = run_params(c, d.filters, d.category, trades=d.bar_ms == 0, record=True)
         check_grid(rp, float(d.price[0]))
         if check_ms is None:

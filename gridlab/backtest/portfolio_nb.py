@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, EngineParams
+from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.fills_nb import can_fill_nb
 from gridlab.backtest.ledger_nb import apply_funding_nb, equity_nb
 from gridlab.backtest.sim_nb import (
@@ -56,6 +56,7 @@ from gridlab.backtest.state_nb import (
 )
 from gridlab.backtest.step_nb import AcctCtx, account_arrays_nb, stop_grid_nb
 from gridlab.backtest.sweep_nb import (
+    engine_params_from_row_nb,
     grid_params_from_row_nb,
     recenter_params_from_row_nb,
     risk_params_from_row_nb,
@@ -105,9 +106,7 @@ def merge_streams_nb(ts, ev_off, out_sym, out_idx):
 
 @njit(cache=True)
 def _ep_row(r, record):
-    return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
-                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), record,
-                        r[13])
+    return engine_params_from_row_nb(r, record)
 
 
 @njit(cache=True)

@@ -101,7 +101,7 @@ def show_sweep(store: Any, sweep_id: str, sort: str, ascending: bool, top: int, 
     """Print a sweep: header, swept ranges, the top sets by `sort` (or them as JSON/CSV)."""
     import pandas as pd
 
-    from gridlab.backtest.metrics import annualization_warning
+    from gridlab.backtest.metrics import annualization_warning, rank_sets
     from gridlab.fmt import METRICS
     from gridlab.store.runs import load_sweep_results
 
@@ -114,7 +114,7 @@ def show_sweep(store: Any, sweep_id: str, sort: str, ascending: bool, top: int, 
     params = pd.DataFrame([json.loads(p) for p in res["params"]], index=res.index)
     table = pd.concat([res[["set_id"]], params, res.drop(columns=["sweep_id", "set_id",
                                                                   "params"])], axis=1)
-    ranked = table.sort_values(sort, ascending=ascending, kind="stable").head(top)
+    ranked = rank_sets(table, sort, ascending).head(top)
     cols = ["set_id", *params.columns, "total_return", "sharpe", "max_drawdown",
             "n_round_trips", "fees"]
     if sort not in cols:

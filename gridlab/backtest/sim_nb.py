@@ -16,6 +16,7 @@ from numba import njit
 from gridlab.backtest.enums import ACC, FillKind, Sum
 from gridlab.backtest.fills_nb import collect_fills_nb
 from gridlab.backtest.ledger_nb import equity_nb
+from gridlab.backtest.liquidation_nb import liq_step_nb
 from gridlab.backtest.state_nb import N_REASONS, Act
 from gridlab.backtest.step_nb import book_state_nb, on_check_nb, on_fill_nb, track_at_max_nb
 from gridlab.strategy.enums import SlotState
@@ -55,6 +56,9 @@ def record_market_nb(st, g, na, out_fills, record):
         elif a["kind"] == Act.FLATTEN:
             record_fill_nb(st, out_fills, record, a["ts"], a["side"], a["price"], a["qty"],
                            a["fee"], FillKind.FLATTEN, -1, a["pos"], 0.0)
+        elif a["kind"] == Act.LIQUIDATE:
+            record_fill_nb(st, out_fills, record, a["ts"], a["side"], a["price"], a["qty"],
+                           a["fee"], FillKind.LIQUIDATION, -1, a["pos"], 0.0)
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -62,6 +66,8 @@ def sim_event_nb(st, g, t, p, size, gp, f, rk, ep, ax, out_fills):
     """Step 2 of event (t, p, size) on the simulated book; refreshes st's book summary."""
     st["rest_ok"] = 0
     st["epoch"] += 1
+    if ep.margin != 0:  # the liquidation points (liquidation_nb): before and after the book
+        record_market_nb(st, g, liq_step_nb(st, g, t, p, rk, ep, False), out_fills, ep.record)
     m = collect_fills_nb(st, g, t, p, size, ep)
     n = g.slots.shape[0]
     changed = False
@@ -81,6 +87,8 @@ def sim_event_nb(st, g, t, p, size, gp, f, rk, ep, ax, out_fills):
                            FillKind.LATE, r - n, st["last_pos"], 0.0)
         record_market_nb(st, g, na, out_fills, ep.record)
     book_state_nb(st, g.orders)
+    if ep.margin != 0:
+        record_market_nb(st, g, liq_step_nb(st, g, t, p, rk, ep, m > 0), out_fills, ep.record)
     if changed and st["stopped"] == 0:
         track_at_max_nb(st, g.slots, t)
 
@@ -131,6 +139,8 @@ def sim_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, out_fills, out_rc, out_lv):
             _record_build(st, out_rc, out_lv, t, a["code"], p, round_to_nb(p, f.tick), a["qty"],
                           g.slots, gp.n_buy)
     record_market_nb(st, g, na, out_fills, ep.record)
+    if ep.margin != 0:  # after the check (liquidation_nb)
+        record_market_nb(st, g, liq_step_nb(st, g, t, p, rk, ep, True), out_fills, ep.record)
 
 
 @njit(cache=True)
@@ -182,3 +192,7 @@ def write_summary_nb(st, acc, capital, p, first_ts, last_ts, n_ev, n_days, summa
     summary[Sum.PEAK_EQUITY] = st["peak"]
     for j in range(N_REASONS):
         summary[Sum.RC_NONE + j] = st["rc"][j]
+    summary[Sum.N_LIQUIDATIONS] = st["n_liq"]
+    summary[Sum.LIQ_TS] = st["liq_ts"]
+    summary[Sum.LIQ_LOSS] = st["liq_loss"]
+    summary[Sum.N_MARGIN_REFUSED] = st["n_mref"]

@@ -58,6 +58,7 @@ class _Act(NamedTuple):
     SEED: int = 4        # market order side, qty (LONG/SHORT seed); sim: filled at price, fee
     FLATTEN: int = 5     # market order closing the position; sim: filled at price, fee
     STOP: int = 6        # the grid stopped trading (Stop code `code`)
+    LIQUIDATE: int = 7   # the position taken over at the bankruptcy price `price` (no fee)
 
 
 Act = _Act()
@@ -142,6 +143,15 @@ GRID_STATE_DTYPE = np.dtype(
         ("peak_ts", np.int64),
         ("max_dd", np.float64),
         ("max_dur", np.int64),
+        # margin model (liquidation_nb; backtest.margin)
+        ("liq_px", np.float64),      # liquidation price of the position (nan: none)
+        ("n_liq", np.int64),
+        ("liq_ts", np.int64),
+        ("liq_loss", np.float64),
+        ("n_mref", np.int64),        # orders refused by the margin (Bybit 110007)
+        ("mark_i", np.int64),        # marks known so far (ep.mark_ts <= t)
+        ("skip_nmref", np.int64),    # the skipped pass's margin refusals (of skip_nblk)
+        ("blk_mg", np.int8, (MAX_SLOTS,)),  # slot k's last refusal was the margin's (memo)
     ],
     align=True,
 )
@@ -225,6 +235,13 @@ def init_state_nb(st, capital, lower, upper, eps, first_ts, first_p, record):
     st["peak_ts"] = first_ts
     st["max_dd"] = 0.0
     st["max_dur"] = 0
+    st["liq_px"] = np.nan
+    st["n_liq"] = 0
+    st["liq_ts"] = 0
+    st["liq_loss"] = 0.0
+    st["n_mref"] = 0
+    st["mark_i"] = 0
+    st["skip_nmref"] = 0
 
 
 @njit(cache=True)

@@ -40,6 +40,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
+from gridlab.backtest.margin_gate_nb import margin_refuses_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
 from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
 from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
@@ -61,6 +62,7 @@ from gridlab.strategy.risk_nb import (
 
 __all__ = [
     "GATE_ACCOUNT",
+    "GATE_MARGIN",
     "GATE_OK",
     "GATE_OWN",
     "AcctCtx",
@@ -78,7 +80,7 @@ __all__ = [
     "stop_grid_nb",
 ]
 
-GATE_OK, GATE_OWN, GATE_ACCOUNT = 0, 1, 2
+GATE_OK, GATE_OWN, GATE_ACCOUNT, GATE_MARGIN = 0, 1, 2, 3
 
 
 class AcctCtx(NamedTuple):
@@ -143,17 +145,20 @@ def account_arrays_nb(ax, ts):
 
 
 @njit(cache=True, inline="always")
-def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, spot, ax, ts):
+def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, ep, ax, ts):
     """The risk gate of one order (docs: "The risk gate"): GATE_OK, GATE_OWN (the grid's
     exposure cap / max position / spot balances) or GATE_ACCOUNT (the account's limits;
     also counted in `n_acc_blocked`). `rb, rs, rbn`: the grid's resting totals; `eq`: its
-    equity at the event price."""
+    equity at the event price. With `ep.margin` on, the margin must carry the order
+    (margin_gate_nb: GATE_MARGIN, counted in `n_mref`)."""
     pos = g.acc[ACC.POS]
     if not order_allowed_nb(side, qty, price, pos, rb, rs, eq, rk):
         return GATE_OWN
-    if spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
+    if ep.spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
                                           fee_rate):
         return GATE_OWN
+    if ep.margin != 0 and margin_refuses_nb(st, g.acc, g.orders, side, qty, price, eq, ep, ts):
+        return GATE_MARGIN
     if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
         account_arrays_nb(ax, ts)
         tot = account_equity_nb(ax.capital, ax.eqs, ax.caps)
@@ -315,7 +320,7 @@ def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
                 if sd != 0:
                     rb, rs, rbn = resting_nb(g.orders, t)
                     eq = equity_nb(g.acc, ep.capital, p)
-                    if gate_nb(st, g, sd, qq, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot,
+                    if gate_nb(st, g, sd, qq, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep,
                                ax, t) == GATE_OK:
                         set_order_nb(g.orders, r, sd, px, qq, t + ep.latency_ms)
                         na = emit_nb(g.act, na, Act.PLACE, r, sd, px, qq, 0.0,
@@ -397,7 +402,7 @@ def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
         sq = abs(seed)
         rb, rs, rbn = resting_nb(g.orders, t)
         eq = equity_nb(g.acc, ep.capital, p)
-        if gate_nb(st, g, ss, sq, p, ep.taker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
+        if gate_nb(st, g, ss, sq, p, ep.taker_fee, rb, rs, rbn, eq, rk, ep, ax,
                    t) == GATE_OK:
             na = _market(st, g, na, Act.SEED, ss, sq, t, p, ep, sim)
         else:
@@ -415,6 +420,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
     rb = rs = rbn = eq = 0.0
     lat = ep.latency_ms
     nref = 0
+    nmg = 0
     placed = False
     for k in range(n):
         if g.orders[k]["side"] != 0 or g.slots[k]["state"] == SlotState.DISABLED:
@@ -431,19 +437,26 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
             rbn = st["rbn"]
             eq = equity_nb(g.acc, ep.capital, p)
             have = True
-        if memo and g.blk_epoch[k] == st["epoch"] and eq <= g.blk_eq[k]:
+        if (memo and g.blk_epoch[k] == st["epoch"] and eq <= g.blk_eq[k]
+                and (st["blk_mg"][k] == 0 or eq == g.blk_eq[k])):
+            # (a margin refusal is known again only at the same equity: at a lower one the
+            # grid's own cap, checked first, may refuse it instead)
             st["n_blocked"] += 1  # refused again: nothing but the equity changed, not higher
+            st["n_mref"] += st["blk_mg"][k]  # by the margin, counted as such
             nref += 1
+            nmg += st["blk_mg"][k]
             continue
         sd, px, q = slot_order_nb(g.slots, k)
         if sd == 0:
             continue
-        if gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep.spot, ax,
-                   t) != GATE_OK:
+        code = gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep, ax, t)
+        if code != GATE_OK:
             st["n_blocked"] += 1
             nref += 1
             g.blk_epoch[k] = st["epoch"]
             g.blk_eq[k] = eq
+            st["blk_mg"][k] = 1 if code == GATE_MARGIN else 0
+            nmg += st["blk_mg"][k]
             continue
         set_order_nb(g.orders, k, sd, px, q, t + lat)
         na = emit_nb(g.act, na, Act.PLACE, k, sd, px, q, 0.0, t + lat, 0)
@@ -459,6 +472,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         st["skip_epoch"] = st["epoch"]
         st["skip_eq"] = eq if have else np.inf
         st["skip_nblk"] = nref
+        st["skip_nmref"] = nmg
     return na, placed
 
 
@@ -494,10 +508,13 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     # slots without an order ask for one; resting totals summed once (or reused while no
     # order changed) and grown by each order placed here
     memo = not ax.on  # another grid's change can flip an account refusal: no memo then
-    if memo and st["skip_epoch"] == st["epoch"] and equity_nb(g.acc, cap, p) <= st["skip_eq"]:
+    eq_now = equity_nb(g.acc, cap, p)
+    if (memo and st["skip_epoch"] == st["epoch"] and eq_now <= st["skip_eq"]
+            and (st["skip_nmref"] == 0 or eq_now == st["skip_eq"])):
         # nothing changed since a pass that placed nothing: every slot without an order is
         # refused again (see blk_epoch below), so the pass is skipped, O(1)
         st["n_blocked"] += st["skip_nblk"]
+        st["n_mref"] += st["skip_nmref"]
     else:
         na, placed = _retries(st, g, t, p, rk, ep, ax, memo, na)
         dirty = dirty or placed

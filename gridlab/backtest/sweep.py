@@ -15,7 +15,13 @@ from gridlab.backtest.engine import data_info
 from gridlab.backtest.engine_nb import n_days_nb
 from gridlab.backtest.enums import EngineParams
 from gridlab.backtest.metrics import METRIC_COLUMNS, budget_returns, metrics_table
-from gridlab.backtest.params import RunParams, check_grid, effective_config, run_params
+from gridlab.backtest.params import (
+    RunParams,
+    check_grid,
+    effective_config,
+    margin_tiers,
+    run_params,
+)
 from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, rows_of, run_chunk
 from gridlab.errors import ConfigError, DataError, StrategyError
 
@@ -93,7 +99,8 @@ def market_arrays(data: MarketData, funding: bool = True) -> MarketArrays:
     """The replay arrays shared by every set."""
     fts, frate = data.funding_in_run() if funding else (np.zeros(0, np.int64), np.zeros(0))
     return MarketArrays(data.ts, data.price, data.size, fts, frate, data.filters,
-                        n_days_nb(int(data.ts[0]), int(data.ts[-1])))
+                        n_days_nb(int(data.ts[0]), int(data.ts[-1])), data.mark_ts,
+                        data.mark_px)
 
 
 class SweepPlan:
@@ -113,6 +120,16 @@ class SweepPlan:
         return ParamRows(*(m[i0:i1] for m in self.rows))
 
 
+def _sweep_tiers(cfgs: list[Any], data: MarketData) -> Any:
+    """The one risk-limit table of a sweep's sets with the margin model on (every set's rows
+    carry it, `margin` off or on); None when no set uses it."""
+    found = [t for t in (margin_tiers(c, data.symbol, getattr(data, "risk_tiers", None))
+                         for c in cfgs) if t is not None]
+    if any(t.symbol != found[0].symbol for t in found):
+        raise ConfigError("backtest.risk_limits_symbol cannot be swept", "run two sweeps")
+    return found[0] if found else None
+
+
 def plan_sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = None,
                profile: str | None = None, **fixed: Any) -> SweepPlan:
     """Validate every combination and build its kernel parameters."""
@@ -122,9 +139,11 @@ def plan_sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: A
     notes: list[str] = []
     trades = data.bar_ms == 0
     p0 = float(data.price[0])
-    for combo in combos:
-        cfg = effective_config(base, None, combo)
-        rp = run_params(cfg, data.filters, data.category, trades=trades, record=False)
+    cfgs = [effective_config(base, None, combo) for combo in combos]
+    tiers = _sweep_tiers(cfgs, data)
+    for cfg in cfgs:
+        rp = run_params(cfg, data.filters, data.category, trades=trades, record=False,
+                        tiers=tiers)
         if cfg.backtest.funding != base.backtest.funding:
             raise ConfigError("backtest.funding cannot be swept", "run two sweeps")
         try:

@@ -36,6 +36,8 @@ __all__ = [
     "run_chunk",
     "run_set_nb",
     "sweep_nb",
+    "tiers_from_row_nb",
+    "with_mark_nb",
 ]
 
 
@@ -49,6 +51,8 @@ class MarketArrays(NamedTuple):
     fund_rate: np.ndarray
     filters: tuple
     n_days: int
+    mark_ts: np.ndarray = np.zeros(0, np.float64)  # the mark-price series (EngineParams)
+    mark_px: np.ndarray = np.zeros(0, np.float64)
 
 
 class ParamRows(NamedTuple):
@@ -60,10 +64,21 @@ class ParamRows(NamedTuple):
     engine: np.ndarray
 
 
+def _flat(t: tuple) -> list[float]:
+    out: list[float] = []
+    for v in t:
+        if isinstance(v, np.ndarray):  # an array field: its length, then its values
+            out.append(float(v.shape[0]))
+            out.extend(float(x) for x in v)
+        else:
+            out.append(float(v))
+    return out
+
+
 def rows_of(tuples: list[tuple]) -> np.ndarray:
-    """Matrix of NamedTuples of one kind, fields as float64 in order."""
-    return np.array([[float(v) for v in t] for t in tuples], dtype=np.float64).reshape(
-        len(tuples), -1)
+    """Matrix of NamedTuples of one kind, fields as float64 in order (an array field as its
+    length followed by its values: EngineParams' risk-limit tiers, equal in every set)."""
+    return np.array([_flat(t) for t in tuples], dtype=np.float64).reshape(len(tuples), -1)
 
 
 @njit(cache=True)
@@ -86,20 +101,46 @@ def risk_params_from_row_nb(r):
 
 
 @njit(cache=True)
-def engine_params_from_row_nb(r):
-    return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
-                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), False,
-                        r[13])
+def tiers_from_row_nb(r, at):
+    """The three tier arrays of an EngineParams row (`rows_of`) starting at column `at`."""
+    k = np.int64(r[at])
+    a = at + 1
+    return r[a:a + k], r[a + k + 1:a + 2 * k + 1], r[a + 2 * k + 2:a + 3 * k + 2]
 
 
 @njit(cache=True)
-def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily):
+def engine_params_from_row_nb(r, record=False):
+    """EngineParams of a row; its mark series from the row (empty in sweep and portfolio
+    rows: a sweep's series comes with the market, `with_mark_nb`)."""
+    lim, mmr, mmd = tiers_from_row_nb(r, 16)
+    a = 16 + 3 * (lim.shape[0] + 1)
+    n = np.int64(r[a])
+    b = a + n + 1
+    return EngineParams(r[0], r[1] != 0.0, np.int64(r[2]), np.int64(r[3]), r[4], r[5], r[6],
+                        r[7], r[8], r[9] != 0.0, np.int64(r[10]), np.int64(r[11]), record,
+                        r[13], np.int64(r[14]), r[15], lim, mmr, mmd, r[a + 1:b],
+                        r[b + 1:b + 1 + np.int64(r[b])])
+
+
+@njit(cache=True)
+def with_mark_nb(ep, mark_ts, mark_px):
+    """`ep` with the mark-price series (mark_ts, mark_px)."""
+    return EngineParams(ep.capital, ep.spot, ep.fill_model, ep.latency_ms, ep.queue_ahead,
+                        ep.queue_mult, ep.maker_fee, ep.taker_fee, ep.slippage, ep.post_only,
+                        ep.check_ms, ep.equity_ms, ep.record, ep.account, ep.margin,
+                        ep.leverage,
+                        ep.tier_limit, ep.tier_mmr, ep.tier_mmd, mark_ts, mark_px)
+
+
+@njit(cache=True)
+def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily,
+               mark_ts, mark_px):
     """Run set j (row j of the parameter matrices); a plain (non-parallel) function so that
     `run_nb` is not recompiled inside the parfor body, which costs a third of its speed."""
     gp = grid_params_from_row_nb(G[j])
     rp = recenter_params_from_row_nb(R[j])
     rk = risk_params_from_row_nb(K[j])
-    ep = engine_params_from_row_nb(E[j])
+    ep = with_mark_nb(engine_params_from_row_nb(E[j]), mark_ts, mark_px)
     fills = np.empty(0, dtype=FILL_DTYPE)
     eq = np.empty(0, dtype=EQUITY_DTYPE)
     rc = np.empty(0, dtype=RECENTER_DTYPE)
@@ -109,11 +150,12 @@ def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summar
 
 
 @njit(parallel=True, cache=True)
-def sweep_nb(ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily):
+def sweep_nb(ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily,
+             mark_ts, mark_px):
     """Run every set (row) in parallel; writes `out_summary[j]` and `out_daily[j]`."""
     for j in prange(G.shape[0]):
         run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary,
-                   out_daily)
+                   out_daily, mark_ts, mark_px)
 
 
 def run_chunk(data: MarketArrays, rows: ParamRows) -> tuple[np.ndarray, np.ndarray]:
@@ -125,5 +167,5 @@ def run_chunk(data: MarketArrays, rows: ParamRows) -> tuple[np.ndarray, np.ndarr
         sweep_nb(data.ts, data.price, data.size, data.fund_ts, data.fund_rate, data.filters,
                  np.ascontiguousarray(rows.grid), np.ascontiguousarray(rows.recenter),
                  np.ascontiguousarray(rows.risk), np.ascontiguousarray(rows.engine),
-                 summary, daily)
+                 summary, daily, data.mark_ts, data.mark_px)
     return summary, daily

@@ -31,6 +31,7 @@ from gridlab.bybit.parse import (
     parse_instrument,
     parse_klines,
     parse_position,
+    parse_price_klines,
     parse_public_trade,
     parse_risk_limit,
     parse_ticker,
@@ -116,6 +117,18 @@ class BybitClient(BatchMethods):
         res = self._result("get_kline", "/v5/market/kline",
                            {k: v for k, v in params.items() if v is not None})
         return parse_klines(res.get("list", []))
+
+    def get_mark_price_klines(self, symbol: str, interval: str | int,
+                              start_ms: int | None = None, end_ms: int | None = None,
+                              limit: int = 1000) -> list[Kline]:
+        """One page of mark-price bars (at most `limit`, the newest in [start, end]), oldest
+        first; volume 0."""
+        params: dict[str, Any] = {"category": self.category, "symbol": symbol,
+                                  "interval": str(interval), "limit": limit,
+                                  "start": start_ms, "end": end_ms}
+        res = self._result("get_mark_price_kline", "/v5/market/mark-price-kline",
+                           {k: v for k, v in params.items() if v is not None})
+        return parse_price_klines(res.get("list", []))
 
     def get_funding_history(self, symbol: str, start_ms: int | None = None,
                             end_ms: int | None = None, limit: int = 200) -> list[FundingRate]:

@@ -31,6 +31,7 @@ __all__ = [
     "parse_klines",
     "parse_order",
     "parse_position",
+    "parse_price_klines",
     "parse_public_trade",
     "parse_public_trade_ws",
     "parse_risk_limit",
@@ -174,6 +175,13 @@ def parse_kline_row(row: list[str]) -> Kline:
 def parse_klines(rows: Iterable[list[str]]) -> list[Kline]:
     """A /v5/market/kline result.list (newest first) -> bars oldest first."""
     return sorted((parse_kline_row(r) for r in rows), key=lambda k: k.open_time)
+
+
+def parse_price_klines(rows: Iterable[list[str]]) -> list[Kline]:
+    """A /v5/market/mark-price-kline result.list ([startMs, open, high, low, close], newest
+    first) -> bars oldest first, volume and turnover 0 (Bybit sends none)."""
+    return sorted((Kline(int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), 0.0,
+                         0.0) for r in rows), key=lambda k: k.open_time)
 
 
 def parse_kline_ws(d: Raw) -> Kline:

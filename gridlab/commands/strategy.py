@@ -199,10 +199,16 @@ def preview_cmd(
     min_notional: float = typer.Option(5.0, min=0.0, help="minimum order value"),
     max_qty: float = typer.Option(0.0, min=0.0, help="maximum order qty (0 = none)"),
     capital: float = typer.Option(1000.0, min=0.0, help="capital in quote currency"),
-    leverage: float = typer.Option(1.0, min=0.0, help="leverage"),
+    leverage: float | None = typer.Option(None, min=1.0,
+                                          help="leverage (default: trading.leverage)"),
+    margin: str | None = typer.Option(None, help="isolated | cross: the margin the "
+                                      "liquidation price is shown for (default: "
+                                      "backtest.margin, isolated when off)"),
 ) -> None:
-    """Print the grid a profile builds at a price: levels, qty, notional, dropped levels."""
+    """Print the grid a profile builds at a price: levels, qty, notional, dropped levels, and
+    the liquidation prices if every buy / every sell fills."""
     from gridlab.config import GridlabConfig
+    from gridlab.errors import ConfigError
     from gridlab.strategy.classes import preview_grid
     from gridlab.strategy.params import make_filters, resolve_profile
 
@@ -215,9 +221,49 @@ def preview_cmd(
         min_notional, max_qty = inst["min_notional"], inst["max_qty"]
         title += f", {symbol.upper()} {category} filters from the {origin}"
     filters = make_filters(tick, qty_step, min_qty, min_notional, max_qty)
-    strat = preview_grid(resolved.grid, filters, price, capital, leverage)
+    if margin not in (None, "isolated", "cross"):
+        raise ConfigError(f"unknown --margin {margin!r}", "use isolated or cross")
+    lev = float(cfg.trading.leverage if leverage is None else leverage)
+    strat = preview_grid(resolved.grid, filters, price, capital, lev)
     for line in format_preview(strat, title):
         typer.echo(line)
+    for line in liquidation_lines(strat, price, capital, lev, margin or cfg.backtest.margin,
+                                  symbol or cfg.backtest.risk_limits_symbol
+                                  or cfg.trading.symbol):
+        typer.echo(line)
+
+
+def liquidation_lines(strat: GridStrategy, price: float, capital: float, leverage: float,
+                      margin: str, symbol: str) -> list[str]:
+    """The preview's liquidation lines: the worst cases of `grid_liquidation` with the
+    shipped risk-limit tiers of `symbol` (margin 'off' shows isolated)."""
+    from gridlab.errors import ConfigError
+    from gridlab.strategy.margin import grid_liquidation, snapshot_info, snapshot_tiers
+
+    mode = "isolated" if margin == "off" else margin
+    if mode not in ("isolated", "cross"):
+        raise ConfigError(f"unknown --margin {margin!r}", "use isolated or cross")
+    from gridlab.errors import DataError
+
+    try:
+        tiers = snapshot_tiers(symbol.upper())
+    except DataError as exc:
+        return [f"liquidation: not shown ({exc.message})"]
+    seed = strat.build(0, price)
+    orders = [(o.side, o.price, o.qty) for o in strat.orders()]
+    rows = grid_liquidation(orders, seed, price, capital, leverage, tiers, mode)
+    head = (f"liquidation ({mode} margin, {leverage:g}x, {tiers.symbol} risk-limit tiers of "
+            f"{snapshot_info()['as_of']}):")
+    if not rows:
+        return [head + " no position can build up (no opening order)"]
+    out = [head]
+    for r in rows:
+        what = "every buy filled: long" if r["side"] > 0 else "every sell filled: short"
+        liq = ("none (never reached)" if r["liq_price"] <= 0.0
+               else f"{r['liq_price']:,.6g} ({r['distance']:+.2%} from the centre)")
+        out.append(f"  {what} {r['size']:g} @ {r['entry']:,.6g} -> liquidation price {liq}, "
+                   f"bankruptcy {r['bankruptcy_price']:,.6g}")
+    return out
 
 
 def _instrument(db: Path, symbol: str, category: str) -> tuple[dict[str, float], str]:

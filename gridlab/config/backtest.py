@@ -57,6 +57,14 @@ class BacktestConfig(StrictModel):
     account_equity: float | None = Field(
         None, gt=0, description="equity of the account the grid trades in, >= the grid budget "
         "(trading.capital); None = the budget. Backtests only: live reads it from the exchange")
+    margin: Literal["off", "isolated", "cross"] = Field(
+        "off", description="margin model: refuse orders the margin cannot carry (110007) and "
+        "liquidate at the bankruptcy price when the mark crosses the liquidation price; "
+        "leverage = trading.leverage (docs/margin.md)")
+    risk_limits_symbol: str | None = Field(
+        None, pattern=r"^[A-Z0-9]{2,30}$",
+        description="margin: use this symbol's risk-limit tiers (default: the data's symbol; "
+        "synthetic data needs one, e.g. BTCUSDT)")
 
     @model_validator(mode="after")
     def _latency_below_check(self) -> BacktestConfig:

@@ -30,6 +30,7 @@ from gridlab.data.instruments import instrument_rows
 from gridlab.errors import DataError
 from gridlab.store import market as sm
 from gridlab.store.core import Store
+from gridlab.store.price_klines import insert_price_klines, price_kline_span
 
 __all__ = [
     "IngestReport",
@@ -120,8 +121,10 @@ def _ranges(first: int | None, last: int | None, lo: int, hi: int,
 def ingest_klines(store: Store, client: BybitClient, symbol: str, category: str,
                   interval: str | int, start_ms: int, end_ms: int | None = None, *,
                   limit: int = 1000,
-                  progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
-    """Fetch closed bars with start_ms <= open_time < end_ms (default: now) into the store."""
+                  progress: Callable[[IngestReport], None] | None = None,
+                  kind: str = "trade") -> IngestReport:
+    """Fetch closed bars with start_ms <= open_time < end_ms (default: now) into the store.
+    `kind='mark'`: Bybit's mark-price klines, into `price_klines` (gridlab.store.price_klines)."""
     t0 = time.perf_counter()
     iv = sm.validate_interval(interval)
     sm.validate_category(category)
@@ -131,9 +134,16 @@ def ingest_klines(store: Store, client: BybitClient, symbol: str, category: str,
     _instrument(client, symbol)
     now = client.get_server_time()
     hi = now - ims if end_ms is None else min(int(end_ms) - 1, now - ims)
-    rep = IngestReport("klines", symbol, category, iv, int(start_ms), hi + 1)
-    first = sm.first_kline_time(store, symbol, category, iv)
-    last = sm.last_kline_time(store, symbol, category, iv)
+    mark = kind == "mark"
+    rep = IngestReport("mark klines" if mark else "klines", symbol, category, iv,
+                       int(start_ms), hi + 1)
+    if mark:
+        first, last = price_kline_span(store, "mark", symbol, category, iv)
+        fetch, insert = client.get_mark_price_klines, insert_price_klines
+    else:
+        first = sm.first_kline_time(store, symbol, category, iv)
+        last = sm.last_kline_time(store, symbol, category, iv)
+        fetch, insert = client.get_klines, sm.insert_klines
     ranges, rep.resumed_from = _ranges(first, last, int(start_ms), hi, ims)
     batch: list[pd.DataFrame] = []
 
@@ -141,13 +151,15 @@ def ingest_klines(store: Store, client: BybitClient, symbol: str, category: str,
         if batch:
             df = pd.concat(batch, ignore_index=True)
             batch.clear()
-            rep.added += sm.insert_klines(store, df)
+            if mark:
+                df = df.drop(columns=["volume", "turnover"]).assign(kind="mark")
+            rep.added += insert(store, df)
 
     for lo, top in ranges:
         cur = lo
         while cur <= top:
             w_end = min(top, cur + limit * ims - 1)  # at most `limit` bar opens
-            bars = [b for b in client.get_klines(symbol, iv, cur, w_end, limit)
+            bars = [b for b in fetch(symbol, iv, cur, w_end, limit)
                     if cur <= b.open_time <= w_end]
             rep.pages += 1
             if bars:
@@ -250,7 +262,8 @@ def _client(env: str, endpoint: str | None, category: str) -> BybitClient:
 
 
 def register_ingest(ingest_app: typer.Typer) -> None:
-    """Add `klines`, `funding`, `instruments` to the `gridlab ingest` typer app."""
+    """Add `klines`, `funding`, `instruments`, `mark-klines`, `risk-limits` to the
+    `gridlab ingest` typer app."""
     env_opt = typer.Option("mainnet", "--env", help="mainnet | testnet | demo | local")
     endpoint_opt = typer.Option(None, "--endpoint", help="REST base URL (overrides --env)")
     db_opt = typer.Option(DataConfig().db_path, "--db", envvar="GRIDLAB_DB",
@@ -317,3 +330,34 @@ def register_ingest(ingest_app: typer.Typer) -> None:
         cat = category or "linear"
         run(lambda st, c: ingest_instruments(st, c, list(symbol or []), cat),
             db, env, endpoint, cat)
+
+    @ingest_app.command("mark-klines")
+    def mark_klines_cmd(symbol: str = typer.Option(..., "--symbol"),
+                        category: str = typer.Option("linear", "--category"),
+                        interval: str = typer.Option("1", "--interval",
+                                                     help="1 3 5 15 ... 720 D W"),
+                        start: str = typer.Option(..., "--start", help="epoch ms or ISO date"),
+                        end: str = typer.Option(None, "--end", help="exclusive; default now"),
+                        db: Path = db_opt, env: str = env_opt,
+                        endpoint: str = endpoint_opt) -> None:
+        """Mark-price klines over REST (the backtest's margin model marks with them)."""
+        s, e = parse_time(start), parse_time(end)
+        assert s is not None
+        run(lambda st, c: ingest_klines(st, c, symbol, category, interval, s, e, kind="mark"),
+            db, env, endpoint, category)
+
+    @ingest_app.command("risk-limits")
+    def risk_limits_cmd(symbol: list[str] = typer.Option(..., "--symbol", help="repeat"),
+                        category: str = typer.Option("linear", "--category"),
+                        db: Path = db_opt, env: str = env_opt,
+                        endpoint: str = endpoint_opt) -> None:
+        """Risk-limit tiers over REST (/v5/market/risk-limit; the margin model's MM rates)."""
+        from gridlab.data.risk_limits import ingest_risk_limits
+
+        def fetch(st: Store, c: BybitClient) -> IngestReport:
+            got = ingest_risk_limits(st, c.for_category(category), list(symbol), category)
+            n = sum(got.values())
+            return IngestReport("risk limits", ", ".join(got), category, fetched=n, added=n,
+                                pages=len(got))
+
+        run(fetch, db, env, endpoint, category)

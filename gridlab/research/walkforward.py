@@ -126,6 +126,9 @@ def select_best(results: pd.DataFrame, objective: Objective) -> pd.Series | None
     eligible = results[ok]
     if eligible.empty:
         return None
+    if "liquidated" in eligible:  # a liquidated set ranks after every set that survived
+        survived = eligible[~eligible["liquidated"].fillna(False).astype(bool)]
+        eligible = survived if len(survived) else eligible
     values = eligible[objective.metric].to_numpy(dtype="float64") * objective.sign
     return eligible.iloc[int(np.argmax(values))]
 
@@ -167,7 +170,8 @@ class WalkForwardResult:
         return self.objective.metric
 
     def summary(self) -> dict[str, float]:
-        """Mean IS and OOS objective, mean gap, and the stitched OOS total return."""
+        """Mean IS and OOS objective, mean gap, the stitched OOS total return, and how many
+        folds ended in liquidation (their test backtest was liquidated)."""
         m = self.metric
         f = self.folds.dropna(subset=[f"oos_{m}"])
         eq = self.oos_equity["equity"].to_numpy()
@@ -178,6 +182,8 @@ class WalkForwardResult:
             f"mean_oos_{m}": float(f[f"oos_{m}"].mean()) if len(f) else math.nan,
             "mean_gap": float(f["gap"].mean()) if len(f) else math.nan,
             "oos_total_return": float(eq[-1] / eq[0] - 1.0) if len(eq) else math.nan,
+            "folds_liquidated": float(self.folds["oos_liquidated"].fillna(False).astype(bool)
+                                      .sum()) if "oos_liquidated" in self.folds else 0.0,
         }
 
 
@@ -223,7 +229,7 @@ def walk_forward(data: Any, param_grid: Mapping[str, Sequence[Any]], objective: 
                                "test_end": w.test_end, "n_candidates": len(table), "note": ""}
         row.update({p: np.nan for p in params})
         row.update({f"is_{m}": np.nan, f"oos_{m}": np.nan, "gap": np.nan,
-                    "is_trades": np.nan, "oos_trades": np.nan})
+                    "is_trades": np.nan, "oos_trades": np.nan, "oos_liquidated": False})
         if best is None:
             row["note"] = "no eligible parameter set on the train window"
             rows.append(row)
@@ -243,6 +249,7 @@ def walk_forward(data: Any, param_grid: Mapping[str, Sequence[Any]], objective: 
         tm = objective.trades_metric
         row["is_trades"] = float(best[tm]) if tm in best else np.nan
         row["oos_trades"] = float(oos[tm]) if tm in oos else np.nan
+        row["oos_liquidated"] = bool(oos.get("n_liquidations", 0))
         rows.append(row)
         curve = res.equity.copy()
         curve.attrs["fold"] = w.fold

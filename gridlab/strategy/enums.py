@@ -132,6 +132,7 @@ class StopT(NamedTuple):
     TAKE_PROFIT_EQUITY: int = 3
     STOP_PRICE_LOW: int = 4
     STOP_PRICE_HIGH: int = 5
+    LIQUIDATED: int = 6  # the mark crossed the liquidation price (backtest.margin)
 
 
 Stop = StopT()

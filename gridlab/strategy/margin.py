@@ -28,7 +28,8 @@ from gridlab.strategy.margin_nb import (
     mm_deductions_nb,
 )
 
-__all__ = ["TIER_FIELDS", "RiskTiers", "liquidation_price", "snapshot_info", "snapshot_tiers"]
+__all__ = ["TIER_FIELDS", "RiskTiers", "grid_liquidation", "liquidation_price", "snapshot_info",
+           "snapshot_tiers"]
 
 
 TIER_FIELDS = ("tier", "risk_limit_value", "mmr", "imr", "max_leverage", "mm_deduction")
@@ -145,3 +146,41 @@ def liquidation_price(side: int, size: float, entry: float, leverage: float, tie
         "im": im,
         "mm": float(maintenance_margin_nb(value, *tiers.arrays)),
     }
+
+
+def _worst_position(seed: float, centre: float, fills: list[tuple[float, float]]
+                    ) -> tuple[float, float]:
+    """(signed size, average entry) after the seed at `centre` and `fills` (signed qty,
+    price) in order, average-cost."""
+    pos, avg = seed, centre if seed != 0.0 else 0.0
+    for q, px in fills:
+        new = pos + q
+        if pos == 0.0 or (pos > 0.0) == (q > 0.0):
+            avg = (avg * abs(pos) + abs(q) * px) / abs(new)
+        elif (new > 0.0) != (pos > 0.0) and new != 0.0:
+            avg = px
+        pos = new
+    return pos, avg
+
+
+def grid_liquidation(orders: Iterable[tuple[int, float, float]], seed: float, centre: float,
+                     capital: float, leverage: float, tiers: RiskTiers, margin: str
+                     ) -> list[dict[str, float]]:
+    """Liquidation prices of a grid's worst cases: every buy order (side +1, price, qty)
+    filled as the price falls, every sell filled as it rises, after the seed (LONG > 0, SHORT
+    < 0) bought at `centre`. `margin` isolated (the position's IM) or cross (the capital backs
+    it; fees and funding not counted). One row per worst case with a position: side, size,
+    entry, liq_price, bankruptcy_price, distance (liq / centre - 1)."""
+    orders = list(orders)
+    out = []
+    for side in (1, -1):
+        legs = sorted(((s * q, px) for s, px, q in orders if s == side),
+                      key=lambda t: -side * t[1])
+        pos, avg = _worst_position(seed, centre, legs)
+        if pos == 0.0 or (pos > 0.0) != (side > 0):
+            continue
+        r = liquidation_price(side, abs(pos), avg, leverage, tiers,
+                              balance=capital if margin == "cross" else None)
+        out.append({"side": side, "size": abs(pos), "entry": avg, **r,
+                    "distance": r["liq_price"] / centre - 1.0})
+    return out

@@ -23,6 +23,13 @@ returns them). Sources, Bybit help center:
   price x (1 - 1/leverage), short = price x (1 + 1/leverage)). Only the part of an order that
   opens or adds to a position costs margin; the part that reduces it costs nothing.
 
+Available balance (the 110007 check, `order_margin_ok_nb`): the margin balance (isolated: the
+wallet balance; cross: wallet balance + unrealized PnL) less the position's IM (at its entry)
+and the order margin of the resting orders; in one-way mode the order margin is that of the
+side that costs more (buy or sell), each side's cost being the order cost of its opening part
+at its average price. An order is refused when, with it, that requirement exceeds the margin
+balance and it raises the requirement (an order that only reduces is never refused).
+
 Side is +1 (long / buy) or -1 (short / sell); sizes are positive. A long liquidation price
 below 0 is reported as 0 (it cannot be reached), as Bybit shows "--".
 """
@@ -41,6 +48,8 @@ __all__ = [
     "mm_deductions_nb",
     "opening_qty_nb",
     "order_cost_nb",
+    "order_margin_ok_nb",
+    "side_order_cost_nb",
     "tier_index_nb",
 ]
 
@@ -142,3 +151,31 @@ def order_cost_nb(side, qty, price, leverage, taker_fee):
     if bp < 0.0:
         bp = 0.0
     return value / leverage + value * taker_fee + qty * bp * taker_fee
+
+
+@njit(cache=True)
+def side_order_cost_nb(side, qty, notional, position, leverage, taker_fee):
+    """Order cost of the opening part of `qty` resting on one side (`notional` = their qty x
+    price summed) against `position`: at their average price; 0 when nothing opens."""
+    oq = opening_qty_nb(side, qty, position)
+    if oq <= 0.0 or qty <= 0.0:
+        return 0.0
+    return order_cost_nb(side, oq, notional / qty, leverage, taker_fee)
+
+
+@njit(cache=True)
+def order_margin_ok_nb(side, qty, price, position, entry, balance, bq, bn, sq, sn, leverage,
+                       taker_fee):
+    """True when the margin carries a new order (side, qty at price) next to the resting
+    buys (qty bq, notional bn) and sells (sq, sn) of a position (signed) at `entry`, with
+    margin balance `balance` (see the module docstring; Bybit refuses with 110007)."""
+    im = abs(position) * entry / leverage
+    cb = side_order_cost_nb(1, bq, bn, position, leverage, taker_fee)
+    cs = side_order_cost_nb(-1, sq, sn, position, leverage, taker_fee)
+    before = im + max(cb, cs)
+    if side > 0:
+        cb = side_order_cost_nb(1, bq + qty, bn + qty * price, position, leverage, taker_fee)
+    else:
+        cs = side_order_cost_nb(-1, sq + qty, sn + qty * price, position, leverage, taker_fee)
+    after = im + max(cb, cs)
+    return after <= before or after <= balance

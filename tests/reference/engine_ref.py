@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from tests.reference import liquidation_ref as L
 from tests.reference import strategy_ref as S
 
 __all__ = ["DAY_MS", "SUMMARY_FIELDS", "Account", "Grid", "Order", "RefResult", "fill_qty",
@@ -34,7 +35,8 @@ SUMMARY_FIELDS = (
     "turnover", "n_fills", "n_limit_fills", "n_round_trips", "n_late_fills",
     "n_rejected_post_only", "n_blocked", "n_empty_builds", "n_kill_switch", "stop_code",
     "stop_ts", "max_drawdown", "max_dd_duration_ms", "time_at_max_ms", "first_ts", "last_ts",
-    "n_events", "n_days", "peak_equity", *(f"rc_{nm}" for nm in REASON_NAMES))
+    "n_events", "n_days", "peak_equity", *(f"rc_{nm}" for nm in REASON_NAMES),
+    "n_liquidations", "liq_ts", "liq_loss", "n_margin_refused")
 
 
 def ring_capacity(bar_ms: int, atr_period: int, dom_window_ms: int, pd_window_ms: int) -> int:
@@ -187,6 +189,10 @@ class Grid:
         self.account = ep.capital if account is None else account
         self.peak, self.peak_ts, self.max_dd, self.max_dur = self.account, first_ts, 0.0, 0
         self.next_eq = self.last_eq_ts = -1
+        # the margin model (liquidation_ref); engine dicts without it: off
+        ep.margin = getattr(ep, "margin", 0)
+        self.liq_px = math.nan
+        self.mcnt = {"liq": 0, "liq_ts": 0, "liq_loss": 0.0, "refused": 0}
 
     # ---- resting orders ------------------------------------------------------------------
     def resting(self, t: int) -> tuple[float, float, float]:
@@ -213,6 +219,8 @@ class Grid:
         if ok and self.ep.spot:
             ok = S.spot_order_allowed(side, qty, px, self.acc.cash, self.acc.pos, rbn, rs,
                                       spot_fee)
+        if ok and self.ep.margin:
+            ok = L.margin_ok(self, side, qty, px, t, mark)
         if ok and account is not None:
             ok = account(side, qty, px)
         return ok
@@ -270,6 +278,8 @@ class Grid:
         each booked at its limit price (maker fee); a full fill of a slot's order advances the
         slot and asks for its next order."""
         ep = self.ep
+        if ep.margin:
+            L.liq_point(self, t, p, False)
         hits = []
         for row, (is_slot, k) in enumerate(self.rows()):
             book = self.orders if is_slot else self.cancelling
@@ -295,6 +305,8 @@ class Grid:
         changed = False
         for _row, is_slot, k, o, fq in path_order(hits, p, self.prev_p):
             changed |= self.on_fill(i, t, p, is_slot, k, o, fq, account)
+        if ep.margin:
+            L.liq_point(self, t, p, bool(hits))
         if changed and not self.stopped:
             self.set_at_max(self.grid_at_max(), t)
 
@@ -423,6 +435,8 @@ class Grid:
             self.stop(t, p, code)
         else:
             self.on_check(i, t, p, account)
+        if self.ep.margin:
+            L.liq_point(self, t, p, True)
 
     def after_event(self, t: int, p: float) -> None:
         """Step 4: funding for every funding time <= t (position after the fills, mark p),
@@ -484,7 +498,9 @@ class Grid:
             "stop_code": self.stop_code, "stop_ts": self.stop_ts, "max_drawdown": self.max_dd,
             "max_dd_duration_ms": self.max_dur, "time_at_max_ms": time_at_max,
             "first_ts": self.first_ts, "last_ts": t, "n_events": n_events, "n_days": n_days,
-            "peak_equity": self.peak,
+            "peak_equity": self.peak, "n_liquidations": self.mcnt["liq"],
+            "liq_ts": self.mcnt["liq_ts"], "liq_loss": self.mcnt["liq_loss"],
+            "n_margin_refused": self.mcnt["refused"],
         } | {f"rc_{nm}": self.rc[j] for j, nm in enumerate(REASON_NAMES)}
         return {k: float(v[k]) for k in SUMMARY_FIELDS}
 

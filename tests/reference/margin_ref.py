@@ -8,8 +8,18 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["bankruptcy_price", "liq_crossed", "liq_price", "maintenance_margin",
-           "mm_deductions", "opening_qty", "order_cost", "tier_index"]
+__all__ = [
+    "bankruptcy_price",
+    "liq_crossed",
+    "liq_price",
+    "maintenance_margin",
+    "mm_deductions",
+    "opening_qty",
+    "order_cost",
+    "order_margin_ok",
+    "side_order_cost",
+    "tier_index",
+]
 
 
 def tier_index(limits: list[float], value: float) -> int:
@@ -67,3 +77,29 @@ def order_cost(side: int, qty: float, price: float, leverage: float, taker_fee: 
     value = qty * price
     bp = max(price * (1.0 - side / leverage), 0.0)
     return value / leverage + value * taker_fee + qty * bp * taker_fee
+
+
+def side_order_cost(side: int, qty: float, notional: float, position: float, leverage: float,
+                    taker_fee: float) -> float:
+    """Order cost of the opening part of one side's resting qty, at its average price."""
+    oq = opening_qty(side, qty, position)
+    if oq <= 0.0 or qty <= 0.0:
+        return 0.0
+    return order_cost(side, oq, notional / qty, leverage, taker_fee)
+
+
+def order_margin_ok(side: int, qty: float, price: float, position: float, entry: float,
+                    balance: float, bq: float, bn: float, sq: float, sn: float,
+                    leverage: float, taker_fee: float) -> bool:
+    """Bybit's available-balance check (110007): position IM + the costlier side's order
+    margin, with the new order, within the margin balance, unless the order lowers it."""
+    im = abs(position) * entry / leverage
+    buys = [bq, bn]
+    sells = [sq, sn]
+    before = im + max(side_order_cost(1, buys[0], buys[1], position, leverage, taker_fee),
+                      side_order_cost(-1, sells[0], sells[1], position, leverage, taker_fee))
+    book = buys if side > 0 else sells
+    book[0], book[1] = book[0] + qty, book[1] + qty * price
+    after = im + max(side_order_cost(1, buys[0], buys[1], position, leverage, taker_fee),
+                     side_order_cost(-1, sells[0], sells[1], position, leverage, taker_fee))
+    return after <= before or after <= balance
