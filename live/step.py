@@ -264,7 +264,7 @@ class GridStep:
         eq = float(equity_nb(self.g.acc, self.capital, float(p)))
         rec = self.rec.copy()
         return int(gate_nb(rec[0], self.g, int(side), float(qty), float(price),
-                           self.ep.maker_fee, rb, rs, rbn, eq, self.rk, self.ep.spot, self.ax,
+                           self.ep.maker_fee, rb, rs, rbn, eq, self.rk, self.ep, self.ax,
                            0))
 
     @property

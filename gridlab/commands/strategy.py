@@ -233,7 +233,7 @@ def preview_cmd(
         typer.echo(line)
 
 
-def liquidation_lines(strat: GridStrategy, price: float, capital: float, leverage: float,
+def liquidation_lines(strat: GridPreview, price: float, capital: float, leverage: float,
                       margin: str, symbol: str) -> list[str]:
     """The preview's liquidation lines: the worst cases of `grid_liquidation` with the
     shipped risk-limit tiers of `symbol` (margin 'off' shows isolated)."""
@@ -249,7 +249,7 @@ def liquidation_lines(strat: GridStrategy, price: float, capital: float, leverag
         tiers = snapshot_tiers(symbol.upper())
     except DataError as exc:
         return [f"liquidation: not shown ({exc.message})"]
-    seed = strat.build(0, price)
+    seed = strat.seed
     orders = [(o.side, o.price, o.qty) for o in strat.orders()]
     rows = grid_liquidation(orders, seed, price, capital, leverage, tiers, mode)
     head = (f"liquidation ({mode} margin, {leverage:g}x, {tiers.symbol} risk-limit tiers of "
