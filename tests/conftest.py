@@ -117,3 +117,11 @@ def write_dump(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return write
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the live runner's step kernels before any test starts a runner subprocess (on a
+    clean clone the numba cache is cold; see tests/live_helpers.py)."""
+    from tests.live_helpers import warm_live_step_kernels
+
+    warm_live_step_kernels()

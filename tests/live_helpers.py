@@ -109,3 +109,28 @@ class RunnerThread:
         if self.thread is not None:
             self.thread.join(timeout)
         return self.code
+
+
+def warm_live_step_kernels() -> None:
+    """Compile (or load from the numba cache) every step entry point the live runner calls,
+    in this process, so that runner subprocesses started by the tests load them from the
+    cache instead of compiling them inside a test's settle timeout (a cold cache costs tens
+    of seconds on 2 cores)."""
+    from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
+    from gridlab.strategy.enums import Reason, Side, Stop
+    from gridlab.strategy.params import make_filters
+    from live.step import GridStep
+
+    f = make_filters(0.1, 0.001, 0.001, 5.0, 100.0)
+    s = GridStep(GridConfig(spacing=0.002, n_buy=2, n_sell=2), RecenterConfig(), RiskConfig(),
+                 f, 10_000.0, maker_fee=0.0002, taker_fee=0.00055)
+    s.observe(1_000, 60_000.0)
+    s.check(1_000, 60_000.0)
+    buys = [r for r in range(s.n) if s.g.orders[r]["side"] == Side.BUY]
+    if buys:
+        s.fill(buys[0], float(s.g.orders[buys[0]]["qty"]), 2_000, 59_800.0, 0.0002)
+    s.gate(Side.BUY, 0.001, 59_000.0, 60_000.0)
+    s.retry(3_000, 60_000.0)
+    s.rebuild(4_000, 60_000.0, Reason.MANUAL)
+    s.late_fill(Side.SELL, 0.001, 60_100.0, 5_000, 60_100.0, 0.0002)
+    s.stop(6_000, 60_000.0, Stop.KILL_SWITCH)
