@@ -18,7 +18,13 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC
 from gridlab.backtest.fills_nb import can_fill_nb
-from gridlab.backtest.ledger_nb import apply_funding_nb, base_equity_nb, equity_nb
+from gridlab.backtest.ledger_nb import (
+    apply_funding_nb,
+    base_equity_nb,
+    dd_floor_nb,
+    drawdown_nb,
+    equity_nb,
+)
 from gridlab.backtest.sim_nb import sim_check_nb, sim_event_nb, write_equity_nb, write_summary_nb
 from gridlab.backtest.state_nb import (
     GRID_STATE_DTYPE,
@@ -94,6 +100,7 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
     peak_ts = first_ts
     max_dd = 0.0
     max_dur = 0
+    dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
     prev_p = price[0]
     base = capital  # cached equity parts, refreshed whenever `acc` may have changed
     pos_c = 0.0
@@ -148,15 +155,8 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
             next_fund = fund_ts[fi] if fi < n_fund else INT64_MAX
             base = base_equity_nb(acc, capital)
         e = base + pos_c * (p - avg_c)
-        if e >= peak:
-            if t - peak_ts > max_dur:
-                max_dur = t - peak_ts
-            peak = e
-            peak_ts = t
-        else:
-            dd = (peak - e) / peak
-            if dd > max_dd:
-                max_dd = dd
+        peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(e, t, peak, peak_ts, max_dd,
+                                                             max_dur, dd_lim)
         if slow:
             if t >= next_eq:
                 next_eq = (t // ep.equity_ms + 1) * ep.equity_ms
