@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gridlab.backtest.engine_nb import blocks_pay_nb
 from gridlab.backtest.enums import (
     EQUITY_DTYPE,
     FILL_DTYPE,
@@ -165,6 +166,23 @@ def test_kill_switch_and_stops_match_reference(c: dict, mode: str, model: str, r
     if band:  # price stops around the first price
         p = (*p[:3], p[3]._replace(stop_price_low=float(price[0]) * (1 - band),
                                    stop_price_high=float(price[0]) * (1 + band)), p[4])
+    compare_single(ts, price, size, fts, frate, p)
+
+
+dense_case = st.builds(lambda c, n, dt, vol: {**c, "n": n, "dt_max": dt, "vol": vol},
+                       case, st.integers(300, 800), st.sampled_from([100, 400]),
+                       st.sampled_from([2e-5, 1e-4, 5e-4]))
+
+
+@settings(max_examples=examples(12), deadline=None)
+@given(c=dense_case, mode=st.sampled_from(list(MODES)), model=st.sampled_from(list(MODELS)))
+def test_block_prefilter_matches_reference(c: dict, mode: str, model: str) -> None:
+    """Dense trades (hundreds of events per check): the replay applies quiet blocks of events
+    at once (engine_nb's block pre-filter); every fill, equity point, daily close and the
+    summary still equal the per-event reference."""
+    m, spot = MODES[mode]
+    ts, price, size, fts, frate, p = build(c, mode=m, spot=spot, fill_model=MODELS[model])
+    assert blocks_pay_nb(ts, p[4].check_ms)  # the blocks are in use
     compare_single(ts, price, size, fts, frate, p)
 
 

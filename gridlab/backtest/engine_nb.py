@@ -18,7 +18,13 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC
 from gridlab.backtest.fills_nb import can_fill_nb
-from gridlab.backtest.ledger_nb import apply_funding_nb, base_equity_nb, equity_nb
+from gridlab.backtest.ledger_nb import (
+    apply_funding_nb,
+    base_equity_nb,
+    dd_floor_nb,
+    drawdown_nb,
+    equity_nb,
+)
 from gridlab.backtest.sim_nb import sim_check_nb, sim_event_nb, write_equity_nb, write_summary_nb
 from gridlab.backtest.state_nb import (
     GRID_STATE_DTYPE,
@@ -27,11 +33,17 @@ from gridlab.backtest.state_nb import (
     new_grid_state_nb,
 )
 from gridlab.backtest.step_nb import no_account_nb
-from gridlab.strategy.bars_nb import bar_update_nb
+from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
-__all__ = ["DAY_MS", "INT64_MAX", "n_days_nb", "run_nb"]
+__all__ = ["BLOCK", "BLOCK_SHIFT", "DAY_MS", "INT64_MAX", "block_extremes_nb", "blocks_pay_nb",
+           "n_days_nb", "run_blocks_nb", "run_nb"]
 
 DAY_MS = 86_400_000
+BLOCK = 16
+"""Events per block of the block pre-filter (a power of two)."""
+BLOCK_SHIFT = 4
+MIN_EVENTS_PER_CHECK = 4 * BLOCK
+"""Blocks are built only when the check clock ticks at most once per this many events."""
 
 
 @njit(cache=True)
@@ -48,22 +60,80 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     equity points, builds and level rows. Counts beyond the capacity of an output array are
     still returned (fills: the caller re-runs with more room; builds and levels: bounded, the
     caller warns)."""
+    nb = 0
+    if blocks_pay_nb(ts, ep.check_ms):
+        nb = ts.shape[0] >> BLOCK_SHIFT
+    b_lo = np.empty(nb, np.float64)
+    b_hi = np.empty(nb, np.float64)
+    b_ts = np.empty(nb, np.int64)
+    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    return run_blocks_nb(ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, rp, rk,
+                         ep, out_fills, out_equity, out_recenters, out_levels, out_daily,
+                         summary)
+
+
+@njit(cache=True)
+def blocks_pay_nb(ts, check_ms) -> bool:
+    """True when the check clock ticks rarely enough (one check per MIN_EVENTS_PER_CHECK
+    events or more) for the block pre-filter to skip whole blocks (trades, not 1m paths)."""
+    n = ts.shape[0]
+    if n < 2 * MIN_EVENTS_PER_CHECK:
+        return False
+    span = ts[n - 1] - ts[0]
+    return span > 0 and n * check_ms >= MIN_EVENTS_PER_CHECK * span
+
+
+@njit(cache=True)
+def block_extremes_nb(ts, price, out_lo, out_hi, out_ts):
+    """Lowest and highest price and latest time of each block of BLOCK events (block b:
+    events b * BLOCK .. (b + 1) * BLOCK - 1), for the first `out_lo.shape[0]` blocks. What
+    every parameter set of a market shares (a sweep builds them once)."""
+    for b in range(out_lo.shape[0]):
+        lo = np.inf
+        hi = -np.inf
+        tm = ts[b * BLOCK]
+        for k in range(b * BLOCK, (b + 1) * BLOCK):
+            q = price[k]
+            if q < lo:
+                lo = q
+            if q > hi:
+                hi = q
+            if ts[k] > tm:
+                tm = ts[k]
+        out_lo[b] = lo
+        out_hi[b] = hi
+        out_ts[b] = tm
+
+
+@njit(cache=True)
+def run_blocks_nb(ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, rp, rk, ep,
+                  out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
+    """`run_nb` with the market's blocks given (`block_extremes_nb`; zero-length: none)."""
     n = gp.n_buy + gp.n_sell
     eps = f.qty_step * 1e-6 if f.qty_step > 0.0 else 1e-12
     GS = np.zeros(1, dtype=GRID_STATE_DTYPE)
     g = new_grid_state_nb(n, gp.bar_ms, gp.atr_period, rp.dom_window_ms, rp.pd_window_ms,
                           ep.capital)
     init_state_nb(GS[0], ep.capital, gp.lower, gp.upper, eps, ts[0], price[0], ep.record)
-    return _replay_nb(GS, g, no_account_nb(), ts, price, size, fund_ts, fund_rate, gp, f, rp,
-                      rk, ep, out_fills, out_equity, out_recenters, out_levels, out_daily,
-                      summary)
+    return _replay_nb(GS, g, no_account_nb(), ts, price, size, b_lo, b_hi, b_ts, fund_ts,
+                      fund_rate, gp, f, rp, rk, ep, out_fills, out_equity, out_recenters,
+                      out_levels, out_daily, summary)
 
 
 @njit(cache=True, _nrt=False)
-def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
-               out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
+def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, rp,
+               rk, ep, out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
     """The event loop of `run_nb` over the allocated state (no reference counting: the calls
-    into the step pass the state's arrays without atomic increments)."""
+    into the step pass the state's arrays without atomic increments).
+
+    Block pre-filter: a block of BLOCK events (`b_lo`, `b_hi`, `b_ts`) in which no event can
+    fill (`can_fill_nb` at the block's lowest and highest price: the rules are monotone),
+    nothing reaches the book, no slow time (day end, check, funding, equity sample) comes,
+    every event is in the forming bar and no equity reaches the peak changes only the
+    forming bar's high / low / close, the last price and the max drawdown: the equity is
+    monotone in the price (the same rounded expression), so its lowest value is at an
+    extreme price and gives the block's deepest drawdown. Such a block is applied at once,
+    with exactly the per-event results."""
     n_ev = ts.shape[0]
     # reported equity = the account's (ep.account, 0 = the grid's) + the grid's PnL; the
     # grid's sizing and risk use ep.capital
@@ -96,13 +166,40 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
     peak_ts = first_ts
     max_dd = 0.0
     max_dur = 0
+    dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
     prev_p = price[0]
     base = capital  # cached equity parts, refreshed whenever `acc` may have changed
     pos_c = 0.0
     avg_c = 0.0
     next_slow = -1  # earliest of next_day, next_check, next_fund, next_eq
 
-    for i in range(n_ev):
+    n_blk = b_lo.shape[0]
+    i = 0
+    while i < n_ev:
+        if (i & (BLOCK - 1)) == 0 and (i >> BLOCK_SHIFT) < n_blk:
+            b = i >> BLOCK_SHIFT
+            tb = b_ts[b]
+            lo = b_lo[b]
+            hi = b_hi[b]
+            co = meta[H_CUR_OPEN]
+            if (tb < next_slow and tb < next_book and co >= 0 and tb < co + bar_ms
+                    and not can_fill_nb(model, 1, best_buy, lo)
+                    and not can_fill_nb(model, -1, best_sell, hi)):
+                e_lo = base + pos_c * (lo - avg_c)
+                e_hi = base + pos_c * (hi - avg_c)
+                if e_lo < peak and e_hi < peak:
+                    if hi > cur[1]:
+                        cur[1] = hi
+                    if lo < cur[2]:
+                        cur[2] = lo
+                    j = i + BLOCK - 1
+                    cur[3] = price[j]
+                    e = e_lo if e_lo < e_hi else e_hi
+                    peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(
+                        e, tb, peak, peak_ts, max_dd, max_dur, dd_lim)
+                    prev_p = price[j]
+                    i += BLOCK
+                    continue
         t = ts[i]
         p = price[i]
         slow = t >= next_slow
@@ -150,15 +247,8 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
             next_fund = fund_ts[fi] if fi < n_fund else INT64_MAX
             base = base_equity_nb(acc, capital)
         e = base + pos_c * (p - avg_c)
-        if e >= peak:
-            if t - peak_ts > max_dur:
-                max_dur = t - peak_ts
-            peak = e
-            peak_ts = t
-        else:
-            dd = (peak - e) / peak
-            if dd > max_dd:
-                max_dd = dd
+        peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(e, t, peak, peak_ts, max_dd,
+                                                             max_dur, dd_lim)
         if slow:
             if t >= next_eq:
                 next_eq = (t // ep.equity_ms + 1) * ep.equity_ms
@@ -168,6 +258,7 @@ def _replay_nb(GS, g, ax, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep
                 last_eq_ts = t
             next_slow = min(min(next_day, next_check), min(next_fund, next_eq))
         prev_p = p
+        i += 1
 
     last_ts = ts[n_ev - 1]
     p = price[n_ev - 1]

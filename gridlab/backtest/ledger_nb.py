@@ -12,11 +12,13 @@ Fees are charged in quote on the fill notional (spot included).
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from gridlab.backtest.enums import ACC
 
-__all__ = ["apply_fill_nb", "apply_funding_nb", "base_equity_nb", "equity_nb", "unrealized_nb"]
+__all__ = ["apply_fill_nb", "apply_funding_nb", "base_equity_nb", "dd_floor_nb", "drawdown_nb",
+           "equity_nb", "unrealized_nb"]
 
 
 @njit(cache=True)
@@ -77,3 +79,38 @@ def base_equity_nb(acc, initial: float) -> float:
 def equity_nb(acc, initial: float, mark: float) -> float:
     """Equity at `mark`: (initial + realized - fees - funding) + unrealized."""
     return base_equity_nb(acc, initial) + acc[ACC.POS] * (mark - acc[ACC.AVG])
+
+
+@njit(cache=True, inline="always")
+def dd_floor_nb(peak: float, max_dd: float) -> float:
+    """A drawdown depth `peak - e` at or below this value cannot beat `max_dd`: it is at most
+    the real `max_dd * peak` (the product rounded, then shrunk by 2**-50), so the rounded
+    `(peak - e) / peak` is at most `max_dd`. -inf when peak <= 0, 0 when tiny (no skip)."""
+    if not peak > 0.0:
+        return -np.inf
+    x = max_dd * peak
+    if not x > 1e-290:
+        return 0.0
+    return x * (1.0 - 2.0 ** -50)
+
+
+@njit(cache=True, inline="always")
+def drawdown_nb(e, t, peak, peak_ts, max_dd, max_dur, lim):
+    """The drawdown rule, after equity `e` at time t: the running peak (and its time), the
+    max drawdown `(peak - e) / peak` and the longest time below a peak. `lim` is
+    `dd_floor_nb(peak, max_dd)`, or -inf: depths not above it skip the division, which
+    cannot change the result (a caller that passes -inf every time always divides).
+    Returns (peak, peak_ts, max_dd, max_dur, lim)."""
+    if e >= peak:
+        if t - peak_ts > max_dur:
+            max_dur = t - peak_ts
+        if e != peak:
+            lim = dd_floor_nb(e, max_dd)
+        peak = e
+        peak_ts = t
+    elif peak - e > lim:
+        dd = (peak - e) / peak
+        if dd > max_dd:
+            max_dd = dd
+            lim = dd_floor_nb(peak, max_dd)
+    return peak, peak_ts, max_dd, max_dur, lim

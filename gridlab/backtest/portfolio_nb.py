@@ -38,7 +38,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.fills_nb import can_fill_nb
-from gridlab.backtest.ledger_nb import apply_funding_nb, equity_nb
+from gridlab.backtest.ledger_nb import apply_funding_nb, drawdown_nb, equity_nb
 from gridlab.backtest.sim_nb import (
     record_market_nb,
     sim_check_nb,
@@ -139,15 +139,12 @@ def _bar_update_s(rings, metas, curs, roff, s, t, p, bar_ms):
 def _grid_drawdown(st, t, e):
     """Grid equity `e` at event time t: peak, drawdown and its duration (as run_nb)."""
     st["eq"] = e
-    if e >= st["peak"]:
-        if t - st["peak_ts"] > st["max_dur"]:
-            st["max_dur"] = t - st["peak_ts"]
-        st["peak"] = e
-        st["peak_ts"] = t
-    else:
-        dd = (st["peak"] - e) / st["peak"]
-        if dd > st["max_dd"]:
-            st["max_dd"] = dd
+    pk, pk_ts, mdd, mdur, _ = drawdown_nb(e, t, st["peak"], st["peak_ts"], st["max_dd"],
+                                          st["max_dur"], -np.inf)
+    st["peak"] = pk
+    st["peak_ts"] = pk_ts
+    st["max_dd"] = mdd
+    st["max_dur"] = mdur
 
 
 @njit(cache=True)
@@ -437,11 +434,8 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
 @njit(cache=True)
 def _total_drawdown(t, te, peak, peak_ts, max_dd, max_dur):
     """The account's running peak / max drawdown / longest time below a peak."""
-    if te >= peak:
-        if t - peak_ts > max_dur:
-            max_dur = t - peak_ts
-        return te, t, max_dd, max_dur
-    dd = (peak - te) / peak
-    return peak, peak_ts, max(max_dd, dd), max_dur
+    peak, peak_ts, max_dd, max_dur, _ = drawdown_nb(te, t, peak, peak_ts, max_dd, max_dur,
+                                                    -np.inf)
+    return peak, peak_ts, max_dd, max_dur
 
 

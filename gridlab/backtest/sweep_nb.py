@@ -14,7 +14,12 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from gridlab.backtest.engine_nb import run_nb
+from gridlab.backtest.engine_nb import (
+    BLOCK_SHIFT,
+    block_extremes_nb,
+    blocks_pay_nb,
+    run_blocks_nb,
+)
 from gridlab.backtest.enums import (
     EQUITY_DTYPE,
     FILL_DTYPE,
@@ -30,6 +35,7 @@ __all__ = [
     "ParamRows",
     "engine_params_from_row_nb",
     "grid_params_from_row_nb",
+    "market_blocks_nb",
     "recenter_params_from_row_nb",
     "risk_params_from_row_nb",
     "rows_of",
@@ -133,10 +139,12 @@ def with_mark_nb(ep, mark_ts, mark_px):
 
 
 @njit(cache=True)
-def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily,
-               mark_ts, mark_px):
+def run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R, K, E,
+               out_summary, out_daily, mark_ts, mark_px):
     """Run set j (row j of the parameter matrices); a plain (non-parallel) function so that
-    `run_nb` is not recompiled inside the parfor body, which costs a third of its speed."""
+    `run_nb` is not recompiled inside the parfor body, which costs a third of its speed.
+    The market's blocks (`engine_nb.block_extremes_nb`) are used when they pay for the set's
+    check clock (`blocks_pay_nb`, as `run_nb`)."""
     gp = grid_params_from_row_nb(G[j])
     rp = recenter_params_from_row_nb(R[j])
     rk = risk_params_from_row_nb(K[j])
@@ -145,17 +153,35 @@ def run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summar
     eq = np.empty(0, dtype=EQUITY_DTYPE)
     rc = np.empty(0, dtype=RECENTER_DTYPE)
     lv = np.empty(0, dtype=LEVEL_DTYPE)
-    run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep, fills, eq, rc, lv,
-           out_daily[j], out_summary[j])
+    nb = b_lo.shape[0] if blocks_pay_nb(ts, ep.check_ms) else 0
+    run_blocks_nb(ts, price, size, b_lo[:nb], b_hi[:nb], b_ts[:nb], fund_ts, fund_rate, gp, f,
+                  rp, rk, ep, fills, eq, rc, lv, out_daily[j], out_summary[j])
+
+
+@njit(cache=True)
+def market_blocks_nb(ts, price, E):
+    """The market's blocks, built once for every set (none when no set's check clock lets
+    them pay)."""
+    nb = 0
+    for j in range(E.shape[0]):
+        if blocks_pay_nb(ts, np.int64(E[j, 10])):
+            nb = ts.shape[0] >> BLOCK_SHIFT
+            break
+    b_lo = np.empty(nb, np.float64)
+    b_hi = np.empty(nb, np.float64)
+    b_ts = np.empty(nb, np.int64)
+    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    return b_lo, b_hi, b_ts
 
 
 @njit(parallel=True, cache=True)
 def sweep_nb(ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily,
              mark_ts, mark_px):
     """Run every set (row) in parallel; writes `out_summary[j]` and `out_daily[j]`."""
+    b_lo, b_hi, b_ts = market_blocks_nb(ts, price, E)
     for j in prange(G.shape[0]):
-        run_set_nb(j, ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary,
-                   out_daily, mark_ts, mark_px)
+        run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R, K, E,
+                   out_summary, out_daily, mark_ts, mark_px)
 
 
 def run_chunk(data: MarketArrays, rows: ParamRows) -> tuple[np.ndarray, np.ndarray]:

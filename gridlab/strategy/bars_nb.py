@@ -56,7 +56,8 @@ def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
 
     A tick older than the forming bar (out of order) updates the forming bar. Fast path: a
     tick before `cur_open_time + bar_ms` belongs to the forming bar (`cur_open_time` is a
-    multiple of `bar_ms`), so the division runs only on the first tick of a bar.
+    multiple of `bar_ms`), so nothing is divided; the first tick of the next bar takes
+    `cur_open + bar_ms`, a division runs only after a gap of a bar or more.
     """
     cur_open = meta[H_CUR_OPEN]
     if cur_open >= 0 and ts < cur_open + bar_ms:
@@ -66,7 +67,10 @@ def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
             cur[2] = price
         cur[3] = price
         return
-    bar_open = (ts // bar_ms) * bar_ms
+    if cur_open >= 0 and ts < cur_open + 2 * bar_ms:
+        bar_open = cur_open + bar_ms  # the next bar (no division: the common case)
+    else:
+        bar_open = (ts // bar_ms) * bar_ms
     if cur_open < 0:
         meta[H_CUR_OPEN] = bar_open
         cur[0] = price
@@ -82,7 +86,7 @@ def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
     ring[head, B_HIGH] = cur[1]
     ring[head, B_LOW] = cur[2]
     ring[head, B_CLOSE] = cur[3]
-    meta[H_HEAD] = (head + 1) % cap
+    meta[H_HEAD] = head + 1 if head + 1 < cap else 0
     if meta[H_COUNT] < cap:
         meta[H_COUNT] += 1
     meta[H_CUR_OPEN] = bar_open

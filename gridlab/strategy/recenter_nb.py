@@ -38,6 +38,7 @@ __all__ = [
     "CACHE_HEAD",
     "dominance_share_nb",
     "new_recenter_cache",
+    "pump_dump_fires_nb",
     "pump_dump_ref_nb",
     "recenter_reason_nb",
 ]
@@ -308,6 +309,20 @@ def dominance_share_nb(ring, meta, cache, since, centre):
     return np.int64(cache[D_ABOVE]) / total, np.int64(cache[D_BELOW]) / total, total
 
 
+@njit(cache=True, inline="always")
+def pump_dump_fires_nb(price, ref, pd_pct):
+    """The pump/dump rule `|price / ref - 1| >= pd_pct` (ref > 0). A price well inside the
+    band `ref * (1 -+ pd_pct)` (a relative margin of 1e-12, far above the rounding of the
+    quotient; used for 0 < pd_pct < 0.5, price > 0 and ref in 1e-290..1e290) answers False
+    without dividing."""
+    if 0.0 < pd_pct < 0.5 and price > 0.0 and 1e-290 < ref < 1e290:
+        hi = ref * (1.0 + pd_pct) * (1.0 - 1e-12)
+        lo = ref * (1.0 - pd_pct) * (1.0 + 1e-12)
+        if lo < price < hi:
+            return False
+    return abs(price / ref - 1.0) >= pd_pct
+
+
 @njit(cache=True, _nrt=False)
 def recenter_reason_nb(ts, price, centre, lowest_level, highest_level, last_recenter_ts,
                        ring, meta, cache, rp):
@@ -329,7 +344,7 @@ def recenter_reason_nb(ts, price, centre, lowest_level, highest_level, last_rece
         return Reason.DEVIATION
     if rp.pd_enabled:
         ref = pump_dump_ref_nb(ring, meta, cache, max(ts - rp.pd_window_ms, last_recenter_ts))
-        if not np.isnan(ref) and ref > 0.0 and abs(price / ref - 1.0) >= rp.pd_pct:
+        if not np.isnan(ref) and ref > 0.0 and pump_dump_fires_nb(price, ref, rp.pd_pct):
             return Reason.PUMP_DUMP
     if rp.dom_enabled and ts - last_recenter_ts >= rp.dom_window_ms:
         up, down, total = dominance_share_nb(ring, meta, cache, ts - rp.dom_window_ms, centre)

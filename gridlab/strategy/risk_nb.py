@@ -89,7 +89,8 @@ def kill_switch_nb(ts, equity, state, threshold):
 
     A new UTC day (`ts // 86_400_000`) resets the max to the current equity. threshold <= 0
     never fires (the state is still updated). The division runs only when `ts` is outside the
-    stored day `[day * DAY_MS, (day + 1) * DAY_MS)` (once a day at one check a minute).
+    stored day `[day * DAY_MS, (day + 1) * DAY_MS)` (once a day at one check a minute); the
+    drawdown's division only when it is near the threshold (same answer).
     """
     day = state[0]
     if not (day * DAY_MS <= ts < (day + 1.0) * DAY_MS):
@@ -101,6 +102,11 @@ def kill_switch_nb(ts, equity, state, threshold):
         state[1] = equity
     daily_max = state[1]
     if threshold <= 0.0 or daily_max <= 0.0:
+        return False
+    # no division while the drawdown is clearly below the threshold: at most the real
+    # threshold * daily_max shrunk by 2**-50, the rounded quotient cannot reach threshold
+    x = threshold * daily_max
+    if 1e-290 < x < 1e300 and daily_max - equity <= x * (1.0 - 2.0 ** -50):
         return False
     return (daily_max - equity) / daily_max >= threshold
 
