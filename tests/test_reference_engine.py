@@ -48,7 +48,12 @@ NAMES = ("grid", "filters", "recenter", "risk", "engine")
 
 def plain_cfg(p: tuple) -> dict:
     """(gp, f, rp, rk, ep) NamedTuples -> {"grid": {...}, ...} of plain Python values."""
-    return {nm: {k: (v.item() if hasattr(v, "item") else v) for k, v in x._asdict().items()}
+    def plain(v):
+        if isinstance(v, np.ndarray):  # EngineParams' tier and mark arrays
+            return v.tolist()
+        return v.item() if hasattr(v, "item") else v
+
+    return {nm: {k: plain(v) for k, v in x._asdict().items()}
             for nm, x in zip(NAMES, p, strict=True)}
 
 
