@@ -334,14 +334,14 @@ def _with_margin_data(store: Any, md: MarketData, start_ms: int | None,
                       end_ms: int | None) -> MarketData:
     """The store's 1m mark-price bars over the run and its risk-limit tiers, when it has them."""
     from gridlab.store.price_klines import load_price_klines
-    from gridlab.store.risk_limits import get_risk_limits
+    from gridlab.store.risk_limits import risk_limit_rows
     from gridlab.strategy.margin import RiskTiers
 
     lo = None if start_ms is None else int(start_ms) - 60_000
     mk_ = load_price_klines(store, "mark", md.symbol, md.category, "1", lo, end_ms)
     if len(mk_["open_time"]):
         md = md.with_mark(mk_["open_time"], mk_["close"], 60_000)
-    rows = get_risk_limits(store, md.symbol, md.category)
-    if not rows.empty:
-        md = replace(md, risk_tiers=RiskTiers.from_rows(md.symbol, rows.to_dict("records")))
+    rows = risk_limit_rows(store, md.symbol, md.category)
+    if rows:
+        md = replace(md, risk_tiers=RiskTiers.from_rows(md.symbol, rows))
     return md

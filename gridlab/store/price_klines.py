@@ -6,10 +6,9 @@ is kept. `load_price_klines` hands back numpy arrays, as `market.load_klines` do
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from gridlab.errors import DataError
 from gridlab.store.core import Store, load_sql
@@ -22,6 +21,9 @@ from gridlab.store.market import (
     _require_columns,
     _span,
 )
+
+if TYPE_CHECKING:  # pandas only where bars are inserted: the backtest's load path is numpy
+    import pandas as pd
 
 __all__ = ["PRICE_KINDS", "PRICE_KLINE_COLUMNS", "insert_price_klines", "load_price_klines",
            "price_kline_span"]
@@ -44,6 +46,8 @@ def insert_price_klines(store: Store, df: pd.DataFrame) -> int:
     _require_columns(df, PRICE_KLINE_COLUMNS, "insert_price_klines")
     if df.empty:
         return 0
+    import pandas as pd
+
     for k in pd.unique(df["kind"]):
         _kind(str(k))
     _check_values(df, "insert_price_klines", ("symbol", "category", "interval"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from gridlab.store.core import Store, load_sql
 
-__all__ = ["RISK_LIMIT_COLUMNS", "get_risk_limits", "replace_risk_limits"]
+if TYPE_CHECKING:  # pandas only for the DataFrame API: the backtest's load path is numpy
+    import pandas as pd
+
+__all__ = ["RISK_LIMIT_COLUMNS", "get_risk_limits", "replace_risk_limits", "risk_limit_rows"]
 
 RISK_LIMIT_COLUMNS = ("tier", "risk_limit_value", "mmr", "imr", "mm_deduction", "max_leverage",
                       "fetched_at")
@@ -31,3 +34,11 @@ def get_risk_limits(store: Store, symbol: str, category: str) -> pd.DataFrame:
     """Stored tiers of (symbol, category), ascending; empty if none."""
     return store.con.execute(load_sql("risk_limits_select"),
                              {"symbol": symbol, "category": category}).df()
+
+
+def risk_limit_rows(store: Store, symbol: str, category: str) -> list[dict[str, Any]]:
+    """Stored tiers of (symbol, category), ascending, as plain dicts (no pandas); [] if none."""
+    cur = store.con.execute(load_sql("risk_limits_select"),
+                            {"symbol": symbol, "category": category})
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
