@@ -118,6 +118,13 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "days": ("Days", "days", ""),
     "n_events": ("Events", "int", "trades or bars replayed"),
     "stop": ("Stopped by", "text", ""),
+    "n_liquidations": ("Liquidations", "int",
+                       "backtest.margin: the mark crossed the liquidation price (stops the grid)"),
+    "liquidated": ("Liquidated", "text", ""),
+    "liq_ts": ("Liquidated at", "time", ""),
+    "liq_loss": ("Liquidation loss", "money", "the margin lost at the bankruptcy price"),
+    "n_margin_refused": ("Orders refused for margin", "int",
+                         "the margin could not carry them (Bybit 110007)"),
 }
 
 _RC_PREFIX = "rc_"
@@ -126,6 +133,8 @@ _RC_PREFIX = "rc_"
 def _value(unit: str, v: Any) -> str:
     if isinstance(v, str) or v is None:
         return "-" if v is None else v
+    if unit == "text":  # a flag (liquidated) as yes / no
+        return "yes" if bool(v) else "no"
     try:
         f = float(v)
     except (TypeError, ValueError):
@@ -134,6 +143,8 @@ def _value(unit: str, v: Any) -> str:
         return "n/a"
     if unit == "pct":
         return pct(f)
+    if unit == "time":
+        return utc_iso(f) if f > 0 else "-"
     if unit == "int":
         return f"{int(f):,}"
     if unit == "hours":

@@ -43,6 +43,8 @@ REPORT_NOTEBOOK = "03_report.ipynb"
 
 METRIC_LABELS: dict[str, tuple[str, str]] = {
     "total_return": ("Total return", "pct"),
+    "return_on_budget": ("Return on grid budget (trading.capital)", "pct"),
+    "return_on_account": ("Return on account (backtest.account_equity)", "pct"),
     "annualized_return": ("Annualized return", "pct"),
     "avg_daily_return": ("Average daily return", "pct"),
     "sharpe": ("Sharpe ratio (annualized, daily returns)", "ratio"),
@@ -84,8 +86,14 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "rc_kill": ("Rebuilds after a kill switch", "count"),
     "rc_manual": ("Manual rebuilds", "count"),
     "rc_none": ("Checks without a recenter", "count"),
+    "n_liquidations": ("Liquidations (backtest.margin)", "count"),
+    "liquidated": ("Liquidated", "text"),
+    "liq_ts": ("Liquidated at", "time"),
+    "liq_loss": ("Liquidation loss (margin lost)", "money"),
+    "n_margin_refused": ("Orders refused for margin (110007)", "count"),
 }
-"""Human name and display kind (pct, money, ratio, count, num, text) of each backtest metric."""
+"""Human name and display kind (pct, money, ratio, count, num, time, text) of each backtest
+metric."""
 
 _PARAM_SECTIONS = ("trading", "grid", "recenter", "risk", "backtest")
 """Config sections that decide a backtest (the strategy first)."""
@@ -253,6 +261,10 @@ def _fmt(value: Any, kind: str) -> str:
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return "n/a"
+    if kind == "time":
+        from gridlab.fmt import utc_iso
+
+        return utc_iso(value) if value > 0 else "–"
     if kind == "pct":
         return f"{value:.2%}".replace("%", " %")
     if kind == "money":
