@@ -222,9 +222,11 @@ class LiveRunner(Consumer):
                                 state.get("profile") if state else None,
                                 use_promotions=not spec.own_profile)
         last = (await ex.call(ex.client.get_ticker, spec.symbol)).last_price
+        equity = (await ex.wallet()).total_equity  # the account must cover the grid's budget
         # refused with every reason before any order (ConfigError), else its hash is logged
         admit_profile(active, inst, capital=spec.capital, leverage=spec.leverage,
-                      category=spec.category, price=last if last > 0 else None)
+                      category=spec.category, price=last if last > 0 else None,
+                      equity=equity if equity > 0 else None)
         settings = CoreSettings(
             symbol=spec.symbol, category=spec.category, capital=spec.capital,
             prefix=cfg.live.link_prefix, tag=spec.tag,

@@ -269,3 +269,26 @@ def test_runner_refuses_a_profile_the_account_cannot_trade(fake_exchange: Any, t
     assert "no grid level passes BTCUSDT's filters" in caplog.text
     with fx.engine.lock:
         assert list(fx.engine.accounts[fx.api_key].orders.values()) == []
+
+
+def test_runner_refuses_a_grid_budget_above_the_account_equity(fake_exchange: Any,
+                                                               tmp_path: Path,
+                                                               caplog: Any) -> None:
+    """The grid budget (trading.capital) must be covered by the account's equity (the wallet
+    read at start): a budget above it is refused with the reason, before any order."""
+    import asyncio
+
+    from live.runner import LiveRunner
+    from tests.live_helpers import local_config
+
+    fx = fake_exchange
+    fx.engine.trade("BTCUSDT", 60_000.0)
+    with fx.engine.lock:
+        equity = fx.engine.accounts[fx.api_key].coins["USDT"]
+    cfg = local_config(fx, tmp_path / "live", trading={"capital": float(equity) * 2})
+    runner = LiveRunner(cfg, credentials=fx.credentials, install_signals=False)
+    assert asyncio.run(asyncio.wait_for(runner.run(), 60)) == 2
+    assert "cannot be traded by this account" in caplog.text
+    assert "is more than the account's equity" in caplog.text
+    with fx.engine.lock:
+        assert list(fx.engine.accounts[fx.api_key].orders.values()) == []
