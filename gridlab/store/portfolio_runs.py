@@ -18,7 +18,7 @@ import pandas as pd
 
 from gridlab.errors import StoreError
 from gridlab.store.core import Store, load_sql
-from gridlab.store.runs import _dumps, _insert, new_id
+from gridlab.store.runs import _dumps, _insert, new_id, run_by_prefix
 
 __all__ = ["get_portfolio_run", "list_portfolio_runs", "load_portfolio_account_equity",
            "load_portfolio_equity", "load_portfolio_fills", "load_portfolio_symbols",
@@ -111,16 +111,7 @@ def list_portfolio_runs(store: Store, symbol: str | None = None, limit: int = 20
 
 def get_portfolio_run(store: Store, run_id: str) -> dict[str, Any]:
     """One portfolio run by id or unique prefix: header, params and metrics (decoded JSON)."""
-    rows = store.con.execute(load_sql("portfolio_get"), {"run_id": run_id}).df()
-    if rows.empty:
-        raise StoreError(f"no portfolio run {run_id!r} in the store {store.path}",
-                         "list them with `gridlab runs list`")
-    if len(rows) > 1:
-        raise StoreError(f"run id prefix {run_id!r} is ambiguous", "give more characters")
-    out = rows.iloc[0].to_dict()
-    out["params"] = json.loads(out["params"])
-    out["metrics"] = json.loads(out["metrics"])
-    return out
+    return run_by_prefix(store, "portfolio_get", run_id, "portfolio run")
 
 
 def load_portfolio_symbols(store: Store, run_id: str) -> pd.DataFrame:

@@ -155,9 +155,15 @@ def list_runs(store: Store, symbol: str | None = None, limit: int = 20) -> pd.Da
 
 def get_run(store: Store, run_id: str) -> dict[str, Any]:
     """One run by id or unique prefix: header, params and metrics (decoded JSON)."""
-    rows = store.con.execute(load_sql("runs_get"), {"run_id": run_id}).df()
+    return run_by_prefix(store, "runs_get", run_id, "backtest run")
+
+
+def run_by_prefix(store: Store, sql: str, run_id: str, kind: str) -> dict[str, Any]:
+    """The one row query `sql` finds for id or unique prefix `run_id` (a StoreError naming
+    `kind` when none or several), with its params and metrics JSON decoded."""
+    rows = store.con.execute(load_sql(sql), {"run_id": run_id}).df()
     if rows.empty:
-        raise StoreError(f"no backtest run {run_id!r} in the store {store.path}",
+        raise StoreError(f"no {kind} {run_id!r} in the store {store.path}",
                          "list them with `gridlab runs list`")
     if len(rows) > 1:
         raise StoreError(f"run id prefix {run_id!r} is ambiguous", "give more characters")
