@@ -167,3 +167,11 @@ def test_a_config_without_portfolio_or_with_config_is_a_usage_error(
     code, _, err = run(["backtest", "--portfolio", _write(tmp_path, PF), "--config", plain,
                         "--db", market_db], capsys)
     assert code == 2 and "--config does not go with --portfolio" in err
+
+
+def test_a_missing_portfolio_file_names_the_option(
+        market_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["backtest", "--portfolio", tmp_path / "nope.yaml", "--db", market_db],
+                       capsys)
+    assert code == 2 and "nope.yaml does not exist" in err
+    assert "--portfolio" in err and "--config" not in err

@@ -292,6 +292,10 @@ def _backtest_portfolio(path: Path, profile: str | None, source: str | None, sta
     from gridlab.errors import ConfigError
     from gridlab.fmt import emit_records
 
+    if not path.exists():
+        raise ConfigError(f"portfolio config {path} does not exist",
+                          "pass --portfolio a config.yaml with a portfolio section "
+                          "(see config.example.yaml)")
     cfg, dbp, _sym, _cat, src, overrides = _setup(path, db, None, None, source, sets)
     if cfg.portfolio is None:
         raise ConfigError(f"portfolio: {path} has no portfolio section",
