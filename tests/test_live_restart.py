@@ -39,12 +39,15 @@ class Market(threading.Thread):
         self.halt = threading.Event()
         self.ts = 1_700_000_000_000
         self.price = 60_000.0
+        # the walk's step multiplier: wider while the runner is down, so that resting levels
+        # further out fill in a few hundred prints even on a loaded machine
+        self.swing = 1.0
 
     pause = 0.003
 
     def step(self) -> None:
         """One print, one market second after the last."""
-        self.price += self.rng.normal(0, 18) - 0.03 * (self.price - 60_000.0)
+        self.price += self.rng.normal(0, 18 * self.swing) - 0.03 * (self.price - 60_000.0)
         self.price = round(self.price * 10) / 10
         self.ts += 1000
         self.fx.engine.trade(SYM, self.price, side=1 if self.rng.random() < 0.5 else -1,
@@ -123,7 +126,9 @@ def test_kill_9_and_restart_no_duplicates_every_fill_once(fake_exchange: FakeExc
         p1.wait(10)
         fx.faults.set_latency(0.0)
         n_dead = len(_executions(fx))
-        _wait(lambda: len(_executions(fx)) >= n_dead + 3, 30, "fills while the runner is down")
+        market.swing = 3.0
+        _wait(lambda: len(_executions(fx)) >= n_dead + 3, 90, "fills while the runner is down")
+        market.swing = 1.0
         p2 = start(2, tmp_path / "run2.log")
         assert_one_order_per_level(fx)  # reconciled: the grid is on the exchange once
         n_back = len(_executions(fx))
@@ -258,13 +263,14 @@ class PortfolioMarket(threading.Thread):
         self.halt = threading.Event()
         self.ts = 1_700_000_000_000
         self.price = dict(PF_SYMBOLS)
+        self.swing = 1.0  # as Market.swing
 
     def run(self) -> None:
         while not self.halt.is_set():
             self.ts += 1000
             for sym, p0 in PF_SYMBOLS.items():
                 p = self.price[sym]
-                p += self.rng.normal(0, 4e-4 * p0) - 0.03 * (p - p0)
+                p += self.rng.normal(0, 4e-4 * p0 * self.swing) - 0.03 * (p - p0)
                 self.price[sym] = p = round(p, 2)
                 self.fx.engine.trade(sym, p, side=1 if self.rng.random() < 0.5 else -1,
                                      ts=self.ts)
@@ -317,8 +323,10 @@ def test_kill_9_and_restart_three_symbols(fake_exchange_factory: Any, tmp_path: 
             procs[0].wait(10)
             fx.faults.set_latency(0.0)
             n_dead = len(executions())
-            _wait(lambda: len(executions()) >= n_dead + 3, 30,
+            market.swing = 3.0
+            _wait(lambda: len(executions()) >= n_dead + 3, 90,
                   "fills while the runner is down")
+            market.swing = 1.0
             procs.append(start(2))
             assert_one_order_per_level(fx, tuple(PF_SYMBOLS))
             back = by_symbol(executions())
