@@ -12,3 +12,9 @@ CREATE TABLE live_state_log (
     bars        JSON,               -- its bar ring (NULL: none)
     PRIMARY KEY (state_key, recorded_at, kind)
 );
+
+-- Live audits (research store): where the replay started. start_kind flat (no logged state:
+-- a flat start), start (a session's first state) or snapshot; start_position the position
+-- that state held.
+ALTER TABLE live_audits ADD COLUMN start_kind VARCHAR NOT NULL DEFAULT 'flat';
+ALTER TABLE live_audits ADD COLUMN start_position DOUBLE NOT NULL DEFAULT 0;
