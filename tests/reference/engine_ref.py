@@ -153,30 +153,23 @@ class RefResult:
 
 @dataclass
 class RefStart:
-    """A grid's state after a run's last event, to start another run from (`run_plain(...,
-    start=...)`): the grid (position, ledger, slots, orders, bars, kill switch, stop) and the
-    check clock (the next check time)."""
+    """A grid (ledger, slots, orders, bars, kill switch, stop) and its next check time after
+    a run's last event, to start another run from (`run_plain(..., start=...)`)."""
 
     grid: Grid
     next_check: int
 
 
 def resume(s: RefStart, market: dict) -> tuple[Grid, int]:
-    """A copy of `s` for a run over `market`: the run's own results and counters start empty
-    (fills, builds, refusals, time at max, drawdown from the equity at the state's last
-    price), funding from the market's list; orders keep their times but count as decided
-    before the run's first event."""
+    """A copy of `s` for a run over `market`: its results and counters start empty (drawdown
+    from the equity at the last price), funding from `market`; orders were decided before."""
     g = copy.deepcopy(s.grid)
     t0 = int(market["ts"][0])
-    g.res = RefResult()
-    g.rc = dict.fromkeys(range(10), 0)
+    g.res, g.rc = RefResult(), dict.fromkeys(range(10), 0)
     g.cnt = dict.fromkeys(g.cnt, 0)
     g.mcnt = {"liq": 0, "liq_ts": 0, "liq_loss": 0.0, "refused": 0}
-    g.time_at_max, g.at_max_since = 0, t0
-    g.first_ts = t0
-    g.fund_ts = [int(x) for x in market["fund_ts"]]
-    g.fund_rate = [float(x) for x in market["fund_rate"]]
-    g.fi = 0
+    g.time_at_max, g.at_max_since, g.first_ts, g.fi = 0, t0, t0, 0
+    g.fund_ts, g.fund_rate = [int(x) for x in market["fund_ts"]], list(market["fund_rate"])
     g.peak, g.peak_ts, g.max_dd, g.max_dur = g.reported(g.prev_p), t0, 0.0, 0
     g.next_eq = g.last_eq_ts = -1
     for o in g.orders + g.cancelling:
