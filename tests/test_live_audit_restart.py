@@ -20,6 +20,7 @@ from gridlab.fakex.handle import FakeExchange
 from gridlab.research.live_audit import audit_live
 from gridlab.store.live import open_live_views
 from gridlab.store.live_audit import logged_states
+from live.audit import audit_lines
 from live.runner import LiveRunner
 from tests.live_helpers import RunnerThread, local_config
 from tests.test_live_audit import SYM, _filters, _sections
@@ -94,6 +95,8 @@ def test_audit_of_a_restart_holding_a_position_matches_every_fill(
     assert abs(audit.sim_position - audit.live_position) < 1e-9  # the same position at the end
     assert abs(audit.live_position - second.cores[next(iter(second.cores))].ledger.position
                ) < 1e-9
+    text = "\n".join(audit_lines(audit, None))
+    assert f"position {audit.start.position:g}" in text and "match rate 100.00%" in text
     # the second session's live fills are exactly the matched ones
     n_live = con.execute("select count(*) from live_fills where exec_type = 'Trade' and "
                          "exec_time >= $t", {"t": int(data["ts"][k])}).fetchone()[0]

@@ -36,7 +36,6 @@ from gridlab.backtest.engine import backtest
 from gridlab.config import GridlabConfig
 from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
 from gridlab.errors import DataError
-from gridlab.fmt import utc_iso
 from gridlab.research.audit import AuditResult, match_fills, pnl_attribution
 from gridlab.research.live_start import ReplayStart, replay_start
 from gridlab.store.core import MEMORY, Store
@@ -173,11 +172,6 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
     if abs(live_pos - sim_pos) > max(filters.qty_step, 1e-12) * 1e-6:
         warnings.append(f"the replay ends with position {sim_pos:g}, the runner with "
                         f"{live_pos:g}")
-    if start.state is not None:
-        warnings.insert(0, f"replayed from the runner's {start.kind} state after the print of "
-                           f"{utc_iso(start.ts)}: position {start.position:g}, "
-                           f"{int((start.state.arrays.orders['side'] != 0).sum())} resting "
-                           "order(s)")
     return LiveAudit(runner, symbol, t0, t1, fill_model, int(latency_ms), params, len(tape),
                      gaps, result, pnl, warnings, start, live_pos, sim_pos)
 
