@@ -18,6 +18,7 @@ import pytest
 from gridlab.backtest.enums import ACC
 from gridlab.fakex.handle import FakeExchange
 from gridlab.research.live_audit import audit_live
+from gridlab.research.live_start import choose_state
 from gridlab.store.live import open_live_views
 from gridlab.store.live_audit import logged_states
 from live.audit import audit_lines
@@ -102,6 +103,11 @@ def test_audit_of_a_restart_holding_a_position_matches_every_fill(
                          "exec_time >= $t", {"t": int(data["ts"][k])}).fetchone()[0]
     assert c["matched"] == n_live
 
+    # a --from in the middle of the session starts at the state logged before it (the restart)
+    mid = audit_live(con, cfg, **{**kw, "start_ms": int(data["ts"][k + 150])})
+    assert mid.start_ms == audit.start_ms and mid.result.counts == c
+    assert any("the latest before" in w for w in mid.warnings)
+
     # the whole span from the first session's flat start also matches (across the restart)
     whole = audit_live(con, cfg, **{**kw, "start_ms": None})
     assert whole.start is not None and whole.start.state is None  # a flat start
@@ -134,3 +140,18 @@ def test_audit_of_a_restart_holding_a_position_matches_every_fill(
     b = broken.result.counts
     assert b["missed"] + b["extra"] > 0, broken.result.fills
     assert audit_with(good).result.counts == c  # restored: matched again
+
+
+def test_the_replay_starts_at_the_latest_state_logged_before_from() -> None:
+    """`choose_state`: no log -> flat (said); no --from -> the earliest; --from T -> the latest
+    logged state that saw only prints before T; none before T -> the earliest (said)."""
+    assert choose_state([], None)[0] is None and "flat" in choose_state([], 5)[1][0]
+    logged = [(-1, "start", 10), (-1, "snapshot", 11), (500, "snapshot", 20),
+              (900, "start", 30), (900, "snapshot", 31)]
+    assert choose_state(logged, None) == (logged[0], [])
+    assert choose_state(logged, 500) == (logged[1], [])   # ts 500 saw the print at 500
+    assert choose_state(logged, 501) == (logged[2], [])
+    assert choose_state(logged, 10_000) == (logged[4], [])
+    late = [(900, "start", 30)]
+    found, warn = choose_state(late, 100)
+    assert found == late[0] and "earliest" in warn[0]

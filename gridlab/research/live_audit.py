@@ -36,6 +36,7 @@ from gridlab.backtest.engine import backtest
 from gridlab.config import GridlabConfig
 from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
 from gridlab.errors import DataError
+from gridlab.fmt import utc_iso
 from gridlab.research.audit import AuditResult, match_fills, pnl_attribution
 from gridlab.research.live_start import ReplayStart, replay_start
 from gridlab.store.core import MEMORY, Store
@@ -140,7 +141,13 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
         cfg = cfg.model_copy(update={"trading": cfg.trading.model_copy(
             update={"capital": start.capital})})
     lo = -(2**62) if start_ms is None else int(start_ms)
-    lo = max(lo, start.ts + 1)  # the tape after the state's last print
+    notes: list[str] = []
+    if start.kind != "flat":  # the span starts with the logged state: the tape after it
+        lo = start.ts + 1
+        if start_ms is not None and lo < int(start_ms):
+            notes.append(f"the audit starts at the runner's {start.kind} state logged after "
+                         f"the print of {utc_iso(start.ts)}, the latest before "
+                         f"{utc_iso(int(start_ms))} (--from)")
     hi = 2**62 if end_ms is None else int(end_ms)
     tape = load_tape(con, symbol, lo, hi)
     if tape.empty:
@@ -166,7 +173,7 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
     pnl = pnl_attribution(result, mark, live_funding=live_funding(con, symbol, t0, t1),
                           sim_funding=float(run.metrics["funding"]) - start.funding,
                           start_position=start.position, start_price=p0)
-    warnings = [*start.warnings, *run.warnings]
+    warnings = [*notes, *start.warnings, *run.warnings]
     live_pos = start.position + float((live["side"] * live["qty"]).sum())
     sim_pos = float(run.metrics["position"])
     if abs(live_pos - sim_pos) > max(filters.qty_step, 1e-12) * 1e-6:
