@@ -24,6 +24,7 @@ from gridlab.backtest.enums import (
     Sum,
 )
 from gridlab.backtest.start import StartState, fresh_state, resume_state
+from gridlab.errors import DataError
 from gridlab.strategy.params import make_filters
 from tests.backtest_helpers import params, random_market
 
@@ -105,6 +106,8 @@ def test_backtest_initial_state_and_keep_state() -> None:
     assert tail.fills.equals(want)
     assert tail.metrics["position"] == whole.metrics["position"]
     assert tail.metrics["n_fills"] == len(want)
-    # a state of another grid shape is refused, naming the problem
-    with pytest.raises(Exception, match="slots"):
+    # a state of another grid shape, or not a state, is refused, naming the problem
+    with pytest.raises(DataError, match="slots"):
         backtest(md(i, len(ts)), initial_state=s, **{**kw, "n_buy": 5})
+    with pytest.raises(DataError, match="StartState"):
+        backtest(md(i, len(ts)), initial_state={"position": 1.0}, **kw)

@@ -71,6 +71,11 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True, *,
     state given is not changed); `keep_state`: also return the state after the last event."""
     check_capacity(rp.gp.n_buy, rp.gp.n_sell)
     if initial_state is not None:
+        if not isinstance(initial_state, StartState):
+            raise DataError(f"initial_state must be a StartState (got "
+                            f"{type(initial_state).__name__})",
+                            "pass a result's final_state (backtest(..., keep_state=True)) or "
+                            "gridlab.backtest.start.state_from_snapshot(...)")
         n = rp.gp.n_buy + rp.gp.n_sell
         if initial_state.arrays.slots.shape[0] != n:
             raise DataError(f"the initial state holds {initial_state.arrays.slots.shape[0]} "
