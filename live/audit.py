@@ -34,6 +34,16 @@ def run_audit(config: GridlabConfig, *, name: str | None = None, symbol: str | N
                         latency_ms=latency_ms, tol_ms=tol_ms, save=save)
 
 
+def _start(audit: LiveAudit) -> str:
+    s = audit.start
+    if s is None or s.state is None:
+        return ("flat" if s is None or s.kind == "flat" else
+                f"flat (the runner's {s.kind} state holds no position, grid or order)")
+    n = int((s.state.arrays.orders["side"] != 0).sum())
+    return (f"the runner's {s.kind} state after the print of {utc_iso(s.ts)}: position "
+            f"{s.position:g}, {n} resting order(s); live fills after it")
+
+
 def audit_lines(audit: LiveAudit, audit_id: int | None, most: int = 20) -> list[str]:
     """The audit as terminal lines: span, counts, the PnL split, the unmatched fills."""
     c = audit.result.counts
@@ -41,13 +51,18 @@ def audit_lines(audit: LiveAudit, audit_id: int | None, most: int = 20) -> list[
         f"live audit of {audit.runner} {audit.symbol}: {utc_iso(audit.start_ms)} .. "
         f"{utc_iso(audit.end_ms)}, {audit.n_trades:,} tape trades, {len(audit.gaps)} gap(s); "
         f"replayed with fill model {audit.fill_model}, latency {audit.latency_ms} ms",
+        f"  start: {_start(audit)}",
         f"  fills: {c['matched']} matched, {c['missed']} missed (backtest filled, live did "
         f"not), {c['extra']} extra (live filled, backtest did not), {c['gap']} in tape gaps; "
         f"match rate {pct(audit.result.match_rate)}",
         f"  PnL: live {audit.pnl['live_pnl']:,.4f}, backtest {audit.pnl['sim_pnl']:,.4f}, "
         f"difference {audit.pnl['total']:+,.4f}",
     ]
+    if audit.pnl.get("held"):
+        lines.append(f"    {'(in both: the starting position marked)':<45} "
+                     f"{audit.pnl['held']:+,.4f}")
     lines += [f"    {CAUSE_NAMES[k]:<45} {audit.pnl[k]:+,.4f}" for k in CAUSES]
+    lines += [f"  note: {w}" for w in audit.warnings if not w.startswith("annualized")]
     for a, b, reason in audit.gaps:
         lines.append(f"  gap {utc_iso(a)} .. {utc_iso(b)} ({reason})")
     odd = audit.result.fills[audit.result.fills["status"] != "matched"].head(most)

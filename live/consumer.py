@@ -226,6 +226,7 @@ class Consumer:
                                        leverage=pos.leverage, liq_price=pos.liq_price,
                                        ledger_position=tot["position"])
                 core.persist(bars=True)
+                core.log_state("snapshot")
             if any(not math.isnan(c.last_price) for c in self.cores.values()):
                 a = acct.summary()
                 store.add_account(

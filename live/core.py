@@ -25,7 +25,9 @@ execId), and applied (the step, next order intent, state snapshot) in one later 
 every order is written as an Intent before it is sent, with an orderLinkId derived from
 (generation, slot, leg, cycle, attempt), so a restart re-derives it instead of placing a
 second order. The step's state (record, slots, order rows, kill switch) is persisted with
-the runner state and restored on a restart.
+the runner state and restored on a restart; it is also logged (`log_state`) when a session
+starts and at each equity snapshot, so that a replay of the tape (the live audit) can start
+from the position and orders the runner held.
 
 One core trades one symbol (one grid). A runner drives one core per symbol; the account
 (live/account.py) holds every grid's state in its arrays so that the step's gate sees the
@@ -239,6 +241,13 @@ class TradingCore(FillApplication, OrderExecution, ActionExecution):
         if bars or now - self._bars_at >= BARS_EVERY_S:
             self.store.put_state(self.s.bars_key, self.bars_state())
             self._bars_at = now
+
+    def log_state(self, kind: str) -> None:
+        """Log the state and the bar ring as a start of replays (`live_state_log`): `start`
+        when a session begins (after restore and reconciliation, before its first print),
+        `snapshot` at the equity snapshots. The live audit starts its replay from it."""
+        self.store.log_state(self.s.state_key, self.s.symbol, self.last_ts, kind, self.state(),
+                             self.bars_state())
 
     def restore(self, snap: dict[str, Any], bars: dict[str, Any] | None = None) -> bool:
         """Load a stored state (and bar ring). Returns False when the grid could not be

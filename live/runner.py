@@ -316,6 +316,8 @@ class LiveRunner(Consumer):
                 await core.fail(halted)
             elif not core.trading:
                 await self._guard("cancelling", core.ensure_cancelled(), core)
+        for core in self.cores.values():  # where replays of this session start
+            core.log_state("start")
         self.reconcile_summary = (summaries[self.grids[0].symbol] if not self.multi
                                   else summaries)
         where = (f"({first.category} {first.symbol})" if not self.multi else

@@ -1,7 +1,8 @@
 """gridlab.backtest: numba replay of trades and klines, honest fills, vectorized sweeps.
 
 Public API: `backtest`, `sweep`, `MarketData`, `load_market`, `BacktestResult`,
-`parse_param_grid`, `run_chunk` (the pure per-chunk sweep function for distributed runs).
+`parse_param_grid`, `run_chunk` (the pure per-chunk sweep function for distributed runs),
+`StartState` (a grid state to start a backtest from: `backtest(..., initial_state=...)`).
 The names are imported on first use, so `from gridlab.backtest.data import ...` (the CLI's
 kline backtest) does not pay for the sweep, the results tables or pandas.
 """
@@ -19,6 +20,7 @@ _LAZY = {
     "MarketArrays": "gridlab.backtest.sweep_nb",
     "MarketData": "gridlab.backtest.data",
     "ParamRows": "gridlab.backtest.sweep_nb",
+    "StartState": "gridlab.backtest.start",
     "backtest": "gridlab.backtest.engine",
     "load_market": "gridlab.backtest.data",
     "parse_param_grid": "gridlab.backtest.sweep",

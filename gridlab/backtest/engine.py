@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gridlab.backtest.data import MarketData, fmt_ms
-from gridlab.backtest.engine_nb import n_days_nb, run_nb
+from gridlab.backtest.engine_nb import n_days_nb, run_nb, run_state_nb
 from gridlab.backtest.enums import (
     EQUITY_DTYPE,
     FILL_DTYPE,
@@ -27,6 +27,7 @@ from gridlab.backtest.params import (
     run_params,
 )
 from gridlab.backtest.results import BacktestResult
+from gridlab.backtest.start import StartState, fresh_state, resume_state
 from gridlab.backtest.state_nb import check_capacity
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Reason, Stop, name_of
@@ -55,13 +56,31 @@ class RunArrays(NamedTuple):
     levels: np.ndarray
     n_recenters: int
     n_levels: int
+    state: StartState | None = None
+    """the grid's state after the last event (with `keep_state` or `initial_state`)"""
 
 
-def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArrays:
+def run_arrays(data: MarketData, rp: RunParams, funding: bool = True, *,
+               initial_state: StartState | None = None, keep_state: bool = False
+               ) -> RunArrays:
     """Run the kernel; returns its fills, equity, daily closing equity, summary, (re)builds and
     grid levels (the record arrays are empty when `rp.ep.record` is off). Refuses a grid the
-    kernel's state cannot hold (ConfigError naming the field) before the kernel runs."""
+    kernel's state cannot hold (ConfigError naming the field) before the kernel runs.
+
+    `initial_state`: start from that grid state instead of flat (gridlab.backtest.start; the
+    state given is not changed); `keep_state`: also return the state after the last event."""
     check_capacity(rp.gp.n_buy, rp.gp.n_sell)
+    if initial_state is not None:
+        if not isinstance(initial_state, StartState):
+            raise DataError(f"initial_state must be a StartState (got "
+                            f"{type(initial_state).__name__})",
+                            "pass a result's final_state (backtest(..., keep_state=True)) or "
+                            "gridlab.backtest.start.state_from_snapshot(...)")
+        n = rp.gp.n_buy + rp.gp.n_sell
+        if initial_state.arrays.slots.shape[0] != n:
+            raise DataError(f"the initial state holds {initial_state.arrays.slots.shape[0]} "
+                            f"slots, the run's grid {n}",
+                            "start from a state of a grid with the same n_buy + n_sell")
     if funding:
         fts, frate = data.funding_in_run()
     else:
@@ -81,13 +100,29 @@ def run_arrays(data: MarketData, rp: RunParams, funding: bool = True) -> RunArra
     while True:
         fills = np.zeros(cap, FILL_DTYPE)
         equity = np.zeros(n_eq, EQUITY_DTYPE)
-        nf, ne, nr, nl = run_nb(data.ts, data.price, data.size, fts, frate, rp.gp, rp.f, rp.rp,
-                                rp.rk, rp.ep, fills, equity, recenters, levels, daily, summary)
+        state = None
+        if initial_state is None and not keep_state:
+            nf, ne, nr, nl = run_nb(data.ts, data.price, data.size, fts, frate, rp.gp, rp.f,
+                                    rp.rp, rp.rk, rp.ep, fills, equity, recenters, levels,
+                                    daily, summary)
+        else:
+            state = (resume_state(initial_state, first) if initial_state is not None else
+                     fresh_state(rp.gp, rp.rp, rp.ep.capital, _eps(rp), first,
+                                 float(data.price[0]), rp.ep.record))
+            nf, ne, nr, nl = run_state_nb(state.rec, state.arrays, data.ts, data.price,
+                                          data.size, fts, frate, rp.gp, rp.f, rp.rp, rp.rk,
+                                          rp.ep, fills, equity, recenters, levels, daily,
+                                          summary)
         if nf <= cap or not rp.ep.record:
             break
         cap = int(nf)  # deterministic: the second run writes every fill
     return RunArrays(fills[:nf] if rp.ep.record else fills, equity[:ne], daily, summary,
-                     recenters[:nr], levels[:nl], int(nr), int(nl))
+                     recenters[:nr], levels[:nl], int(nr), int(nl), state)
+
+
+def _eps(rp: RunParams) -> float:
+    """The position snap tolerance of a run (as `run_blocks_nb`)."""
+    return rp.f.qty_step * 1e-6 if rp.f.qty_step > 0.0 else 1e-12
 
 
 def margin_warnings(cfg: Any, tiers: Any, metrics: dict[str, Any], marked: bool = False
@@ -125,7 +160,8 @@ class RunOutcome(NamedTuple):
 
 
 def run_backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
-                 record: bool = True, **overrides: Any) -> RunOutcome:
+                 record: bool = True, initial_state: StartState | None = None,
+                 keep_state: bool = False, **overrides: Any) -> RunOutcome:
     """The run behind `backtest`, up to the metrics and warnings (numpy only: what the CLI
     needs when nothing is stored or written, without importing pandas)."""
     if not isinstance(data, MarketData):
@@ -139,7 +175,8 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
     if tiers is not None and len(data.mark_px):
         rp = rp._replace(ep=rp.ep._replace(mark_ts=data.mark_ts, mark_px=data.mark_px))
     check_grid(rp, float(data.price[0]))
-    out = run_arrays(data, rp, funding=cfg.backtest.funding)
+    out = run_arrays(data, rp, funding=cfg.backtest.funding, initial_state=initial_state,
+                     keep_state=keep_state)
     summary, daily = out.summary, out.daily
     budget, account = rp.ep.capital, rp.ep.account
     metrics = {k: v[0].item() for k, v in
@@ -168,7 +205,8 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
 
 
 def backtest(data: MarketData, config: Any = None, profile: str | None = None, *,
-             record: bool = True, store: Any = None, **overrides: Any) -> BacktestResult:
+             record: bool = True, store: Any = None, initial_state: StartState | None = None,
+             keep_state: bool = False, **overrides: Any) -> BacktestResult:
     """Backtest one parameter set on `data`.
 
     `config`: GridlabConfig, dict, YAML path or None (defaults); `profile`: a profile name
@@ -179,12 +217,19 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     carry `return_on_budget` and `return_on_account` (see gridlab.backtest.metrics).
     `record=False` skips the fills/equity/recenters/levels tables (metrics only). With `store`
     the run is saved (tables backtest_runs/fills/equity/recenters/levels) and `run_id` is set.
+
+    `initial_state` (a `gridlab.backtest.start.StartState`): start from that grid state (a
+    position, a grid and its resting orders, the ledger so far, the check clock) instead of
+    flat; the metrics count this run's events (the ledger's totals include what the state
+    held). `keep_state`: `final_state` of the result is the state after the last event (to
+    start another run from).
     """
     import pandas as pd
 
     t0 = time.perf_counter()
     cfg, rp, out, metrics, warnings, _ = run_backtest(data, config, profile, record=record,
-                                                        **overrides)
+                                                        initial_state=initial_state,
+                                                        keep_state=keep_state, **overrides)
     daily = out.daily
     eq_df = pd.DataFrame(out.equity)
     budget, account = rp.ep.capital, rp.ep.account
@@ -205,7 +250,7 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
                          params=params, data=data_info(data), summary=out.summary,
                          warnings=warnings, elapsed_s=time.perf_counter() - t0,
-                         recenters=rc_df, levels=lv_df)
+                         recenters=rc_df, levels=lv_df, final_state=out.state)
     if store is not None:
         from gridlab.backtest.results import code_version
         from gridlab.store.runs import save_run

@@ -36,7 +36,7 @@ from gridlab.backtest.step_nb import no_account_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
 __all__ = ["BLOCK", "BLOCK_SHIFT", "DAY_MS", "INT64_MAX", "block_extremes_nb", "blocks_pay_nb",
-           "n_days_nb", "run_blocks_nb", "run_nb"]
+           "n_days_nb", "run_blocks_nb", "run_nb", "run_state_nb"]
 
 DAY_MS = 86_400_000
 BLOCK = 16
@@ -120,6 +120,26 @@ def run_blocks_nb(ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, 
                       out_levels, out_daily, summary)
 
 
+@njit(cache=True)
+def run_state_nb(GS, g, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep, out_fills,
+                 out_equity, out_recenters, out_levels, out_daily, summary):
+    """`run_nb` on a given grid state (`GS` a GRID_STATE_DTYPE[1], `g` its GridArrays): a
+    fresh one (`state_nb.new_grid_state`) or a resumed one (`resume_state_nb`: a run started
+    from a position, a grid and resting orders). The state is updated in place and ends as
+    the state after the last event (clock and previous price included), so a run from it
+    goes on where this one stopped."""
+    nb = 0
+    if blocks_pay_nb(ts, ep.check_ms):
+        nb = ts.shape[0] >> BLOCK_SHIFT
+    b_lo = np.empty(nb, np.float64)
+    b_hi = np.empty(nb, np.float64)
+    b_ts = np.empty(nb, np.int64)
+    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    return _replay_nb(GS, g, no_account_nb(), ts, price, size, b_lo, b_hi, b_ts, fund_ts,
+                      fund_rate, gp, f, rp, rk, ep, out_fills, out_equity, out_recenters,
+                      out_levels, out_daily, summary)
+
+
 @njit(cache=True, _nrt=False)
 def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, rp,
                rk, ep, out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
@@ -148,10 +168,12 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     check_ms = ep.check_ms
     bar_ms = gp.bar_ms
 
-    best_buy = -np.inf
-    best_sell = np.inf
-    next_book = INT64_MAX
-    next_check = -1
+    # the book summary, the check clock and the previous price come from the state: a fresh
+    # state (init_state_nb) has none, a resumed one (`resume_state_nb`) carries them
+    best_buy = st["best_buy"]
+    best_sell = st["best_sell"]
+    next_book = st["next_book"]
+    next_check = st["next_check"]
     fi = 0
     n_fund = fund_ts.shape[0]
     next_fund = fund_ts[0] if n_fund > 0 else INT64_MAX
@@ -162,15 +184,15 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     day0 = first_ts // DAY_MS
     next_day = (day0 + 1) * DAY_MS
     d = 0
-    peak = capital
+    prev_p = st["prev_p"]  # a fresh state: price[0]
+    base = base_equity_nb(acc, capital)  # cached equity parts, refreshed whenever `acc` may
+    pos_c = acc[ACC.POS]                 # have changed (a fresh state: capital, 0, 0)
+    avg_c = acc[ACC.AVG]
+    peak = base + pos_c * (prev_p - avg_c)  # the equity at the start (fresh: capital)
     peak_ts = first_ts
     max_dd = 0.0
     max_dur = 0
     dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
-    prev_p = price[0]
-    base = capital  # cached equity parts, refreshed whenever `acc` may have changed
-    pos_c = 0.0
-    avg_c = 0.0
     next_slow = -1  # earliest of next_day, next_check, next_fund, next_eq
 
     n_blk = b_lo.shape[0]
@@ -278,5 +300,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     st["peak"] = peak
     st["max_dd"] = max_dd
     st["max_dur"] = max_dur
+    st["next_check"] = next_check  # what a run resumed from this state goes on with
+    st["prev_p"] = p
     write_summary_nb(st, acc, capital, p, first_ts, last_ts, n_ev, n_days, summary)
     return st["n_fills"], ne, st["n_rc_rows"], st["n_lv_rows"]

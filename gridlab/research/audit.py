@@ -117,9 +117,13 @@ def _contrib(side: pd.Series, qty: pd.Series, price: pd.Series, mark: float) -> 
 
 
 def pnl_attribution(audit: AuditResult, mark: float, *, live_funding: float = 0.0,
-                    sim_funding: float = 0.0) -> dict[str, float]:
+                    sim_funding: float = 0.0, start_position: float = 0.0,
+                    start_price: float = 0.0) -> dict[str, float]:
     """PnL difference live - backtest split into causes (module docstring); keys matched,
-    missed, extra, gap, fees, funding, total (their sum) and live_pnl, sim_pnl."""
+    missed, extra, gap, fees, funding, total (their sum) and live_pnl, sim_pnl.
+
+    A span that starts with a position (`start_position` at `start_price`, both sides the
+    same) adds its move to `mark` to both PnLs (key `held`): it is in neither cause."""
     f = audit.fills
     live_c = _contrib(f["side"], f["live_qty"], f["live_price"], mark)
     sim_c = _contrib(f["side"], f["sim_qty"], f["sim_price"], mark)
@@ -133,6 +137,10 @@ def pnl_attribution(audit: AuditResult, mark: float, *, live_funding: float = 0.
         "funding": float(live_funding - sim_funding),
     }
     parts["total"] = float(sum(parts.values()))
-    parts["live_pnl"] = float(live_c.sum() - f["live_fee"].fillna(0.0).sum() + live_funding)
-    parts["sim_pnl"] = float(sim_c.sum() - f["sim_fee"].fillna(0.0).sum() + sim_funding)
+    held = float(start_position * (mark - start_price)) if start_position != 0.0 else 0.0
+    parts["held"] = held
+    parts["live_pnl"] = float(live_c.sum() - f["live_fee"].fillna(0.0).sum() + live_funding
+                              + held)
+    parts["sim_pnl"] = float(sim_c.sum() - f["sim_fee"].fillna(0.0).sum() + sim_funding
+                             + held)
     return parts

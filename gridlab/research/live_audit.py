@@ -6,7 +6,13 @@ it is stopped, or its Parquet mirror (`open_live_views`) while it runs. The para
 the ones the runner stored with its state (`profile.params`: grid, recenter, risk), laid
 over the runner's config, with the instrument filters and the fee rates the runner traded
 with (`market` in its state); the fill model and latency are the caller's choice. The replay
-starts flat at the first tape trade, as a runner started on an empty account does.
+starts from the runner's own state at the start of the span (`live_start.replay_start`: the
+grid state it logged when the session started or at an equity snapshot, with its position,
+ledger, grid and resting orders), so a span that begins with an open position (a restarted
+runner, a `--from` in the middle of a session) is replayed as the runner traded it; the live
+fills compared are those the runner applied after that state. The PnL of both sides counts
+the starting position marked from the state's last price (equal on both sides, so the causes
+of the difference are the fills').
 
 `audit_runner` audits every grid of a runner from its Parquet mirror and stores the audits
 in the research store (what `gridlab live audit` and `gridlab report --live` run);
@@ -30,7 +36,9 @@ from gridlab.backtest.engine import backtest
 from gridlab.config import GridlabConfig
 from gridlab.config.strategy import GridConfig, RecenterConfig, RiskConfig
 from gridlab.errors import DataError
+from gridlab.fmt import utc_iso
 from gridlab.research.audit import AuditResult, match_fills, pnl_attribution
+from gridlab.research.live_start import ReplayStart, replay_start
 from gridlab.store.core import MEMORY, Store
 from gridlab.store.live import open_live_views
 from gridlab.store.live_audit import (
@@ -85,6 +93,12 @@ class LiveAudit:
     result: AuditResult
     pnl: dict[str, float]
     warnings: list[str] = field(default_factory=list)
+    start: ReplayStart | None = None
+    """where the replay started (None: flat, as before the state log)"""
+    live_position: float = 0.0
+    """the runner's position at the end: its starting position + its fills in the span"""
+    sim_position: float = 0.0
+    """the replay's position at the end"""
 
     def summary(self) -> dict[str, Any]:
         """The row stored in `live_audits`."""
@@ -94,7 +108,9 @@ class LiveAudit:
                 "latency_ms": self.latency_ms, "params_hash": params_hash(self.params),
                 "n_trades": self.n_trades, "n_gaps": len(self.gaps), "matched": c["matched"],
                 "missed": c["missed"], "extra": c["extra"], "gap": c["gap"],
-                "match_rate": self.result.match_rate, "pnl": self.pnl}
+                "match_rate": self.result.match_rate, "pnl": self.pnl,
+                "start_kind": self.start.kind if self.start else "flat",
+                "start_position": self.start.position if self.start else 0.0}
 
 
 def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner: str,
@@ -116,7 +132,22 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
         raise DataError(f"runner {runner} stored no instrument filters",
                         "pass filters= (the instrument's tick, lot step, min qty, ...)")
     fees = {k: float(market[k]) for k in ("maker_fee", "taker_fee") if k in market}
+    cfg = config.model_copy(update={
+        "profile": None, "grid": GridConfig.model_validate(params["grid"]),
+        "recenter": RecenterConfig.model_validate(params["recenter"]),
+        "risk": RiskConfig.model_validate(params["risk"])})
+    start = replay_start(con, state_key, cfg, filters, category, start_ms)
+    if start.state is not None and start.capital is not None:  # the budget the ledger traded
+        cfg = cfg.model_copy(update={"trading": cfg.trading.model_copy(
+            update={"capital": start.capital})})
     lo = -(2**62) if start_ms is None else int(start_ms)
+    notes: list[str] = []
+    if start.kind != "flat":  # the span starts with the logged state: the tape after it
+        lo = start.ts + 1
+        if start_ms is not None and lo < int(start_ms):
+            notes.append(f"the audit starts at the runner's {start.kind} state logged after "
+                         f"the print of {utc_iso(start.ts)}, the latest before "
+                         f"{utc_iso(int(start_ms))} (--from)")
     hi = 2**62 if end_ms is None else int(end_ms)
     tape = load_tape(con, symbol, lo, hi)
     if tape.empty:
@@ -125,23 +156,31 @@ def audit_live(con: duckdb.DuckDBPyConnection, config: GridlabConfig, *, runner:
                         "span the runner was running")
     t0, t1 = int(tape["ts"].iloc[0]), int(tape["ts"].iloc[-1]) + 1
     gaps = tape_gaps(con, symbol, t0, t1)
-    cfg = config.model_copy(update={
-        "profile": None, "grid": GridConfig.model_validate(params["grid"]),
-        "recenter": RecenterConfig.model_validate(params["recenter"]),
-        "risk": RiskConfig.model_validate(params["risk"])})
     md = MarketData.from_trades(tape["ts"].to_numpy(np.int64), tape["price"].to_numpy(),
                                 tape["size"].to_numpy(), symbol=symbol, category=category,
                                 filters=filters)
-    run = backtest(md, cfg, fill_model=fill_model, latency_ms=int(latency_ms), **fees)
+    run = backtest(md, cfg, fill_model=fill_model, latency_ms=int(latency_ms),
+                   initial_state=start.state, **fees)
     assert run.fills is not None
     sim = run.fills[["ts", "side", "price", "qty", "fee"]]
-    live = live_fills_span(con, symbol, t0, t1)[["ts", "side", "price", "qty", "fee"]]
+    live = live_fills_span(con, symbol, t0, t1)
+    if start.apply_seq > 0:  # fills the state already held are not the span's
+        live = live[~(live["apply_seq"] <= start.apply_seq)]
+    live = live[["ts", "side", "price", "qty", "fee"]]
     result = match_fills(sim, live, tol_ms=tol_ms, gaps=[(a, b) for a, b, _ in gaps])
     mark = float(tape["price"].iloc[-1])
+    p0 = start.price if start.position != 0.0 else mark
     pnl = pnl_attribution(result, mark, live_funding=live_funding(con, symbol, t0, t1),
-                          sim_funding=float(run.metrics["funding"]))
+                          sim_funding=float(run.metrics["funding"]) - start.funding,
+                          start_position=start.position, start_price=p0)
+    warnings = [*notes, *start.warnings, *run.warnings]
+    live_pos = start.position + float((live["side"] * live["qty"]).sum())
+    sim_pos = float(run.metrics["position"])
+    if abs(live_pos - sim_pos) > max(filters.qty_step, 1e-12) * 1e-6:
+        warnings.append(f"the replay ends with position {sim_pos:g}, the runner with "
+                        f"{live_pos:g}")
     return LiveAudit(runner, symbol, t0, t1, fill_model, int(latency_ms), params, len(tape),
-                     gaps, result, pnl, list(run.warnings))
+                     gaps, result, pnl, warnings, start, live_pos, sim_pos)
 
 
 def mirror_dir(config: GridlabConfig, runner: str) -> Path:

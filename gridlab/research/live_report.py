@@ -121,8 +121,18 @@ def header_table(rep: LiveReport, row: Any) -> pd.DataFrame:
         "tape": f"{int(row.n_trades):,} trades, {int(row.n_gaps)} recorded gap(s)",
         "replay": f"fill model {row.fill_model}, latency {int(row.latency_ms)} ms",
         "parameters hash": row.params_hash,
+        "start": _start(row),
     }
     return pd.DataFrame({"": list(items.values())}, index=pd.Index(list(items)))
+
+
+def _start(row: Any) -> str:
+    """Where the replay started: flat, or the runner's logged state and its position."""
+    kind = str(getattr(row, "start_kind", "flat") or "flat")
+    if kind == "flat":
+        return "flat (no logged runner state)"
+    pos = float(getattr(row, "start_position", 0.0) or 0.0)
+    return f"the runner's {kind} state, position {pos:g}"
 
 
 def counts_table(row: Any) -> pd.DataFrame:
@@ -142,8 +152,10 @@ def pnl_table(row: Any) -> pd.DataFrame:
     of the difference."""
     p = {k: _clean(v, _PNL_EPS) for k, v in _pnl(row).items()}
     total = p["total"]
-    rows = [("live PnL", p["live_pnl"], ""), ("backtest PnL", p["sim_pnl"], ""),
-            ("difference live - backtest", total, pct(1.0 if total else float("nan")))]
+    rows = [("live PnL", p["live_pnl"], ""), ("backtest PnL", p["sim_pnl"], "")]
+    if p.get("held"):  # a span that started with a position: in both PnLs, in no cause
+        rows.append(("  of which the starting position's move (both)", p["held"], ""))
+    rows.append(("difference live - backtest", total, pct(1.0 if total else float("nan"))))
     rows += [(f"  {CAUSE_NAMES[k]}", p[k], pct(p[k] / total if total else float("nan")))
              for k in CAUSES]
     out = pd.DataFrame(rows, columns=["PnL", "amount", "share of the difference"])

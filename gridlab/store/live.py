@@ -1,5 +1,5 @@
-"""The live runner's store (tables `live_*`, migrations 0004 and 0006) and its Parquet mirror;
-promotions.
+"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet
+mirror; promotions.
 
 One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
 readers take an optional `symbol` (None = every symbol). Events with symbol None are the
@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 LIVE_TABLES: tuple[str, ...] = ("live_orders", "live_fills", "live_positions", "live_equity",
-                                "live_grid", "live_events", "live_state", "live_account")
+                                "live_grid", "live_events", "live_state", "live_account",
+                                "live_state_log")
 """Tables of a live store, each mirrored to `<table>.parquet`."""
 
 ACTIVE_STATUSES = ("Intent", "New", "PartiallyFilled")
@@ -336,6 +337,16 @@ class LiveStore:
         """A state value (`default` when unset)."""
         rows = self._rows("live_state_get", {"key": key})
         return default if not rows else json.loads(rows[0][0])
+
+    def log_state(self, state_key: str, symbol: str, ts: int, kind: str, value: Any,
+                  bars: Any = None) -> None:
+        """Log a grid state a replay can start from (table live_state_log, migration 0015):
+        `kind` start (a session's first state) or snapshot; `ts` the market time of the last
+        print it has seen."""
+        self._exec("live_state_log_insert", {
+            "state_key": state_key, "symbol": symbol, "ts": int(ts), "kind": kind,
+            "recorded_at": _now_ms(), "value": json.dumps(value),
+            "bars": None if bars is None else json.dumps(bars)}, "live_state_log")
 
     # ---- reads from other threads ----------------------------------------------------------
 

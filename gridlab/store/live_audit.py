@@ -1,5 +1,6 @@
 """What the live audit reads from a runner's store (or its mirror) and writes to the research
-store: the runner's state, its trade executions over a span, and the audit rows."""
+store: the runner's state, the grid states it logged (where a replay can start), its trade
+executions over a span, and the audit rows."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ __all__ = [
     "list_audits",
     "live_fills_span",
     "live_funding",
+    "logged_state",
+    "logged_states",
     "read_live_state",
     "read_live_states",
     "save_audit",
@@ -37,6 +40,30 @@ def read_live_states(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Every key of the runner's live_state with its decoded JSON value."""
     return {k: json.loads(v) if isinstance(v, str) else v
             for k, v in con.execute(load_sql("live_state_all")).fetchall()}
+
+
+def logged_states(con: duckdb.DuckDBPyConnection, key: str) -> list[tuple[int, str, int]]:
+    """(ts, kind, recorded_at) of the states the runner logged for the grid `key` (table
+    live_state_log), oldest first; none for a store written before the log existed."""
+    try:
+        rows = con.execute(load_sql("live_state_log_select"), {"state_key": key}).fetchall()
+    except duckdb.CatalogException:
+        return []
+    return [(int(t), str(k), int(r)) for t, k, r in rows]
+
+
+def logged_state(con: duckdb.DuckDBPyConnection, key: str, recorded_at: int, kind: str
+                 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One logged state of grid `key`: (state, bar ring or None)."""
+    row = con.execute(load_sql("live_state_log_get"), {
+        "state_key": key, "recorded_at": int(recorded_at), "kind": kind}).fetchone()
+    if row is None:
+        raise KeyError(f"no logged state {key} {kind} at {recorded_at}")
+
+    def dec(v: Any) -> Any:
+        return json.loads(v) if isinstance(v, str) else v
+
+    return dec(row[0]), (dec(row[1]) if row[1] is not None else None)
 
 
 def tape_symbols(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -12,6 +12,7 @@ Float operations are done in the written order, so results agree with the kernel
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -19,8 +20,8 @@ from types import SimpleNamespace
 from tests.reference import liquidation_ref as L
 from tests.reference import strategy_ref as S
 
-__all__ = ["DAY_MS", "SUMMARY_FIELDS", "Account", "Grid", "Order", "RefResult", "fill_qty",
-           "ring_capacity", "run_plain", "run_ref"]
+__all__ = ["DAY_MS", "SUMMARY_FIELDS", "Account", "Grid", "Order", "RefResult", "RefStart",
+           "fill_qty", "resume", "ring_capacity", "run_plain", "run_ref"]
 
 DAY_MS = 86_400_000
 CROSS, TOUCH, QUEUE = 0, 1, 2            # fill models
@@ -147,6 +148,34 @@ class RefResult:
     levels: list[tuple] = field(default_factory=list)     # LEVEL_DTYPE order
     daily: list[float] = field(default_factory=list)
     summary: dict[str, float] = field(default_factory=dict)
+    state: RefStart | None = None                         # run_plain(..., keep=True)
+
+
+@dataclass
+class RefStart:
+    """A grid (ledger, slots, orders, bars, kill switch, stop) and its next check time after
+    a run's last event, to start another run from (`run_plain(..., start=...)`)."""
+
+    grid: Grid
+    next_check: int
+
+
+def resume(s: RefStart, market: dict) -> tuple[Grid, int]:
+    """A copy of `s` for a run over `market`: its results and counters start empty (drawdown
+    from the equity at the last price), funding from `market`; orders were decided before."""
+    g = copy.deepcopy(s.grid)
+    t0 = int(market["ts"][0])
+    g.res, g.rc = RefResult(), dict.fromkeys(range(10), 0)
+    g.cnt = dict.fromkeys(g.cnt, 0)
+    g.mcnt = {"liq": 0, "liq_ts": 0, "liq_loss": 0.0, "refused": 0}
+    g.time_at_max, g.at_max_since, g.first_ts, g.fi = 0, t0, t0, 0
+    g.fund_ts, g.fund_rate = [int(x) for x in market["fund_ts"]], list(market["fund_rate"])
+    g.peak, g.peak_ts, g.max_dd, g.max_dur = g.reported(g.prev_p), t0, 0.0, 0
+    g.next_eq = g.last_eq_ts = -1
+    for o in g.orders + g.cancelling:
+        if o is not None:
+            o.dec_idx = -1
+    return g, s.next_check
 
 
 def _ns(cfg: dict) -> SimpleNamespace:
@@ -522,9 +551,12 @@ def run_ref(*args) -> RefResult:
     return run_plain(market, {nm: x._asdict() for nm, x in zip(names, p, strict=True)})
 
 
-def run_plain(market: dict, cfg: dict) -> RefResult:
+def run_plain(market: dict, cfg: dict, *, start: RefStart | None = None,
+              keep: bool = False) -> RefResult:
     """Replay one run. `market`: lists `ts`, `price`, `size`, `fund_ts`, `fund_rate`;
-    `cfg`: plain dicts `grid`, `filters`, `recenter`, `risk`, `engine`.
+    `cfg`: plain dicts `grid`, `filters`, `recenter`, `risk`, `engine`. `start`: begin from
+    that state (`resume`) instead of flat; `keep`: the result's `state` is the state after
+    the last event.
 
     Per event: closing equity of finished UTC days; 1. bars; 2. fills; 3. at a check time
     (multiples of check_ms): stops and kill switch, else recenter and slot orders; 4. funding
@@ -536,10 +568,13 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     price = [float(x) for x in market["price"]]
     size = [float(x) for x in market["size"]]
     acct = cfg["engine"]["account"]  # 0 = the grid's capital
-    g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"],
-             account=acct if acct > 0.0 else None)
+    if start is None:
+        g = Grid(cfg, ts[0], price[0], market["fund_ts"], market["fund_rate"],
+                 account=acct if acct > 0.0 else None)
+        next_check = -1
+    else:
+        g, next_check = resume(start, market)
     ep, res = g.ep, g.res
-    next_check = -1
     day0 = ts[0] // DAY_MS
     next_day = (day0 + 1) * DAY_MS
     for i, (t, p, sz) in enumerate(zip(ts, price, size, strict=True)):
@@ -560,4 +595,6 @@ def run_plain(market: dict, cfg: dict) -> RefResult:
     while len(res.daily) < n_days:
         res.daily.append(g.reported(p))
     g.finish(t, p, len(ts), n_days)
+    if keep:
+        res.state = RefStart(g, next_check)
     return res
