@@ -148,6 +148,8 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
                                                            account).items()})
     metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
     warnings = list(data.warnings)
+    if cfg.backtest.funding:
+        warnings.extend(data.funding_warnings())
     if metrics["n_empty_builds"]:
         warnings.append(f"{metrics['n_empty_builds']} recenter(s) built a grid with no valid "
                         "level (the run traded nothing until the next recenter)")
