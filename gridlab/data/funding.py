@@ -32,8 +32,9 @@ __all__ = ["FUNDING_INTERVALS_H", "HOUR_MS", "PERIOD_MIN_STEPS", "FundingCheck",
 HOUR_MS = 3_600_000
 FUNDING_INTERVALS_H = (1, 2, 4, 8)
 """Funding intervals Bybit uses, hours."""
-PERIOD_MIN_STEPS = 2
-"""Consecutive steps (3 settlements) of another interval that make a period at that interval."""
+PERIOD_MIN_STEPS = 4
+"""Consecutive steps (5 settlements) of another interval that make a period at that interval
+(fewer are taken as stray rows: one extra rate between two regular ones is off the grid)."""
 _ALLOWED_MS = tuple(h * HOUR_MS for h in FUNDING_INTERVALS_H)
 
 

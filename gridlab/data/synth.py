@@ -31,8 +31,8 @@ Model (all times UTC; one latent log price x(t) on a grid of `step` seconds, 1 s
   `rate = funding_base * s + funding_beta * r + noise * sqrt(s)`, r being the log return of
   the previous interval (trends make the crowded side pay; a steady trend pays the same per
   day at any interval), noise sd `funding_noise` (the same daily variance at any interval),
-  clipped to +-`funding_cap * s`, rounded to 1e-6. At 8 h (s = 1) this is the 8 h model
-  exactly.
+  clipped to +-`funding_cap * s`, rounded to 1e-6 (8 h) or 1e-8 (shorter intervals: their
+  rates are smaller; Bybit publishes 8 decimals). At 8 h (s = 1) this is the 8 h model exactly.
 
 The same seed gives identical data; each component draws from its own child seed, so changing
 one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2 cores.
@@ -504,7 +504,7 @@ def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np
     cap = p.funding_cap * s
     rate = np.clip(p.funding_base * s + p.funding_beta * r + noise, -cap, cap)
     return {"symbol": np.full(len(times), symbol, dtype=object), "ts": times,
-            "rate": np.round(rate, 6)}
+            "rate": np.round(rate, 6 if p.funding_interval_h == 8 else 8)}
 
 
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
