@@ -63,6 +63,8 @@ def test_run_report_writes_offline_html(tiny_db: Path, tmp_path: Path) -> None:
     assert '"name":"grid levels"' in html and '"name":"recenters"' in html
     assert re.search(r'"name":"recenters","text":\["initial"', html)
     assert "This run replays trades" in html and "has no model error" in html
+    assert "The liquidation model is off (<code>backtest.margin: off</code>)" in html
+    assert '"name":"liquidation price"' not in html
 
 
 def test_kline_report_shows_the_model_error(tiny_db: Path, tmp_path: Path) -> None:

@@ -67,7 +67,9 @@ class BacktestResult:
     n_slots: one row per grid (re)build, the initial one included) and `levels` (ts, price,
     side: the levels of the enabled slots at each build) are None when run with
     `record=False`; they are what `plots.price_grid_figure(prices, levels, fills, recenters)`
-    draws."""
+    draws. `liquidation` (ts, mark, liq_price: nan when flat) is the liquidation price at each
+    equity sample of a recorded run with the margin model on (`backtest.margin`), else None
+    (gridlab.backtest.liq_line_nb)."""
 
     metrics: dict[str, Any]
     equity: pd.DataFrame
@@ -81,6 +83,7 @@ class BacktestResult:
     elapsed_s: float = 0.0
     recenters: pd.DataFrame | None = None
     levels: pd.DataFrame | None = None
+    liquidation: pd.DataFrame | None = None
 
     def params_json(self) -> str:
         """The exact parameters as canonical JSON (what the store keeps)."""

@@ -28,6 +28,8 @@ __all__ = [
     "execute_notebook",
     "external_scripts",
     "grid_summary",
+    "liquidation_parts",
+    "liquidation_summary",
     "metrics_table",
     "model_error_parts",
     "model_error_table",
@@ -319,6 +321,76 @@ def model_error_parts(db_path: str | Path, res: Any) -> list[Any]:
         return [Markdown(no_trades_line(res))]
     return [Markdown(f"The same parameters replayed on the stored trades of the same span: "
                      f"{err.summary().replace('%', ' %')}."), model_error_table(err)]
+
+
+def liquidation_summary(res: Any) -> dict[str, Any] | None:
+    """The liquidation price of a run (a BacktestResult) for the report; None with the margin
+    model off. Keys: margin, leverage, recorded (False: run with record=False, no samples),
+    end (liq_price, mark, distance: |mark - liq| / mark at the last equity sample; nan when
+    flat), closest (ts, liq_price, mark, distance: the sample with a position nearest to its
+    liquidation price, or None), liq_ts, liq_loss (0 when not liquidated)."""
+    import numpy as np
+
+    margin = str(res.params.get("backtest", {}).get("margin", "off"))
+    if margin == "off":
+        return None
+    m = res.metrics
+    out: dict[str, Any] = {"margin": margin,
+                           "leverage": float(res.params.get("trading", {}).get("leverage", 1)),
+                           "recorded": res.liquidation is not None,
+                           "end": {"liq_price": np.nan, "mark": np.nan, "distance": np.nan},
+                           "closest": None, "liq_ts": int(m.get("liq_ts") or 0),
+                           "liq_loss": float(m.get("liq_loss") or 0.0)}
+    line = res.liquidation
+    if line is None or not len(line):
+        return out
+    liq, mark = line["liq_price"].to_numpy(), line["mark"].to_numpy()
+    dist = np.abs(mark - liq) / mark
+    out["end"] = {"liq_price": float(liq[-1]), "mark": float(mark[-1]),
+                  "distance": float(dist[-1])}
+    held = np.flatnonzero(np.isfinite(liq) & (liq > 0))
+    if len(held):
+        i = int(held[np.argmin(dist[held])])
+        out["closest"] = {"ts": int(line["ts"].iloc[i]), "liq_price": float(liq[i]),
+                          "mark": float(mark[i]), "distance": float(dist[i])}
+    return out
+
+
+def liquidation_parts(res: Any) -> list[Any]:
+    """What the report says on liquidation: the model off, or the liquidation price at the end
+    of the run, its closest approach to the mark and the liquidation if there was one.
+    IPython objects, for `display(*parts)`."""
+    import math
+
+    from IPython.display import Markdown
+
+    s = liquidation_summary(res)
+    if s is None:
+        return [Markdown("The liquidation model is off (`backtest.margin: off`): the run does "
+                         "not check the position against a liquidation price, and leveraged "
+                         "equity can go below zero. Set `backtest.margin: isolated` or `cross` "
+                         "to model Bybit's margin and liquidation (docs/margin.md).")]
+    lines = [f"Margin model **{s['margin']}** at {s['leverage']:g}x (Bybit's risk-limit tiers; "
+             "the liquidation price at each equity sample, from the kernels' own functions)."]
+    if not s["recorded"]:
+        lines.append("The run was not recorded: no liquidation price to show.")
+        return [Markdown("\n\n".join(lines))]
+    end = s["end"]
+    if math.isfinite(end["liq_price"]):
+        lines.append("Liquidation price at the end of the run: "
+                     f"**{_fmt(end['liq_price'], 'money')}** (mark {_fmt(end['mark'], 'money')}, "
+                     f"{_fmt(end['distance'], 'pct')} away).")
+    else:
+        lines.append("Liquidation price at the end of the run: none (no open position).")
+    c = s["closest"]
+    if c is not None:
+        lines.append(f"Closest approach: at {_fmt(c['ts'], 'time')} the mark "
+                     f"{_fmt(c['mark'], 'money')} was {_fmt(c['distance'], 'pct')} from the "
+                     f"liquidation price {_fmt(c['liq_price'], 'money')}.")
+    if s["liq_ts"]:
+        lines.append(f"**Liquidated** at {_fmt(s['liq_ts'], 'time')}: margin lost "
+                     f"{_fmt(s['liq_loss'], 'money')}; the grid stopped.")
+    return [Markdown("\n\n".join(lines))]
 
 
 def _model_of(annotation: Any) -> Any:
