@@ -59,6 +59,26 @@ def test_the_liquidation_line_is_the_liquidation_price_of_the_position() -> None
     assert "The liquidation model is off" in liquidation_parts(off)[0].data
 
 
+def test_the_closest_approach_and_the_end_of_a_run_that_survives() -> None:
+    down = np.linspace(100.0, 93.5, 300)  # down to near the liquidation price ...
+    price = np.round(np.concatenate([np.full(60, 100.0), down, down[::-1][:200]]), 2)  # ... back
+    res = backtest(_data(price), record=True, margin="isolated", risk_limits_symbol="BTCUSDT",
+                   equity_ms=10_000, **KW)
+    assert res.metrics["n_liquidations"] == 0
+    s = liquidation_summary(res)
+    assert s is not None and s["liq_ts"] == 0
+    line = res.liquidation
+    bottom = int(line["ts"].iloc[int(np.argmin(line["mark"]))])
+    assert abs(s["closest"]["ts"] - bottom) <= 20_000  # at the bottom, not at the end
+    assert s["closest"]["distance"] < 0.02 < s["end"]["distance"]
+    qty, avg = _position(res.fills, int(line["ts"].iloc[-1]) + 1)
+    want = liquidation_price(1, qty, avg, 20.0, snapshot_tiers("BTCUSDT"))["liq_price"]
+    assert s["end"]["liq_price"] == pytest.approx(want, rel=1e-9)
+    text = liquidation_parts(res)[0].data
+    assert f"Liquidation price at the end of the run: **{_fmt(want, 'money')}**" in text
+    assert "Closest approach: at " in text and "Liquidated" not in text
+
+
 @pytest.fixture(scope="module")
 def tiny_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gridlab.data.synth import write_synthetic_market
