@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gridlab.errors import ConfigError, GridlabError
+from gridlab.fmt import METRICS
 
 __all__ = [
     "METRIC_LABELS",
@@ -43,59 +44,14 @@ __all__ = [
 
 REPORT_NOTEBOOK = "03_report.ipynb"
 
+_KIND_OF_UNIT = {"pct": "pct", "ratio": "ratio", "money": "money", "int": "count",
+                 "time": "time", "text": "text"}
+_UNIT_SUFFIX = {"hours": " (hours)", "qty": " (base units)"}
 METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "total_return": ("Total return", "pct"),
-    "return_on_budget": ("Return on grid budget (trading.capital)", "pct"),
-    "return_on_account": ("Return on account (backtest.account_equity)", "pct"),
-    "annualized_return": ("Annualized return", "pct"),
-    "avg_daily_return": ("Average daily return", "pct"),
-    "sharpe": ("Sharpe ratio (annualized, daily returns)", "ratio"),
-    "sortino": ("Sortino ratio (annualized)", "ratio"),
-    "calmar": ("Calmar ratio (annualized return / max drawdown)", "ratio"),
-    "max_drawdown": ("Max drawdown", "pct"),
-    "max_dd_duration_h": ("Longest drawdown (hours)", "num"),
-    "final_equity": ("Final equity", "money"),
-    "pnl": ("PnL", "money"),
-    "grid_profit": ("Grid profit (completed round trips, before fees)", "money"),
-    "inventory_pnl": ("Inventory PnL (price moves of the held position)", "money"),
-    "realized": ("Realized PnL", "money"),
-    "unrealized": ("Unrealized PnL at the end", "money"),
-    "fees": ("Fees paid", "money"),
-    "funding": ("Funding paid", "money"),
-    "turnover": ("Turnover (traded notional)", "money"),
-    "position": ("Position at the end (base units)", "num"),
-    "time_at_max_exposure": ("Time at the exposure cap", "pct"),
-    "days": ("Days backtested", "num"),
-    "n_events": ("Market events replayed", "count"),
-    "n_fills": ("Fills", "count"),
-    "n_limit_fills": ("Limit-order fills", "count"),
-    "n_round_trips": ("Round trips", "count"),
-    "n_recenters": ("Recenters", "count"),
-    "n_blocked": ("Orders blocked by the risk checks", "count"),
-    "n_rejected_post_only": ("PostOnly orders rejected (would take)", "count"),
-    "n_late_fills": ("Fills of orders of an older grid", "count"),
-    "n_empty_builds": ("Grid builds without a valid level", "count"),
-    "n_kill_switch": ("Kill-switch stops", "count"),
-    "stop": ("Stop reason", "text"),
-    "stop_code": ("Stop code", "count"),
-    "rc_initial": ("Builds: initial", "count"),
-    "rc_deviation": ("Recenters: price left the range (deviation)", "count"),
-    "rc_time": ("Recenters: grid too old (time)", "count"),
-    "rc_dominance": ("Recenters: closes on one side (dominance)", "count"),
-    "rc_pump_dump": ("Recenters: pump / dump", "count"),
-    "rc_trail_up": ("Recenters: trailing up", "count"),
-    "rc_trail_down": ("Recenters: trailing down", "count"),
-    "rc_kill": ("Rebuilds after a kill switch", "count"),
-    "rc_manual": ("Manual rebuilds", "count"),
-    "rc_none": ("Checks without a recenter", "count"),
-    "n_liquidations": ("Liquidations (backtest.margin)", "count"),
-    "liquidated": ("Liquidated", "text"),
-    "liq_ts": ("Liquidated at", "time"),
-    "liq_loss": ("Liquidation loss (margin lost)", "money"),
-    "n_margin_refused": ("Orders refused for margin (110007)", "count"),
-}
+    key: (label + _UNIT_SUFFIX.get(unit, ""), _KIND_OF_UNIT.get(unit, "num"))
+    for key, (label, unit, _note) in METRICS.items()}
 """Human name and display kind (pct, money, ratio, count, num, time, text) of each backtest
-metric."""
+metric, derived from gridlab.fmt.METRICS (the one table of metric names)."""
 
 _PARAM_SECTIONS = ("trading", "grid", "recenter", "risk", "backtest")
 """Config sections that decide a backtest (the strategy first)."""
@@ -279,14 +235,15 @@ def _fmt(value: Any, kind: str) -> str:
 
 
 def metrics_table(metrics: Mapping[str, Any], keys: list[str] | None = None) -> Any:
-    """Metrics with human names, ratios as percent: a DataFrame (metric -> value), every row
-    (the unknown keys under their own name), `keys` (in that order) when given."""
+    """Metrics with human names, ratios as percent: a DataFrame (metric -> value, meaning),
+    every row (the unknown keys under their own name), `keys` (in that order) when given."""
     import pandas as pd
 
     names = list(keys) if keys is not None else list(metrics)
     rows = [(METRIC_LABELS.get(k, (k, "num"))[0],
-             _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1])) for k in names]
-    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+             _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1]),
+             METRICS.get(k, ("", "", ""))[2]) for k in names]
+    return pd.DataFrame(rows, columns=["metric", "value", "meaning"]).set_index("metric")
 
 
 def model_error_table(err: Any) -> Any:
