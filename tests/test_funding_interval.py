@@ -95,16 +95,21 @@ def test_backtest_reports_missing_settlements(tmp_store: Store) -> None:
     from gridlab.backtest import backtest, load_market
 
     md = load_market(tmp_store, "BTCUSDT", "linear", "1")
+    db = str(tmp_store.path)
     grid = np.arange(0, 49 * H, 4 * H) + T0  # the 4 h settlements the replayed span holds
     n = int(((grid >= md.ts[0]) & (grid <= md.ts[-1])).sum())
     (w,) = _backtest_warnings(tmp_store)
     assert w.startswith(f"funding: 3 of {n} settlement(s) missing in the run (BTCUSDT settles "
                         "every 4 h; the funding table of")
     assert "2024-01-01 08:00:00 -> 2024-01-01 16:00:00" in w  # the largest hole first
-
     off = backtest(load_market(tmp_store, "BTCUSDT", "linear", "1"), record=False,
                    funding=False)
     assert not [x for x in off.warnings if x.startswith("funding")]  # funding off: not checked
+    tmp_store.close()  # the CLI says it too
+    res = CliRunner().invoke(app, ["backtest", "--symbol", "BTCUSDT", "--source", "1",
+                                   "--db", db, "--no-save"])
+    assert res.exit_code == 0, res.output
+    assert f"warning: funding: 3 of {n} settlement(s) missing" in res.output
 
 
 def test_backtest_refuses_a_rate_off_the_hour(tmp_store: Store) -> None:
