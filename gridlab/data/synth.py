@@ -25,14 +25,12 @@ Model (all times UTC; one latent log price x(t) on a grid of `step` seconds, 1 s
 * **Sizes** are lognormal (median `size_median`, log-sd `size_sigma`); with probability
   `size_tail_prob` a trade is multiplied by a Pareto(`size_tail_alpha`) factor (whales). Sizes
   are floored to the quantity step (at least one step).
-* **Funding** every `funding_interval_h` hours (1, 2, 4 or 8, Bybit's intervals; default 8:
-  00/08/16 UTC), on the UTC grid of the interval, written to the instruments row as
-  `funding_interval_min`. Like Bybit's, the rate is per interval: with s = interval / 8 h,
-  `rate = funding_base * s + funding_beta * r + noise * sqrt(s)`, r being the log return of
-  the previous interval (trends make the crowded side pay; a steady trend pays the same per
-  day at any interval), noise sd `funding_noise` (the same daily variance at any interval),
-  clipped to +-`funding_cap * s`, rounded to 1e-6 (8 h) or 1e-8 (shorter intervals: their
-  rates are smaller; Bybit publishes 8 decimals). At 8 h (s = 1) this is the 8 h model exactly.
+* **Funding** every `funding_interval_h` hours (1, 2, 4 or 8 as on Bybit; default 8: 00/08/16
+  UTC) on the interval's UTC grid, stored as the instrument's `funding_interval_min`. The rate
+  is per interval, s = interval / 8 h: `funding_base * s + funding_beta * r + noise * sqrt(s)`,
+  r the log return of the previous interval (trends make the crowded side pay, the same per
+  day at any interval), noise sd `funding_noise`, clipped to +-`funding_cap * s`, rounded to
+  1e-6 (8 h: exactly the 8 h model) or 1e-8 (shorter intervals; Bybit publishes 8 decimals).
 
 The same seed gives identical data; each component draws from its own child seed, so changing
 one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2 cores.
@@ -142,8 +140,7 @@ class SynthParams:
         validate_funding_interval_h(self.funding_interval_h, "funding_interval_h")
 
     @property
-    def funding_ms(self) -> int:
-        """The funding interval in ms."""
+    def funding_ms(self) -> int:  # the funding interval in ms
         return int(self.funding_interval_h) * HOUR_MS
 
 
@@ -510,11 +507,7 @@ def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
                      params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
     """Funding rates every `funding_interval_h` hours (default 8: 00/08/16 UTC) in
-    [start_ms, end_ms) from a synthetic trade stream.
-
-    rate = funding_base * s + funding_beta * (log return of the previous interval)
-    + noise * sqrt(s), clipped to +-funding_cap * s, s = interval / 8 h (module docstring).
-    """
+    [start_ms, end_ms) from a synthetic trade stream (the model: module docstring)."""
     import pandas as pd
 
     p = _params(params, overrides)
