@@ -112,6 +112,21 @@ def test_backtest_reports_missing_settlements(tmp_store: Store) -> None:
     assert f"warning: funding: 3 of {n} settlement(s) missing" in res.output
 
 
+def test_portfolio_reports_missing_settlements_per_symbol(tmp_store: Store) -> None:
+    from gridlab.backtest import load_market
+    from gridlab.backtest.portfolio import backtest_portfolio
+
+    _synth(tmp_store, 8)
+    _synth(tmp_store, 2, symbol="ETHUSDT")
+    tmp_store.con.execute(f"DELETE FROM funding WHERE symbol = 'ETHUSDT' AND ts = {T0 + 6 * H}")
+    datas = [load_market(tmp_store, s, "linear", "1") for s in ("BTCUSDT", "ETHUSDT")]
+    cfg = {"portfolio": {"capital": 2000.0, "symbols": [
+        {"symbol": "BTCUSDT", "allocation": 0.5}, {"symbol": "ETHUSDT", "allocation": 0.5}]}}
+    got = [w for w in backtest_portfolio(datas, cfg, record=False).warnings if "funding" in w]
+    assert len(got) == 1 and got[0].startswith("ETHUSDT: funding: 1 of ")
+    assert "ETHUSDT settles every 2 h" in got[0]
+
+
 def test_backtest_refuses_a_rate_off_the_hour(tmp_store: Store) -> None:
     from gridlab.backtest import load_market
 
