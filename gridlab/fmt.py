@@ -125,7 +125,20 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "liq_loss": ("Liquidation loss", "money", "the margin lost at the bankruptcy price"),
     "n_margin_refused": ("Orders refused for margin", "int",
                          "the margin could not carry them (Bybit 110007)"),
+    # grid builds by reason (the CLI shows them as one line; the report row by row)
+    "rc_initial": ("Builds: initial", "int", ""),
+    "rc_deviation": ("Recenters: price left the range (deviation)", "int", ""),
+    "rc_time": ("Recenters: grid too old (time)", "int", ""),
+    "rc_dominance": ("Recenters: closes on one side (dominance)", "int", ""),
+    "rc_pump_dump": ("Recenters: pump / dump", "int", ""),
+    "rc_trail_up": ("Recenters: trailing up", "int", ""),
+    "rc_trail_down": ("Recenters: trailing down", "int", ""),
+    "rc_kill": ("Rebuilds after a kill switch", "int", ""),
+    "rc_manual": ("Manual rebuilds", "int", ""),
+    "rc_none": ("Checks without a recenter", "int", ""),
 }
+"""The one table of metric names (the CLI here, the HTML report through
+gridlab.research.report.METRIC_LABELS)."""
 
 _RC_PREFIX = "rc_"
 
@@ -161,7 +174,8 @@ def _value(unit: str, v: Any) -> str:
 def metric_lines(metrics: Mapping[str, Any], explain: bool = True) -> list[str]:
     """Metrics as 'Human name  key  value  (what it means)' lines (the key is what --sort and
     --objective take); the rc_* counts become one 'grid builds by reason' line."""
-    width = max(len(label) for label, _, _ in METRICS.values())
+    width = max(len(label) for key, (label, _, _) in METRICS.items()
+                if not key.startswith(_RC_PREFIX))
     kw = max([len(k) for k in metrics if not k.startswith(_RC_PREFIX)] + [4])
     lines = []
     order = {k: i for i, k in enumerate(METRICS)}

@@ -146,6 +146,21 @@ def test_funding_ingest_resumes(fake_exchange: FakeExchange, fast_config: Maker,
         ingest_funding(store, c, SYM, 0, category="spot")
 
 
+def test_funding_ingest_gets_a_past_shorter_interval_complete(
+        fake_exchange: FakeExchange, fast_config: Maker, store: Store) -> None:
+    now = int(time.time() * 1000)
+    h8 = 28_800_000
+    hourly = np.arange(now // h8 * 8 - 800, now // h8 * 8 - 80) * 3_600_000  # 720 at 1 h ...
+    recent = np.arange(now // h8 - 9, now // h8 + 1) * h8  # ... then 8 h (the instrument now)
+    ts = np.concatenate([hourly, recent])
+    fake_exchange.engine.load_funding(SYM, ts, np.full(len(ts), 1e-4))
+    c = client(fake_exchange, fast_config)
+    rep = ingest_funding(store, c, SYM, int(ts[0]))
+    got = sm.load_funding(store, SYM)["ts"]
+    assert rep.added == len(ts) and np.array_equal(got, ts)  # no window lost its oldest part
+    assert rep.pages > 2
+
+
 def test_instruments_ingest(fake_exchange_factory: Maker, fast_config: Maker,
                             store: Store) -> None:
     fx = fake_exchange_factory(symbols=("BTCUSDT", "ETHUSDT"))

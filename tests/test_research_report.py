@@ -63,6 +63,8 @@ def test_run_report_writes_offline_html(tiny_db: Path, tmp_path: Path) -> None:
     assert '"name":"grid levels"' in html and '"name":"recenters"' in html
     assert re.search(r'"name":"recenters","text":\["initial"', html)
     assert "This run replays trades" in html and "has no model error" in html
+    assert "The liquidation model is off (<code>backtest.margin: off</code>)" in html
+    assert '"name":"liquidation price"' not in html
 
 
 def test_kline_report_shows_the_model_error(tiny_db: Path, tmp_path: Path) -> None:
@@ -82,10 +84,10 @@ def test_kline_report_shows_the_model_error(tiny_db: Path, tmp_path: Path) -> No
     t = err.table.set_index("metric")
     assert "Model error (kline run vs trade replay)" in html
     assert "difference (% of trades)" in html
-    fills = (f"<th>Limit-order fills</th>\\s*<td>{int(t.loc['n_limit_fills', 'klines']):,}</td>"
+    fills = (f"<th>Limit fills</th>\\s*<td>{int(t.loc['n_limit_fills', 'klines']):,}</td>"
              f"\\s*<td>{int(t.loc['n_limit_fills', 'trades']):,}</td>")
     assert re.search(fills, html), fills
-    assert re.search(rf"<th>PnL</th>\s*<td>{t.loc['pnl', 'klines']:,.2f}</td>\s*"
+    assert re.search(rf"<th>Profit and loss</th>\s*<td>{t.loc['pnl', 'klines']:,.2f}</td>\s*"
                      rf"<td>{t.loc['pnl', 'trades']:,.2f}</td>", html)
 
 
@@ -148,11 +150,17 @@ def test_tables_show_every_parameter_and_human_metric_names() -> None:
     m = metrics_table({"total_return": 0.0123, "n_round_trips": 42, "sharpe": float("nan"),
                        "new_metric": 1.5})
     assert m.to_dict()["value"] == {"Total return": "1.23 %", "Round trips": "42",
-                                    "Sharpe ratio (annualized, daily returns)": "n/a",
+                                    "Sharpe ratio (annualized)": "n/a",
                                     "new_metric": "1.5"}
+    sharpe = m.loc["Sharpe ratio (annualized)", "meaning"]
+    assert sharpe == "mean / std of daily returns x sqrt(365)"  # the CLI's explanation
     from gridlab.backtest.metrics import METRIC_COLUMNS
 
-    assert set(METRIC_COLUMNS) <= set(METRIC_LABELS) | {"n_fills"}  # every metric is named
+    assert set(METRIC_COLUMNS) <= set(METRIC_LABELS)  # every metric is named
+    from gridlab.fmt import METRICS
+
+    assert set(METRIC_LABELS) == set(METRICS)  # one table: the report's comes from fmt's
+    assert METRIC_LABELS["max_dd_duration_h"] == ("Longest drawdown (hours)", "num")
 
 
 def test_pick_kernel_is_runnable() -> None:

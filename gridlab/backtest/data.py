@@ -6,6 +6,13 @@ instrument filters. Build it from the store with `load_market` or from arrays wi
 silently wrong result (empty data, NaN or non-positive prices, times going backwards, bars
 whose high/low do not contain open/close) with a DataError naming the first bad row, and
 reports gaps as warnings carried into the result.
+
+Funding: `load_market` takes the instrument's funding interval (`funding_interval_min` of the
+store's instruments row, else the shipped snapshot's; gridlab.data.funding). A funding table
+with a rate off the whole hour (on no Bybit grid) is refused, naming the time; the run then
+reports the settlements of its span missing from the table, the rates off the interval's
+grid and the periods at another interval (Bybit changed the instrument's interval) as
+warnings (`MarketData.funding_check`, used by `backtest`). Unknown interval: not checked.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from gridlab.backtest.path_nb import POINTS_PER_BAR, kline_path
+from gridlab.data.funding import FundingCheck, check_funding, off_hour
 from gridlab.errors import DataError
 from gridlab.strategy.enums import Filters
 
@@ -78,6 +86,10 @@ class MarketData:
     mark_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     mark_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     risk_tiers: Any = None
+    # the instrument's funding interval (ms, 0 = unknown: the funding is not checked) and where
+    # the funding rates came from (named in the warnings)
+    funding_interval_ms: int = 0
+    funding_where: str = "the given funding arrays"
 
     def with_mark(self, open_time: Any, close: Any, interval_ms: int) -> MarketData:
         """This data with a mark-price series of bars (open times, closes): each close is
@@ -96,8 +108,10 @@ class MarketData:
     def from_trades(cls, ts: Any, price: Any, size: Any = None, *, symbol: str = "SYNTH",
                     category: str = "linear", filters: Filters | None = None,
                     funding: dict[str, np.ndarray] | None = None,
-                    max_gap_ms: int = 3_600_000) -> MarketData:
-        """Trades (ts int64 ms ascending, price, size in base units)."""
+                    max_gap_ms: int = 3_600_000, funding_interval_ms: int = 0,
+                    funding_where: str = "the given funding arrays") -> MarketData:
+        """Trades (ts int64 ms ascending, price, size in base units). `funding_interval_ms`
+        (the instrument's, 0 = unknown) has the funding checked (module docstring)."""
         ts_a = np.ascontiguousarray(ts, dtype=np.int64)
         price_a = np.ascontiguousarray(price, dtype=np.float64)
         size_a = (np.ones(len(ts_a)) if size is None
@@ -116,17 +130,21 @@ class MarketData:
             raise DataError(f"trade size at index {i} ({fmt_ms(int(ts_a[i]))}) is {size_a[i]}",
                             "clean the data: sizes must be finite and >= 0")
         gaps = _gaps(ts_a, max_gap_ms)
-        fts, frate = _funding(funding, category)
+        fts, frate = _funding(funding, category, funding_interval_ms, funding_where)
         return cls(ts_a, price_a, size_a, symbol, category, "trades", 0, fts, frate,
-                   filters or _DEFAULT_FILTERS, _gap_warnings(gaps), gaps)
+                   filters or _DEFAULT_FILTERS, _gap_warnings(gaps), gaps,
+                   funding_interval_ms=int(funding_interval_ms), funding_where=funding_where)
 
     @classmethod
     def from_klines(cls, open_time: Any, open: Any, high: Any, low: Any, close: Any,
                     volume: Any = None, *, bar_ms: int = 60_000, source: str | None = None,
                     symbol: str = "SYNTH", category: str = "linear",
                     filters: Filters | None = None,
-                    funding: dict[str, np.ndarray] | None = None) -> MarketData:
-        """Klines (open_time ascending); each bar becomes 4 path points (see `path_nb`)."""
+                    funding: dict[str, np.ndarray] | None = None,
+                    funding_interval_ms: int = 0,
+                    funding_where: str = "the given funding arrays") -> MarketData:
+        """Klines (open_time ascending); each bar becomes 4 path points (see `path_nb`).
+        `funding_interval_ms` as in `from_trades`."""
         ot = np.ascontiguousarray(open_time, dtype=np.int64)
         cols = [np.ascontiguousarray(x, dtype=np.float64) for x in (open, high, low, close)]
         vol = (np.zeros(len(ot)) if volume is None
@@ -156,9 +174,10 @@ class MarketData:
                             "drop the bars that do not open on the interval's grid")
         gaps = _gaps(ot, bar_ms)
         ts, price, size = kline_path(ot, o, h, lo, c, vol, bar_ms)
-        fts, frate = _funding(funding, category)
+        fts, frate = _funding(funding, category, funding_interval_ms, funding_where)
         return cls(ts, price, size, symbol, category, source or f"{bar_ms // 60_000}", bar_ms,
-                   fts, frate, filters or _DEFAULT_FILTERS, _gap_warnings(gaps), gaps)
+                   fts, frate, filters or _DEFAULT_FILTERS, _gap_warnings(gaps), gaps,
+                   funding_interval_ms=int(funding_interval_ms), funding_where=funding_where)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -211,6 +230,19 @@ class MarketData:
         return (np.ascontiguousarray(self.fund_ts[f0:f1]),
                 np.ascontiguousarray(self.fund_rate[f0:f1]))
 
+    def funding_check(self) -> FundingCheck | None:
+        """The replayed span's funding settlements against the instrument's interval (None for
+        spot or an unknown interval); `.warnings(symbol, where)` is what a run reports."""
+        if self.category == "spot" or not self.funding_interval_ms:
+            return None
+        fts, _ = self.funding_in_run()
+        return check_funding(fts, self.funding_interval_ms, int(self.ts[0]), int(self.ts[-1]))
+
+    def funding_warnings(self) -> list[str]:
+        """The warnings of `funding_check` (empty when the funding is complete or unchecked)."""
+        check = self.funding_check()
+        return [] if check is None else check.warnings(self.symbol, self.funding_where)
+
 
 # -- helpers ---------------------------------------------------------------------------------
 def _check_prices(price: np.ndarray, ts: np.ndarray, what: str) -> None:
@@ -247,8 +279,8 @@ def _gap_warnings(gaps: tuple[tuple[int, int], ...]) -> tuple[str, ...]:
     return (f"{len(gaps)} gap(s) in the data: {shown}{more}",)
 
 
-def _funding(funding: dict[str, np.ndarray] | None, category: str
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _funding(funding: dict[str, np.ndarray] | None, category: str, interval_ms: int = 0,
+             where: str = "the given funding arrays") -> tuple[np.ndarray, np.ndarray]:
     if funding is None or category == "spot":
         return np.zeros(0, np.int64), np.zeros(0, np.float64)
     fts = np.ascontiguousarray(funding["ts"], dtype=np.int64)
@@ -260,6 +292,12 @@ def _funding(funding: dict[str, np.ndarray] | None, category: str
         i = int(bad[0])
         raise DataError(f"funding rate at {fmt_ms(int(fts[i]))} is {rate[i]}",
                         "clean or re-ingest the funding table")
+    odd = off_hour(fts) if interval_ms else fts[:0]
+    if len(odd):
+        raise DataError(f"{len(odd)} funding rate(s) in {where} are not on a whole hour (first "
+                        f"at {fmt_ms(int(odd[0]))}.{int(odd[0]) % 1000:03d}): Bybit settles "
+                        "funding on the hour (every 1, 2, 4 or 8 h)",
+                        "delete those rows and re-ingest the funding (gridlab ingest funding)")
     return fts, rate
 
 
@@ -271,27 +309,37 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
 
     A period outside the stored data raises DataError naming the stored range. The filters
     are `filters`, else the store's instruments row, else the shipped snapshot's
-    (gridlab.data.instruments); `MarketData.instruments` says which.
+    (gridlab.data.instruments); `MarketData.instruments` says which. The funding interval
+    comes from the same row (module docstring).
     """
+    from gridlab.data.funding import interval_ms_of_minutes
+    from gridlab.data.instruments import instrument_filters
     from gridlab.store import market as mk
 
     start_ms, end_ms = to_ms(start), to_ms(end)
     source = str(source)
     origin = "given (filters=)"
+    inst: dict[str, Any] | None = None
     if filters is None:
-        from gridlab.data.instruments import instrument_filters
-
         found = instrument_filters(store, symbol, category)  # the store's, else the snapshot's
         inst, origin = found.row, found.description
         filters = Filters(float(inst["tick_size"]), float(inst["qty_step"]),
                           float(inst["min_qty"]), float(inst["max_qty"]),
                           float(inst["min_notional"]))
     fund = None
+    fiv = 0
     if funding and category != "spot":
+        if inst is None:
+            try:
+                inst = instrument_filters(store, symbol, category).row
+            except DataError:
+                inst = None
+        fiv = interval_ms_of_minutes(inst.get("funding_interval_min") if inst else 0)
         try:
             fund = mk.load_funding(store, symbol, start_ms, end_ms)
         except DataError:
             fund = None
+    where = f"the funding table of {store.path}"
     if source == "trades":
         d = mk.load_trades(store, symbol, category, start_ms, end_ms)
         if not len(d["ts"]):
@@ -302,7 +350,8 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
                             f"{fmt_ms(end_ms)})", hint)
         md = MarketData.from_trades(d["ts"], d["price"], d["size"], symbol=symbol,
                                     category=category, filters=filters, funding=fund,
-                                    max_gap_ms=max_gap_ms)
+                                    max_gap_ms=max_gap_ms, funding_interval_ms=fiv,
+                                    funding_where=where)
     else:
         interval = mk.validate_interval(source)
         d = mk.load_klines(store, symbol, category, interval, start_ms, end_ms)
@@ -315,7 +364,8 @@ def load_market(store: Any, symbol: str, category: str = "linear", source: str =
         md = MarketData.from_klines(d["open_time"], d["open"], d["high"], d["low"], d["close"],
                                     d["volume"], bar_ms=mk.interval_ms(interval), source=interval,
                                     symbol=symbol, category=category, filters=filters,
-                                    funding=fund)
+                                    funding=fund, funding_interval_ms=fiv,
+                                    funding_where=where)
     slack = max(md.bar_ms, max_gap_ms)
     extra = []
     if start_ms is not None and md.start_ms - start_ms > slack:

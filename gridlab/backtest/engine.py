@@ -185,6 +185,8 @@ def run_backtest(data: MarketData, config: Any = None, profile: str | None = Non
                                                            account).items()})
     metrics["stop"] = name_of(Stop, int(metrics["stop_code"]))
     warnings = list(data.warnings)
+    if cfg.backtest.funding:
+        warnings.extend(data.funding_warnings())
     if metrics["n_empty_builds"]:
         warnings.append(f"{metrics['n_empty_builds']} recenter(s) built a grid with no valid "
                         "level (the run traded nothing until the next recenter)")
@@ -241,6 +243,12 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
         rc_df = pd.DataFrame(out.recenters)
         rc_df["reason"] = rc_df["reason"].map(_REASONS)
         lv_df = pd.DataFrame(out.levels)
+    liq_df = None
+    if record and rp.ep.margin:  # after the run, from its equity samples (not in the kernel)
+        from gridlab.backtest.liq_line_nb import liquidation_line
+
+        liq, mark = liquidation_line(out.equity, rp.ep)
+        liq_df = pd.DataFrame({"ts": out.equity["ts"], "mark": mark, "liq_price": liq})
     first_day = int(data.ts[0]) // 86_400_000
     daily_s = pd.Series(daily, index=pd.to_datetime(
         (first_day + np.arange(len(daily))) * 86_400_000, unit="ms", utc=True),
@@ -250,7 +258,8 @@ def backtest(data: MarketData, config: Any = None, profile: str | None = None, *
     res = BacktestResult(metrics=metrics, equity=eq_df, fills=fills_df, daily=daily_s,
                          params=params, data=data_info(data), summary=out.summary,
                          warnings=warnings, elapsed_s=time.perf_counter() - t0,
-                         recenters=rc_df, levels=lv_df, final_state=out.state)
+                         recenters=rc_df, levels=lv_df, final_state=out.state,
+                         liquidation=liq_df)
     if store is not None:
         from gridlab.backtest.results import code_version
         from gridlab.store.runs import save_run

@@ -395,6 +395,8 @@ def backtest_portfolio(datas: dict[str, MarketData] | Sequence[MarketData], conf
         nf, ne, nr, nl = (int(x) for x in out["counts"][s])
         eq[key] = pd.DataFrame(out["equity"][s][:ne])
         warnings.extend(f"{key}: {w}" for w in inp.datas[s].warnings)
+        if inp.funding:
+            warnings.extend(f"{key}: {w}" for w in inp.datas[s].funding_warnings())
         if record:
             f = pd.DataFrame(out["fills"][s][:nf])
             f["kind"] = f["kind"].map(_FILL_KINDS)

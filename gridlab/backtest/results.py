@@ -69,7 +69,9 @@ class BacktestResult:
     `record=False`; they are what `plots.price_grid_figure(prices, levels, fills, recenters)`
     draws. `final_state`: the grid's state after the last event (`backtest(...,
     keep_state=True)`, or a run with `initial_state`), a `gridlab.backtest.start.StartState`
-    another run can start from."""
+    another run can start from. `liquidation` (ts, mark, liq_price: nan when flat) is the
+    liquidation price at each equity sample of a recorded run with the margin model on
+    (`backtest.margin`), else None (gridlab.backtest.liq_line_nb)."""
 
     metrics: dict[str, Any]
     equity: pd.DataFrame
@@ -84,6 +86,7 @@ class BacktestResult:
     recenters: pd.DataFrame | None = None
     levels: pd.DataFrame | None = None
     final_state: Any = None
+    liquidation: pd.DataFrame | None = None
 
     def params_json(self) -> str:
         """The exact parameters as canonical JSON (what the store keeps)."""

@@ -167,6 +167,9 @@ def synth_cmd(
     trades_per_day: float = typer.Option(150_000, help="average trades per day"),
     tick_size: float = typer.Option(0.1, help="price tick"),
     qty_step: float = typer.Option(0.001, help="quantity step"),
+    funding_interval_h: int = typer.Option(8, "--funding-interval-h",
+                                           help="funding interval of the instrument, hours: "
+                                           "1, 2, 4 or 8 (Bybit's)"),
     replace: bool = typer.Option(False, "--replace",
                                  help="overwrite the symbol's data in that span (one transaction)"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
@@ -174,10 +177,15 @@ def synth_cmd(
     wait: float = _WAIT_OPTION,
 ) -> None:
     """Write a synthetic market (trades, klines, funding, instrument) into the store."""
+    from gridlab.data.funding import validate_funding_interval_h
     from gridlab.data.synth import synth_days, write_synthetic_market
     from gridlab.progress import progress_bar
     from gridlab.store.core import Store
 
+    try:
+        validate_funding_interval_h(funding_interval_h, "--funding-interval-h")
+    except DataError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--funding-interval-h") from None
     start_ms = parse_time_ms(start)
     with (Store.open(db, wait_s=wait) as store,
           progress_bar(synth_days(start_ms, days), "synth", unit="day",
@@ -186,14 +194,16 @@ def synth_cmd(
                                      interval, base_price=base_price,
                                      trades_per_day=trades_per_day, tick_size=tick_size,
                                      qty_step=qty_step, replace=replace,
-                                     progress=lambda _n: bar.update(1))
+                                     progress=lambda _n: bar.update(1),
+                                     funding_interval_h=funding_interval_h)
     if out["replaced"] is not None:
         r = out["replaced"]
         typer.echo(f"replaced {r.trades:,} trades, {r.klines:,} bars, {r.funding:,} funding "
                    "rates in that span")
     bars = ", ".join(f"{k}: {v:,}" for k, v in out["klines"].items())
     typer.echo(f"{db}: {symbol} {category} {days:g} days (seed {seed}): "
-               f"{out['trades']:,} new trades, new bars {bars}, {out['funding']} funding rates")
+               f"{out['trades']:,} new trades, new bars {bars}, {out['funding']} funding rates"
+               + (f" (every {funding_interval_h} h)" if category != "spot" else ""))
 
 
 def register(app: typer.Typer) -> None:

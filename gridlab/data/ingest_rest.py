@@ -187,7 +187,11 @@ def ingest_klines(store: Store, client: BybitClient, symbol: str, category: str,
 def ingest_funding(store: Store, client: BybitClient, symbol: str, start_ms: int,
                    end_ms: int | None = None, category: str = "linear", *,
                    progress: Callable[[IngestReport], None] | None = None) -> IngestReport:
-    """Fetch settled funding rates with start_ms <= ts < end_ms (default: now)."""
+    """Fetch settled funding rates with start_ms <= ts < end_ms (default: now).
+
+    Windows of 200 of the instrument's current funding intervals; Bybit returns the newest 200
+    of a window, so a full page (the interval was shorter in the past: more settlements than
+    the window was sized for) is followed by the window's older part until a page is short."""
     t0 = time.perf_counter()
     if category == "spot":
         raise DataError("spot has no funding rates", "use --category linear")
@@ -205,16 +209,21 @@ def ingest_funding(store: Store, client: BybitClient, symbol: str, start_ms: int
         cur = lo
         while cur <= top:
             w_end = min(top, cur + 200 * step - 1)
-            rows = [f for f in client.get_funding_history(symbol, cur, w_end, 200)
-                    if cur <= f.ts <= w_end]
-            rep.pages += 1
-            if rows:
-                rep.fetched += len(rows)
-                rep.first_ms = min(rep.first_ms or rows[0].ts, rows[0].ts)
-                rep.last_ms = max(rep.last_ms or 0, rows[-1].ts)
-                rep.added += sm.insert_funding(store, pd.DataFrame({
-                    "symbol": symbol, "ts": [f.ts for f in rows],
-                    "rate": [f.rate for f in rows]}))
+            hi_w = w_end
+            while hi_w >= cur:
+                page = client.get_funding_history(symbol, cur, hi_w, 200)
+                rows = [f for f in page if cur <= f.ts <= hi_w]
+                rep.pages += 1
+                if rows:
+                    rep.fetched += len(rows)
+                    rep.first_ms = min(rep.first_ms or rows[0].ts, rows[0].ts)
+                    rep.last_ms = max(rep.last_ms or 0, rows[-1].ts)
+                    rep.added += sm.insert_funding(store, pd.DataFrame({
+                        "symbol": symbol, "ts": [f.ts for f in rows],
+                        "rate": [f.rate for f in rows]}))
+                if len(page) < 200 or not rows:
+                    break
+                hi_w = rows[0].ts - 1  # a full page: the window's older settlements remain
             cur = w_end + 1
             if progress:
                 progress(rep)

@@ -10,8 +10,12 @@ bypassed the insert functions) and whether the last bar may be partial.
   that built it (trades stored or files ingested for that symbol), or after now.
 * trades: a gap is a silence longer than `trade_gap_ms` (default 5 min); coverage is the share
   of the span not inside such silences.
-* funding: the usual step is the most common spacing (8 h on Bybit's default); a gap is a
-  longer step.
+* funding: judged against the instrument's funding interval (`funding_interval_min` of the
+  store's instruments row, else the shipped snapshot's; unknown: the most common spacing if
+  it is one of Bybit's 1, 2, 4, 8 h, else 8 h; the `interval` column says which, e.g. `8h` or
+  `8h?` when guessed), with `gridlab.data.funding.check_funding`, the backtest's check: a gap
+  is a run of missing settlements, expected rows are the stored ones plus the missing ones; a
+  period at another Bybit interval (the instrument's interval changed) is not a gap.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridlab.data.funding import check_funding, interval_ms_of_minutes
+from gridlab.data.instruments import snapshot_instrument
 from gridlab.errors import DataError
 from gridlab.store.core import Store
 from gridlab.store.market import (
     PLAUSIBLE_MS,
     first_kline_time,
+    get_instrument,
     implausible_time,
     kline_gaps,
     list_symbols,
+    load_funding,
     summarize_market,
     validate_interval,
 )
@@ -64,6 +72,23 @@ def _largest(ranges: list[tuple[int, int]], unit_ms: int | None) -> str:
     a, b = ranges[0]
     size = f"{(b - a) // unit_ms} bars" if unit_ms else f"{(b - a) / 60_000:.1f} min"
     return f"{fmt_ms(a)} -> {fmt_ms(b)} ({size})"
+
+
+def _funding_interval(store: Store, symbol: str, ts: np.ndarray) -> tuple[int, bool]:
+    """(interval ms, known): the instrument's funding interval (store, else snapshot), else the
+    most common spacing of `ts` if it is one of Bybit's, else 8 h (not known)."""
+    for category in ("linear", "inverse"):
+        row = get_instrument(store, symbol, category) or snapshot_instrument(symbol, category)
+        ms = interval_ms_of_minutes(row.get("funding_interval_min")) if row else 0
+        if ms:
+            return ms, True
+    steps = np.diff(np.unique(ts))
+    if len(steps):
+        vals, counts = np.unique(steps, return_counts=True)
+        guess = interval_ms_of_minutes(int(vals[np.argmax(counts)]) // 60_000)
+        if guess and int(vals[np.argmax(counts)]) % 60_000 == 0:
+            return guess, False
+    return 8 * 3_600_000, False
 
 
 def find_kline_gaps(store: Store, symbol: str, category: str,
@@ -128,15 +153,17 @@ def data_status(store: Store, trade_gap_ms: int = 300_000, top: int = 3) -> pd.D
             "duplicates": int(r.n) - int(r.n_distinct),
             "partial_last": bool(end > min(data_end, now))})
     for r in raw["funding"].itertuples(index=False):
-        ms = int(r.ms)
-        expected = (int(r.last) - int(r.first)) // ms + 1
-        ranges = _ranges(r.top_gaps)
+        ts = load_funding(store, r.symbol)["ts"]
+        ms, known = _funding_interval(store, r.symbol, ts)
+        check = check_funding(ts, ms, int(r.first), int(r.last))
+        ranges = list(check.holes[:top])
         rows.append({
-            "kind": "funding", "symbol": r.symbol, "category": "", "interval": "",
+            "kind": "funding", "symbol": r.symbol, "category": "",
+            "interval": f"{ms // 3_600_000}h" + ("" if known else "?"),
             "first": int(r.first), "last": int(r.last), "rows": int(r.n),
-            "expected_rows": expected,
-            "coverage_pct": min(100.0, 100.0 * int(r.n_distinct) / expected),
-            "gaps": int(r.gaps), "missing": max(0, expected - int(r.n_distinct)),
+            "expected_rows": check.expected,
+            "coverage_pct": 100.0 * check.stored / check.expected,
+            "gaps": len(check.holes), "missing": len(check.missing),
             "largest_gap": _largest(ranges, ms), "gap_ranges": ranges,
             "duplicates": int(r.n) - int(r.n_distinct), "partial_last": None})
     out = pd.DataFrame(rows, columns=STATUS_COLUMNS)

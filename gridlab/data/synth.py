@@ -25,9 +25,12 @@ Model (all times UTC; one latent log price x(t) on a grid of `step` seconds, 1 s
 * **Sizes** are lognormal (median `size_median`, log-sd `size_sigma`); with probability
   `size_tail_prob` a trade is multiplied by a Pareto(`size_tail_alpha`) factor (whales). Sizes
   are floored to the quantity step (at least one step).
-* **Funding** every 8 h (00/08/16 UTC): `funding_base + funding_beta * r8 + noise`, r8 being the
-  log return of the previous 8 hours (trends make the crowded side pay), noise sd
-  `funding_noise`, clipped to +-`funding_cap`, rounded to 1e-6.
+* **Funding** every `funding_interval_h` hours (1, 2, 4 or 8 as on Bybit; default 8: 00/08/16
+  UTC) on the interval's UTC grid, stored as the instrument's `funding_interval_min`. The rate
+  is per interval, s = interval / 8 h: `funding_base * s + funding_beta * r + noise * sqrt(s)`,
+  r the log return of the previous interval (trends make the crowded side pay, the same per
+  day at any interval), noise sd `funding_noise`, clipped to +-`funding_cap * s`, rounded to
+  1e-6 (8 h: exactly the 8 h model) or 1e-8 (shorter intervals; Bybit publishes 8 decimals).
 
 The same seed gives identical data; each component draws from its own child seed, so changing
 one parameter does not reshuffle the others. 1M trades take about 0.3-0.5 s on 2 cores.
@@ -44,6 +47,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from gridlab.data.funding import HOUR_MS, validate_funding_interval_h
 from gridlab.data.synth_nb import latent_path_nb, latent_state
 from gridlab.errors import DataError
 from gridlab.store.core import Store
@@ -76,7 +80,6 @@ __all__ = [
 
 DAY_MS = 86_400_000
 DEFAULT_START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
-_FUNDING_MS = 8 * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -123,13 +126,22 @@ class SynthParams:
     side_sensitivity: float = 2.0
     """Slope of P(Buy) against the normalised latent move."""
     funding_base: float = 1e-4
-    """Funding rate with no trend (Bybit's 0.01 %)."""
+    """Funding rate per 8 h with no trend (Bybit's 0.01 %); times interval / 8 h per interval."""
     funding_beta: float = 0.01
-    """Funding rate per unit of the previous 8 h log return."""
+    """Funding rate per unit of the previous interval's log return."""
     funding_noise: float = 5e-5
-    """Standard deviation of funding noise."""
+    """Standard deviation of funding noise at 8 h (times sqrt(interval / 8 h))."""
     funding_cap: float = 0.00375
-    """Funding rates are clipped to +-cap."""
+    """Funding rates are clipped to +-cap at 8 h (times interval / 8 h)."""
+    funding_interval_h: int = 8
+    """Funding interval of the instrument, hours: 1, 2, 4 or 8 (Bybit's)."""
+
+    def __post_init__(self) -> None:
+        validate_funding_interval_h(self.funding_interval_h, "funding_interval_h")
+
+    @property
+    def funding_ms(self) -> int:  # the funding interval in ms
+        return int(self.funding_interval_h) * HOUR_MS
 
 
 def _params(params: SynthParams | None, overrides: dict[str, Any]) -> SynthParams:
@@ -450,9 +462,10 @@ def generate_klines(symbol: str = "BTCUSDT", start_ms: int = DEFAULT_START_MS, d
     })
 
 
-def _funding_times(start_ms: int, end_ms: int) -> np.ndarray:
-    first = -(-int(start_ms) // _FUNDING_MS) * _FUNDING_MS
-    return np.arange(first, int(end_ms), _FUNDING_MS, dtype=np.int64)
+def _funding_times(start_ms: int, end_ms: int, step_ms: int) -> np.ndarray:
+    """Settlement times in [start_ms, end_ms): the multiples of `step_ms` (UTC grid)."""
+    first = -(-int(start_ms) // step_ms) * step_ms
+    return np.arange(first, int(end_ms), step_ms, dtype=np.int64)
 
 
 class _PriceAt:
@@ -479,29 +492,30 @@ class _PriceAt:
 
 def _funding_frame(symbol: str, times: np.ndarray, p_now: np.ndarray, p_prev: np.ndarray,
                    seed: int, p: SynthParams) -> dict[str, np.ndarray]:
-    """rate = funding_base + funding_beta * log(p_now / p_prev) + noise, clipped and rounded."""
-    r8 = np.log(p_now / p_prev)
+    """rate = funding_base * s + funding_beta * log(p_now / p_prev) + noise * sqrt(s), clipped
+    to +-funding_cap * s and rounded, s = interval / 8 h (1 at 8 h: the 8 h model exactly)."""
+    s = p.funding_interval_h / 8.0
+    r = np.log(p_now / p_prev)
     noise = np.random.default_rng(np.random.SeedSequence(seed).spawn(8)[7]).normal(
-        0.0, p.funding_noise, len(times))
-    rate = np.clip(p.funding_base + p.funding_beta * r8 + noise, -p.funding_cap, p.funding_cap)
+        0.0, p.funding_noise * math.sqrt(s), len(times))
+    cap = p.funding_cap * s
+    rate = np.clip(p.funding_base * s + p.funding_beta * r + noise, -cap, cap)
     return {"symbol": np.full(len(times), symbol, dtype=object), "ts": times,
-            "rate": np.round(rate, 6)}
+            "rate": np.round(rate, 6 if p.funding_interval_h == 8 else 8)}
 
 
 def generate_funding(trades: pd.DataFrame, start_ms: int, end_ms: int, seed: int = 0,
                      params: SynthParams | None = None, **overrides: Any) -> pd.DataFrame:
-    """Funding rates at 00/08/16 UTC in [start_ms, end_ms) from a synthetic trade stream.
-
-    rate = funding_base + funding_beta * (log return of the previous 8 h) + noise, clipped.
-    """
+    """Funding rates every `funding_interval_h` hours (default 8: 00/08/16 UTC) in
+    [start_ms, end_ms) from a synthetic trade stream (the model: module docstring)."""
     import pandas as pd
 
     p = _params(params, overrides)
-    times = _funding_times(start_ms, end_ms)
+    times = _funding_times(start_ms, end_ms, p.funding_ms)
     if not len(times) or not len(trades):
         return pd.DataFrame({"symbol": pd.Series(dtype=str), "ts": times[:0],
                              "rate": np.zeros(0)})
-    at = _PriceAt(np.concatenate([times, times - _FUNDING_MS]))
+    at = _PriceAt(np.concatenate([times, times - p.funding_ms]))
     at.feed(trades["ts"].to_numpy(), trades["price"].to_numpy())
     prices = at.values()
     return pd.DataFrame(_funding_frame(str(trades["symbol"].iloc[0]), times,
@@ -519,8 +533,9 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
                            params: SynthParams | None = None, chunk_days: int = 1,
                            **overrides: Any) -> dict[str, Any]:
     """Write a synthetic market into the store: trades, klines resampled from them (each of
-    `intervals`), funding every 8 h (not for spot) and an instruments row (tick_size,
-    qty_step, min_qty = qty_step, min_notional, max_qty).
+    `intervals`), funding every `funding_interval_h` hours (a SynthParams field, default 8;
+    not for spot) and an instruments row (tick_size, qty_step, min_qty = qty_step,
+    min_notional, max_qty, funding_interval_min, origin 'synthetic').
 
     A span that already holds market data of the symbol (trades, klines or funding: real
     ones or an earlier synthetic run) is refused, unless `replace`, which deletes that span's
@@ -545,8 +560,9 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
             f"{held.klines:,} bars, {held.funding:,} funding rates)",
             "pass --replace (replace=True) to overwrite that span, or use another symbol, "
             "--start or --db")
-    funding_times = _funding_times(start, end_ms) if category != "spot" else np.zeros(0, np.int64)
-    at = _PriceAt(np.concatenate([funding_times, funding_times - _FUNDING_MS]))
+    funding_times = (_funding_times(start, end_ms, p.funding_ms) if category != "spot"
+                     else np.zeros(0, np.int64))
+    at = _PriceAt(np.concatenate([funding_times, funding_times - p.funding_ms]))
     with trade_stage(store, symbol, category, f"syn{seed}-") as stage:
         for chunk in _trade_chunks(symbol, category, start, days, seed, base_price,
                                    trades_per_day, tick_size, qty_step, p, chunk_days):
@@ -571,7 +587,9 @@ def write_synthetic_market(store: Store, symbol: str = "BTCUSDT", category: str 
                 "symbol": [symbol], "category": [category], "tick_size": [float(tick_size)],
                 "qty_step": [float(qty_step)], "min_qty": [float(qty_step)],
                 "min_notional": [float(min_notional)], "max_qty": [float(max_qty)],
-                "fetched_at": [start]})
+                "fetched_at": [start], "origin": ["synthetic"],
+                "funding_interval_min": [p.funding_interval_h * 60 if category != "spot"
+                                         else 0]})
             klines = {k: resample_trades(store, symbol, category, k, start, end_ms)
                       for k in keys}
     return {"symbol": symbol, "category": category, "start_ms": start, "end_ms": end_ms,

@@ -35,7 +35,7 @@ __all__ = [
 OFFLINE_RENDERER = "gridlab_offline"
 _BUY, _SELL = 1, -1
 _COLORS = {"buy": "#2ca02c", "sell": "#d62728", "level": "rgba(100,100,100,0.35)",
-           "recenter": "#9467bd", "equity": "#1f77b4", "dd": "#d62728"}
+           "recenter": "#9467bd", "equity": "#1f77b4", "dd": "#d62728", "liq": "#ff7f0e"}
 
 
 class _OfflineNotebookRenderer(NotebookRenderer):
@@ -87,14 +87,16 @@ def _level_segments(levels: pd.DataFrame, end_ms: int, ts_col: str,
 def price_grid_figure(prices: pd.DataFrame, levels: pd.DataFrame | None = None,
                       fills: pd.DataFrame | None = None, recenters: pd.DataFrame | None = None,
                       *, ts_col: str = "ts", price_col: str = "price", side_col: str = "side",
-                      max_points: int = 20_000,
+                      max_points: int = 20_000, liquidation: pd.DataFrame | None = None,
                       title: str = "Price, grid levels, fills and recenters") -> go.Figure:
     """Price line with the grid levels in force, fills (buy/sell markers) and recenter marks.
 
     prices: `ts`, `price` (or `close`). levels: long table `ts` (grid build time), `price`
     (one row per level). fills: `ts`, `price`, `side` (1 buy, -1 sell). recenters: `ts`
-    (+ optional `reason`, `price`). The price line keeps every k-th point so that at most
-    `max_points` are drawn (the file stays small); markers are all drawn.
+    (+ optional `reason`, `price`). liquidation: `ts`, `liq_price` (nan when flat; a
+    BacktestResult's `liquidation`), drawn as the "liquidation price" line. The price and
+    liquidation lines keep every k-th point so that at most `max_points` are drawn (the file
+    stays small); markers are all drawn.
     """
     pcol = price_col if price_col in prices else "close"
     stride = max(1, -(-len(prices) // max(1, max_points)))
@@ -114,6 +116,11 @@ def price_grid_figure(prices: pd.DataFrame, levels: pd.DataFrame | None = None,
             fig.add_trace(go.Scattergl(x=_dt(f[ts_col]), y=f[price_col], mode="markers",
                                        name=name, marker={"symbol": symbol, "size": 7,
                                        "color": _COLORS["buy" if side == _BUY else "sell"]}))
+    if liquidation is not None and len(liquidation) and liquidation["liq_price"].notna().any():
+        lq = liquidation.iloc[::max(1, -(-len(liquidation) // max(1, max_points)))]
+        fig.add_trace(go.Scatter(x=_dt(lq[ts_col]), y=lq["liq_price"].where(lq["liq_price"] > 0),
+                                 mode="lines", name="liquidation price",
+                                 line={"width": 1.5, "color": _COLORS["liq"], "dash": "dash"}))
     if recenters is not None and len(recenters):
         text = recenters["reason"].astype(str) if "reason" in recenters else None
         if price_col in recenters:

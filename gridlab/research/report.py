@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gridlab.errors import ConfigError, GridlabError
+from gridlab.fmt import METRICS
 
 __all__ = [
     "METRIC_LABELS",
@@ -28,6 +29,8 @@ __all__ = [
     "execute_notebook",
     "external_scripts",
     "grid_summary",
+    "liquidation_parts",
+    "liquidation_summary",
     "metrics_table",
     "model_error_parts",
     "model_error_table",
@@ -41,59 +44,14 @@ __all__ = [
 
 REPORT_NOTEBOOK = "03_report.ipynb"
 
+_KIND_OF_UNIT = {"pct": "pct", "ratio": "ratio", "money": "money", "int": "count",
+                 "time": "time", "text": "text"}
+_UNIT_SUFFIX = {"hours": " (hours)", "qty": " (base units)"}
 METRIC_LABELS: dict[str, tuple[str, str]] = {
-    "total_return": ("Total return", "pct"),
-    "return_on_budget": ("Return on grid budget (trading.capital)", "pct"),
-    "return_on_account": ("Return on account (backtest.account_equity)", "pct"),
-    "annualized_return": ("Annualized return", "pct"),
-    "avg_daily_return": ("Average daily return", "pct"),
-    "sharpe": ("Sharpe ratio (annualized, daily returns)", "ratio"),
-    "sortino": ("Sortino ratio (annualized)", "ratio"),
-    "calmar": ("Calmar ratio (annualized return / max drawdown)", "ratio"),
-    "max_drawdown": ("Max drawdown", "pct"),
-    "max_dd_duration_h": ("Longest drawdown (hours)", "num"),
-    "final_equity": ("Final equity", "money"),
-    "pnl": ("PnL", "money"),
-    "grid_profit": ("Grid profit (completed round trips, before fees)", "money"),
-    "inventory_pnl": ("Inventory PnL (price moves of the held position)", "money"),
-    "realized": ("Realized PnL", "money"),
-    "unrealized": ("Unrealized PnL at the end", "money"),
-    "fees": ("Fees paid", "money"),
-    "funding": ("Funding paid", "money"),
-    "turnover": ("Turnover (traded notional)", "money"),
-    "position": ("Position at the end (base units)", "num"),
-    "time_at_max_exposure": ("Time at the exposure cap", "pct"),
-    "days": ("Days backtested", "num"),
-    "n_events": ("Market events replayed", "count"),
-    "n_fills": ("Fills", "count"),
-    "n_limit_fills": ("Limit-order fills", "count"),
-    "n_round_trips": ("Round trips", "count"),
-    "n_recenters": ("Recenters", "count"),
-    "n_blocked": ("Orders blocked by the risk checks", "count"),
-    "n_rejected_post_only": ("PostOnly orders rejected (would take)", "count"),
-    "n_late_fills": ("Fills of orders of an older grid", "count"),
-    "n_empty_builds": ("Grid builds without a valid level", "count"),
-    "n_kill_switch": ("Kill-switch stops", "count"),
-    "stop": ("Stop reason", "text"),
-    "stop_code": ("Stop code", "count"),
-    "rc_initial": ("Builds: initial", "count"),
-    "rc_deviation": ("Recenters: price left the range (deviation)", "count"),
-    "rc_time": ("Recenters: grid too old (time)", "count"),
-    "rc_dominance": ("Recenters: closes on one side (dominance)", "count"),
-    "rc_pump_dump": ("Recenters: pump / dump", "count"),
-    "rc_trail_up": ("Recenters: trailing up", "count"),
-    "rc_trail_down": ("Recenters: trailing down", "count"),
-    "rc_kill": ("Rebuilds after a kill switch", "count"),
-    "rc_manual": ("Manual rebuilds", "count"),
-    "rc_none": ("Checks without a recenter", "count"),
-    "n_liquidations": ("Liquidations (backtest.margin)", "count"),
-    "liquidated": ("Liquidated", "text"),
-    "liq_ts": ("Liquidated at", "time"),
-    "liq_loss": ("Liquidation loss (margin lost)", "money"),
-    "n_margin_refused": ("Orders refused for margin (110007)", "count"),
-}
+    key: (label + _UNIT_SUFFIX.get(unit, ""), _KIND_OF_UNIT.get(unit, "num"))
+    for key, (label, unit, _note) in METRICS.items()}
 """Human name and display kind (pct, money, ratio, count, num, time, text) of each backtest
-metric."""
+metric, derived from gridlab.fmt.METRICS (the one table of metric names)."""
 
 _PARAM_SECTIONS = ("trading", "grid", "recenter", "risk", "backtest")
 """Config sections that decide a backtest (the strategy first)."""
@@ -277,14 +235,15 @@ def _fmt(value: Any, kind: str) -> str:
 
 
 def metrics_table(metrics: Mapping[str, Any], keys: list[str] | None = None) -> Any:
-    """Metrics with human names, ratios as percent: a DataFrame (metric -> value), every row
-    (the unknown keys under their own name), `keys` (in that order) when given."""
+    """Metrics with human names, ratios as percent: a DataFrame (metric -> value, meaning),
+    every row (the unknown keys under their own name), `keys` (in that order) when given."""
     import pandas as pd
 
     names = list(keys) if keys is not None else list(metrics)
     rows = [(METRIC_LABELS.get(k, (k, "num"))[0],
-             _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1])) for k in names]
-    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+             _fmt(metrics.get(k), METRIC_LABELS.get(k, (k, "num"))[1]),
+             METRICS.get(k, ("", "", ""))[2]) for k in names]
+    return pd.DataFrame(rows, columns=["metric", "value", "meaning"]).set_index("metric")
 
 
 def model_error_table(err: Any) -> Any:
@@ -319,6 +278,76 @@ def model_error_parts(db_path: str | Path, res: Any) -> list[Any]:
         return [Markdown(no_trades_line(res))]
     return [Markdown(f"The same parameters replayed on the stored trades of the same span: "
                      f"{err.summary().replace('%', ' %')}."), model_error_table(err)]
+
+
+def liquidation_summary(res: Any) -> dict[str, Any] | None:
+    """The liquidation price of a run (a BacktestResult) for the report; None with the margin
+    model off. Keys: margin, leverage, recorded (False: run with record=False, no samples),
+    end (liq_price, mark, distance: |mark - liq| / mark at the last equity sample; nan when
+    flat), closest (ts, liq_price, mark, distance: the sample with a position nearest to its
+    liquidation price, or None), liq_ts, liq_loss (0 when not liquidated)."""
+    import numpy as np
+
+    margin = str(res.params.get("backtest", {}).get("margin", "off"))
+    if margin == "off":
+        return None
+    m = res.metrics
+    out: dict[str, Any] = {"margin": margin,
+                           "leverage": float(res.params.get("trading", {}).get("leverage", 1)),
+                           "recorded": res.liquidation is not None,
+                           "end": {"liq_price": np.nan, "mark": np.nan, "distance": np.nan},
+                           "closest": None, "liq_ts": int(m.get("liq_ts") or 0),
+                           "liq_loss": float(m.get("liq_loss") or 0.0)}
+    line = res.liquidation
+    if line is None or not len(line):
+        return out
+    liq, mark = line["liq_price"].to_numpy(), line["mark"].to_numpy()
+    dist = np.abs(mark - liq) / mark
+    out["end"] = {"liq_price": float(liq[-1]), "mark": float(mark[-1]),
+                  "distance": float(dist[-1])}
+    held = np.flatnonzero(np.isfinite(liq) & (liq > 0))
+    if len(held):
+        i = int(held[np.argmin(dist[held])])
+        out["closest"] = {"ts": int(line["ts"].iloc[i]), "liq_price": float(liq[i]),
+                          "mark": float(mark[i]), "distance": float(dist[i])}
+    return out
+
+
+def liquidation_parts(res: Any) -> list[Any]:
+    """What the report says on liquidation: the model off, or the liquidation price at the end
+    of the run, its closest approach to the mark and the liquidation if there was one.
+    IPython objects, for `display(*parts)`."""
+    import math
+
+    from IPython.display import Markdown
+
+    s = liquidation_summary(res)
+    if s is None:
+        return [Markdown("The liquidation model is off (`backtest.margin: off`): the run does "
+                         "not check the position against a liquidation price, and leveraged "
+                         "equity can go below zero. Set `backtest.margin: isolated` or `cross` "
+                         "to model Bybit's margin and liquidation (docs/margin.md).")]
+    lines = [f"Margin model **{s['margin']}** at {s['leverage']:g}x (Bybit's risk-limit tiers; "
+             "the liquidation price at each equity sample, from the kernels' own functions)."]
+    if not s["recorded"]:
+        lines.append("The run was not recorded: no liquidation price to show.")
+        return [Markdown("\n\n".join(lines))]
+    end = s["end"]
+    if math.isfinite(end["liq_price"]):
+        lines.append("Liquidation price at the end of the run: "
+                     f"**{_fmt(end['liq_price'], 'money')}** (mark {_fmt(end['mark'], 'money')}, "
+                     f"{_fmt(end['distance'], 'pct')} away).")
+    else:
+        lines.append("Liquidation price at the end of the run: none (no open position).")
+    c = s["closest"]
+    if c is not None:
+        lines.append(f"Closest approach: at {_fmt(c['ts'], 'time')} the mark "
+                     f"{_fmt(c['mark'], 'money')} was {_fmt(c['distance'], 'pct')} from the "
+                     f"liquidation price {_fmt(c['liq_price'], 'money')}.")
+    if s["liq_ts"]:
+        lines.append(f"**Liquidated** at {_fmt(s['liq_ts'], 'time')}: margin lost "
+                     f"{_fmt(s['liq_loss'], 'money')}; the grid stopped.")
+    return [Markdown("\n\n".join(lines))]
 
 
 def _model_of(annotation: Any) -> Any:

@@ -545,5 +545,5 @@ def summarize_market(store: Store, trade_gap_ms: int, top: int = 3) -> dict[str,
             "names": list(INTERVAL_MS), "ms": list(INTERVAL_MS.values()), "top": top}).df(),
         "trades": con.execute(load_sql("status_trades"),
                               {"gap_ms": int(trade_gap_ms), "top": top}).df(),
-        "funding": con.execute(load_sql("status_funding"), {"top": top}).df(),
+        "funding": con.execute(load_sql("status_funding")).df(),
     }
