@@ -1,4 +1,4 @@
-"""The live runner's store (tables `live_*`, migrations 0004 and 0006) and its Parquet mirror;
+"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet mirror;
 promotions.
 
 One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
@@ -50,7 +50,8 @@ __all__ = [
 ]
 
 LIVE_TABLES: tuple[str, ...] = ("live_orders", "live_fills", "live_positions", "live_equity",
-                                "live_grid", "live_events", "live_state", "live_account")
+                                "live_grid", "live_events", "live_state", "live_account",
+                                "live_links")
 """Tables of a live store, each mirrored to `<table>.parquet`."""
 
 ACTIVE_STATUSES = ("Intent", "New", "PartiallyFilled")

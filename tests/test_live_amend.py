@@ -1,0 +1,178 @@
+"""Recenters by amend (live/moves.py), pybit against the local exchange: a small recenter of a
+40-level grid moves the resting orders with amend-batch requests instead of cancel-all +
+create-batch, and ends with the same book, slots and position as the cancel path; a fill at
+an order's old price before its amend belongs to the old generation; a refused amend falls
+back to cancel + create with one order per slot; a runner killed around the amend restarts
+with one order per slot and every fill once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from gridlab.bybit.credentials import ENV_KEY, ENV_SECRET
+from gridlab.fakex.handle import FakeExchange
+from gridlab.store.live import LiveStore, open_live_views
+from gridlab.store.live_links import load_moves
+from live.core import TradingCore
+from live.ids import parse_link, runner_tag
+from live.runner import LiveRunner
+from tests.live_helpers import RunnerThread, local_config
+
+pytest_plugins = ["tests.fakex_fixtures"]
+
+SYM = "BTCUSDT"
+MIN = 60_000
+T0 = 1_700_000_040_000  # 40 s into a minute: the first print is the first check
+RECENTER_AT = -(-(T0 + 3 * MIN) // MIN) * MIN  # the TIME recenter's check (3 minutes on)
+NEW_P = 59_940.0  # a small recenter: 0.1 % down, less than a level
+ROOT = Path(__file__).resolve().parents[1]
+ORDER_PATHS = ("/v5/order/create", "/v5/order/create-batch", "/v5/order/amend",
+               "/v5/order/amend-batch", "/v5/order/cancel", "/v5/order/cancel-batch",
+               "/v5/order/cancel-all")
+Maker = Callable[..., Any]
+
+
+def grid_config(fx: FakeExchange, data_dir: Path, *, amend: bool = True, **live: Any) -> Any:
+    """40 levels (20 buys, 20 sells), a TIME recenter every 3 minutes, Bybit's batch limit
+    (10 orders a request)."""
+    return local_config(
+        fx, data_dir,
+        exchange={"rate_limits": {"batch": 10}},
+        trading={"symbol": SYM, "category": "linear", "capital": 50_000.0, "leverage": 1.0},
+        grid={"spacing": 0.002, "n_buy": 20, "n_sell": 20, "profit_target": 0.0},
+        recenter={"time": {"enabled": True, "hours": 0.05}},
+        risk={"max_exposure_pct": 5.0, "kill_switch_dd": 0.5},
+        live={"order_poll_s": 600, "amend": amend, **live})
+
+
+def open_orders(fx: FakeExchange) -> list[Any]:
+    with fx.engine.lock:
+        return [o for o in fx.engine.open[fx.api_key].values() if o.symbol == SYM]
+
+
+def book(fx: FakeExchange) -> list[tuple[str, float, float]]:
+    return sorted((o.side, o.price, o.qty) for o in open_orders(fx))
+
+
+def exchange_position(fx: FakeExchange) -> float:
+    acct = fx.engine.accounts[fx.api_key]
+    return acct.positions[SYM].size if SYM in acct.positions else 0.0
+
+
+def one_order_per_slot(fx: FakeExchange, core: TradingCore) -> None:
+    """Every open order of ours is the order of exactly one slot of the current generation
+    (as the runner maps it), one per level, and every slot with an order rests once."""
+    opened = open_orders(fx)
+    per_level = Counter((o.side, o.price) for o in opened)
+    assert max(per_level.values()) == 1, per_level
+    slots = Counter()
+    for o in opened:
+        row = core.orders.get(o.order_link_id)
+        assert row is not None and row.active and row.gen == core.gen, o.order_link_id
+        assert core.slot_link.get(row.slot) == o.order_link_id
+        assert abs(row.price - o.price) < 1e-6 and row.side == (1 if o.side == "Buy" else -1)
+        slots[row.slot] += 1
+    assert max(slots.values()) == 1
+    assert set(slots) == set(core.slot_link)
+
+
+def client_paths(core: TradingCore) -> dict[str, int]:
+    return dict(core.ex.client.paths)
+
+
+def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {p: after.get(p, 0) - before.get(p, 0) for p in ORDER_PATHS
+            if after.get(p, 0) != before.get(p, 0)}
+
+
+class Session:
+    """A runner in a thread on `fx` and the market prints the test sends."""
+
+    def __init__(self, fx: FakeExchange, data_dir: Path, *, amend: bool = True) -> None:
+        self.fx = fx
+        fx.engine.set_funding_rate(SYM, 0.0)
+        self.runner = LiveRunner(grid_config(fx, data_dir, amend=amend),
+                                 credentials=fx.credentials, install_signals=False)
+        self.rt = RunnerThread(self.runner).start()
+        self.ts = T0
+
+    @property
+    def core(self) -> TradingCore:
+        assert self.runner.core is not None
+        return self.runner.core
+
+    def trade(self, price: float, *, settle: bool = True, size: float = 1.0,
+              side: int = -1) -> None:
+        self.fx.engine.trade(SYM, price, size=size, side=side, ts=self.ts)
+        if settle:
+            self.rt.settle(self.fx, self.ts)
+        self.ts += 1000
+
+    def up_to_recenter(self) -> None:
+        """The first grid, quiet prints up to the recenter's check."""
+        self.trade(60_000.0)
+        assert len(open_orders(self.fx)) == 40, len(open_orders(self.fx))
+        while self.ts < RECENTER_AT:
+            self.trade(60_000.0)
+
+    def stop(self) -> None:
+        self.rt.stop()
+
+
+def recenter(fx: FakeExchange, data_dir: Path, *, amend: bool) -> dict[str, Any]:
+    """Build the 40-level grid, recenter it 0.1 % down; what the recenter cost and left."""
+    s = Session(fx, data_dir, amend=amend)
+    try:
+        s.up_to_recenter()
+        before_book = book(fx)
+        before = client_paths(s.core)
+        s.trade(NEW_P)  # the check print: the TIME recenter fires at it
+        cost = diff(client_paths(s.core), before)
+        grids = s.runner.store.grids()
+        assert len(grids) == 2 and grids["reason"].iloc[0] == "TIME", grids
+        one_order_per_slot(fx, s.core)
+        n = s.core.step.n
+        rows = s.core.step.g.orders[:n]
+        return {"cost": cost, "book": book(fx), "before_book": before_book,
+                "slots": s.core.step.slots.copy(),
+                "rows": [(int(r["side"]), float(r["price"]), float(r["qty"]), float(r["rem"]))
+                         for r in rows],
+                "position": s.core.ledger.position, "xpos": exchange_position(fx),
+                "amended": s.core.stats["orders_amended"], "gen": s.core.gen,
+                "links": {o.order_link_id for o in open_orders(fx)}}
+    finally:
+        s.stop()
+
+
+def test_small_recenter_amends_and_ends_like_cancel_and_place(
+        fake_exchange_factory: Maker, tmp_path: Path) -> None:
+    amend = recenter(fake_exchange_factory(), tmp_path / "a", amend=True)
+    cancel = recenter(fake_exchange_factory(), tmp_path / "c", amend=False)
+    print(f"\n40-level small recenter: amend path {amend['cost']}, cancel path "
+          f"{cancel['cost']}")
+    # the cancel path: one cancel-all and the new grid in create-batch requests of 10
+    assert cancel["cost"] == {"/v5/order/cancel-all": 1, "/v5/order/create-batch": 4}
+    # the amend path: the 40 orders moved in amend-batch requests of 10, nothing else
+    assert amend["cost"] == {"/v5/order/amend-batch": 4}, amend["cost"]
+    assert amend["amended"] == 40 and cancel["amended"] == 0
+    # the same orders on the exchange, the same slots, order rows and position
+    assert amend["book"] == cancel["book"] and amend["book"] != amend["before_book"]
+    assert len(amend["book"]) == 40
+    assert np.array_equal(amend["slots"], cancel["slots"])
+    assert amend["rows"] == cancel["rows"]
+    assert amend["position"] == cancel["position"] == amend["xpos"] == 0.0
+    # the amended orders kept their orderLinkIds (of the first generation)
+    gens = {parse_link(x, "gl", runner_tag("btcusdt-linear")).gen for x in amend["links"]}
+    assert gens == {1} and amend["gen"] == 2
