@@ -50,7 +50,7 @@ def grid_config(fx: FakeExchange, data_dir: Path, *, amend: bool = True, **live:
     return local_config(
         fx, data_dir,
         exchange={"rate_limits": {"batch": 10}},
-        trading={"symbol": SYM, "category": "linear", "capital": 50_000.0, "leverage": 1.0},
+        trading={"symbol": SYM, "category": "linear", "capital": 30_000.0, "leverage": 1.0},
         grid={"spacing": 0.002, "n_buy": 20, "n_sell": 20, "profit_target": 0.0},
         recenter={"time": {"enabled": True, "hours": 0.05}},
         risk={"max_exposure_pct": 5.0, "kill_switch_dd": 0.5},
@@ -176,3 +176,76 @@ def test_small_recenter_amends_and_ends_like_cancel_and_place(
     # the amended orders kept their orderLinkIds (of the first generation)
     gens = {parse_link(x, "gl", runner_tag("btcusdt-linear")).gen for x in amend["links"]}
     assert gens == {1} and amend["gen"] == 2
+
+
+def rows_book(core: TradingCore) -> list[tuple[str, float, float]]:
+    """The step's order rows as the exchange would list them."""
+    rows = core.step.g.orders[:core.step.n]
+    return sorted(("Buy" if r["side"] > 0 else "Sell", round(float(r["price"]), 6),
+                   round(float(r["rem"]), 9))
+                  for r in rows if r["side"] != 0)
+
+
+def test_fill_at_the_old_price_before_the_amend_is_the_old_generations(
+        fake_exchange: FakeExchange, tmp_path: Path) -> None:
+    """The nearest buy of the first grid fills at its old price while its amend is on the
+    way: a late fill of generation 1 (as an order cancelled then); its amend is refused
+    (the order is gone) and the new slot gets a fresh order of its own."""
+    fx = fake_exchange
+    s = Session(fx, tmp_path / "live")
+    try:
+        s.up_to_recenter()
+        old_buy = max((o for o in open_orders(fx) if o.side == "Buy"), key=lambda o: o.price)
+        core = s.core
+        send = core.ex.amend_many
+
+        async def fill_first(moves: list[tuple[str, float, float | None]]) -> Any:
+            if old_buy.order_link_id in {m[0] for m in moves}:
+                fx.engine.trade(SYM, old_buy.price - 0.1, size=old_buy.qty,
+                                side=-1, ts=s.ts + 500)
+            return await send(moves)
+
+        core.ex.amend_many = fill_first  # type: ignore[method-assign]
+        s.trade(NEW_P)
+        s.trade(NEW_P)
+        fills = s.runner.store.fills(100)
+        assert len(fills) == 1, fills
+        f = fills.iloc[0]
+        assert f["price"] == old_buy.price and f["order_link_id"] == old_buy.order_link_id
+        assert f["kind"] == "late" and f["gen"] == 1, f.to_dict()
+        qty = old_buy.qty
+        assert core.ledger.position == pytest.approx(qty) == exchange_position(fx)
+        assert core.stats["late_fills"] == 1
+        one_order_per_slot(fx, core)
+        assert len(open_orders(fx)) == 40 and book(fx) == rows_book(core)
+        # the nearest new buy is a fresh order of generation 2, not the filled one
+        nearest = max((o for o in open_orders(fx) if o.side == "Buy"), key=lambda o: o.price)
+        key = parse_link(nearest.order_link_id, "gl", core.s.tag)
+        assert key is not None and key.gen == 2 and nearest.order_link_id != old_buy.order_link_id
+        assert core.stats["orders_amended"] == 39 and core.stats["amends_refused"] == 1
+    finally:
+        s.stop()
+
+
+def test_refused_amends_fall_back_to_cancel_and_create(fake_exchange: FakeExchange,
+                                                       tmp_path: Path) -> None:
+    fx = fake_exchange
+    s = Session(fx, tmp_path / "live")
+    try:
+        s.up_to_recenter()
+        before = client_paths(s.core)
+        fx.faults.reject(count=1, code=110001, msg="order not exists or too late to replace",
+                         path="/v5/order/amend-batch")
+        s.trade(NEW_P)
+        cost = diff(client_paths(s.core), before)
+        # 10 of 40 refused: cancelled in one cancel-batch, their slots in one create-batch
+        assert cost == {"/v5/order/amend-batch": 4, "/v5/order/cancel-batch": 1,
+                        "/v5/order/create-batch": 1}, cost
+        core = s.core
+        assert core.stats["orders_amended"] == 30 and core.stats["amends_refused"] == 10
+        one_order_per_slot(fx, core)
+        assert len(open_orders(fx)) == 40 and book(fx) == rows_book(core)
+        cancelled = [o for o in core.orders.values() if o.reason == "amend refused"]
+        assert len(cancelled) == 10 and all(o.status == "Cancelled" for o in cancelled)
+    finally:
+        s.stop()
