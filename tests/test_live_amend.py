@@ -137,6 +137,7 @@ def recenter(fx: FakeExchange, data_dir: Path, *, amend: bool) -> dict[str, Any]
     try:
         s.up_to_recenter()
         before_book = book(fx)
+        was = {o.order_link_id: o.price for o in open_orders(fx)}
         before = client_paths(s.core)
         s.trade(NEW_P)  # the check print: the TIME recenter fires at it
         cost = diff(client_paths(s.core), before)
@@ -151,7 +152,9 @@ def recenter(fx: FakeExchange, data_dir: Path, *, amend: bool) -> dict[str, Any]
                          for r in rows],
                 "position": s.core.ledger.position, "xpos": exchange_position(fx),
                 "amended": s.core.stats["orders_amended"], "gen": s.core.gen,
-                "links": {o.order_link_id for o in open_orders(fx)}}
+                "links": {o.order_link_id for o in open_orders(fx)},
+                "moved_by": max(abs(o.price / was[o.order_link_id] - 1) if o.order_link_id
+                                in was else 0.0 for o in open_orders(fx))}
     finally:
         s.stop()
 
@@ -176,6 +179,9 @@ def test_small_recenter_amends_and_ends_like_cancel_and_place(
     # the amended orders kept their orderLinkIds (of the first generation)
     gens = {parse_link(x, "gl", runner_tag("btcusdt-linear")).gen for x in amend["links"]}
     assert gens == {1} and amend["gen"] == 2
+    # nearest to the market first: each order moved by the recenter's 0.1 %, not across the
+    # grid (less than one level, 0.2 %)
+    assert amend["moved_by"] < 0.0015, amend["moved_by"]
 
 
 def rows_book(core: TradingCore) -> list[tuple[str, float, float]]:
@@ -249,3 +255,124 @@ def test_refused_amends_fall_back_to_cancel_and_create(fake_exchange: FakeExchan
         assert len(cancelled) == 10 and all(o.status == "Cancelled" for o in cancelled)
     finally:
         s.stop()
+
+
+def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out: {what}")
+        time.sleep(0.005)
+
+
+def _starts(mirror: Path) -> list[dict[str, Any]]:
+    import json
+
+    try:
+        con = open_live_views(mirror)
+        rows = con.execute("select details from live_events where kind = 'start' "
+                           "order by id").fetchall()
+    except Exception:
+        return []
+    return [json.loads(r[0]) for r in rows]
+
+
+@pytest.mark.parametrize("after_accept", [False, True])
+def test_kill_9_around_the_amend_restarts_with_one_order_per_slot(
+        fake_exchange: FakeExchange, tmp_path: Path, after_accept: bool) -> None:
+    """SIGKILL while the first amend-batch request is in flight (every move written ahead):
+    not carried out -> on restart the 40 orders rest at their old prices and are cancelled
+    and placed again once; carried out (only the reply lost) -> the 10 moved orders are
+    adopted as their new slots' orders (same exchange orders) and the other 30 replaced.
+    Either way one order per slot and level, every execution stored and applied once, and a
+    fill of a moved order at its new price is its new slot's."""
+    fx = fake_exchange
+    fx.engine.set_funding_rate(SYM, 0.0)
+    cfg = grid_config(fx, tmp_path / "live", order_poll_s=0.5, export_s=0.2)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    env = {**os.environ, ENV_KEY: fx.api_key, ENV_SECRET: fx.api_secret, "TZ": "UTC"}
+    mirror = tmp_path / "live" / "btcusdt-linear"
+    tag = runner_tag("btcusdt-linear")
+    ts = [T0]
+
+    def start(n: int) -> subprocess.Popen[bytes]:
+        log = tmp_path / f"run{n}.log"
+        proc = subprocess.Popen([sys.executable, "-m", "live", "live", "--config", str(path),
+                                 "--paper"], cwd=ROOT, env=env, stdout=log.open("wb"),
+                                stderr=subprocess.STDOUT)
+        _wait(lambda: len(_starts(mirror)) >= n or proc.poll() is not None, 120,
+              f"runner start {n}")
+        assert proc.poll() is None, log.read_text()[-3000:]
+        return proc
+
+    def trade(price: float) -> None:
+        fx.engine.trade(SYM, price, side=-1, ts=ts[0])
+        ts[0] += 1000
+        time.sleep(0.01)
+
+    p = start(1)
+    trade(60_000.0)
+    _wait(lambda: len(open_orders(fx)) == 40, 30, "the first grid")
+    first = {o.order_link_id: o.price for o in open_orders(fx)}
+    while ts[0] < RECENTER_AT:
+        trade(60_000.0)
+    fired = fx.faults.fired["timeout"]
+    fx.faults.timeout(count=1, seconds=3, path="/v5/order/amend-batch",
+                      after_accept=after_accept)
+    trade(NEW_P)  # the recenter: its first amend-batch request hangs
+    _wait(lambda: fx.faults.fired["timeout"] > fired, 30, "the amend request in flight")
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    moved = {o.order_link_id for o in open_orders(fx) if o.price != first[o.order_link_id]}
+    assert len(open_orders(fx)) == 40 and len(moved) == (10 if after_accept else 0)
+    ls = LiveStore.open(tmp_path / "live" / "btcusdt-linear.duckdb")
+    try:
+        assert len(load_moves(ls, SYM)) == 40  # every move written before the amend
+    finally:
+        ls.close()
+    p = start(2)
+    try:
+        summary = _starts(mirror)[1]["reconcile"]
+        assert summary.get("unmoved") == 40 - len(moved), summary
+        _wait(lambda: len(open_orders(fx)) == 40, 30, "the grid after the restart")
+        opened = open_orders(fx)
+        assert max(Counter((o.side, o.price) for o in opened).values()) == 1
+        assert moved <= {o.order_link_id for o in opened}  # adopted, not replaced
+        per_slot = Counter()
+        for o in opened:
+            k = parse_link(o.order_link_id, "gl", tag)
+            assert k is not None
+            per_slot[("moved", o.price) if o.order_link_id in moved else (k.gen, k.slot)] += 1
+        assert max(per_slot.values()) == 1 and len(per_slot) == 40
+        assert {o.price for o in opened}.isdisjoint(first.values())  # all at the new grid
+        # a fill at the new grid's nearest buy (a moved order when one was adopted)
+        buy = max((o for o in opened if o.side == "Buy"), key=lambda o: o.price)
+        trade(buy.price - 0.1)
+        trade(buy.price + 5)
+        n_ex = len(fx.engine.accounts[fx.api_key].executions)
+        assert n_ex == 1
+        _wait(lambda: _applied(mirror) == n_ex, 30, "the fill applied")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(60) == 0
+    ls = LiveStore.open(tmp_path / "live" / "btcusdt-linear.duckdb")
+    try:
+        fills = ls.fills(100)
+        assert len(fills) == 1 and ls.unapplied_fills() == []
+        f = fills.iloc[0]
+        assert f["kind"] == "grid" and f["gen"] == 2, f.to_dict()  # the new slot's fill
+        assert (f["order_link_id"] in moved) == after_accept
+        state = ls.get_state("runner")
+        assert state["ledger"]["acc"][0] == pytest.approx(exchange_position(fx), abs=1e-9)
+        assert exchange_position(fx) == pytest.approx(buy.qty)
+    finally:
+        ls.close()
+
+
+def _applied(mirror: Path) -> int:
+    try:
+        con = open_live_views(mirror)
+        return int(con.execute("select count(*) from live_fills where applied").fetchall()[0][0])
+    except Exception:
+        return -1
