@@ -118,6 +118,7 @@ class MoveExecution:
             m = chain[-1]
             if row is not None and row.active and row.gen < m.gen:
                 self._moved(row, m)
+                self.store.put_order(row)
                 n += 1
         return n
 

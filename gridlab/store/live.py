@@ -1,5 +1,5 @@
-"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet mirror;
-promotions.
+"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet
+mirror; promotions.
 
 One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
 readers take an optional `symbol` (None = every symbol). Events with symbol None are the
