@@ -8,7 +8,8 @@ decides nothing:
   ones in one batch request. An order that does not reach the book (not trading, a PostOnly
   price that would cross the best bid/ask, refused by the exchange) is fed back to the step
   (`GridStep.dropped`): the slot asks again at the next check.
-- CANCEL_ALL: cancel every order of the symbol;
+- CANCEL_ALL: cancel every order of the symbol; on a recenter (CANCEL_ALL, REBUILD, PLACE...)
+  with `live.amend` on, the resting orders are moved by amend instead (live/moves.py);
 - REBUILD: a new grid generation (its record, events);
 - SEED / FLATTEN: a market order (FLATTEN closes the position the ledger holds when it is
   sent: late fills of the cancelled orders may have moved it); its executions are booked
@@ -28,6 +29,7 @@ from gridlab.bybit.errors import BybitError
 from gridlab.store.live import OrderRow
 from gridlab.strategy.enums import Reason, Side, SlotState, Stop, name_of
 from live.ids import LinkKey
+from live.moves import MoveExecution
 
 if TYPE_CHECKING:
     from live.step import GridStep
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["ActionExecution"]
 
 
-class ActionExecution:
+class ActionExecution(MoveExecution):
     """`execute(acts, ts, p)`: the step's actions against the exchange."""
 
     step: GridStep
@@ -56,6 +58,9 @@ class ActionExecution:
                     j += 1
                 await self._place(acts[i:j], p)
                 i = j
+                continue
+            if kind == Act.CANCEL_ALL and self.can_amend(acts, i):  # a recenter: move them
+                i = await self.amend_recenter(acts, i, ts, p, reason)
                 continue
             if kind == Act.CANCEL_ALL:
                 await self.cancel_all(self._cancel_reason(acts[i + 1:]), by_step=True)

@@ -101,6 +101,8 @@ class CoreSettings:
     bars_key: str = BARS_KEY
     error_limit: int = 5
     """consecutive refused orders / failed steps that put the grid in its error state (0 = off)"""
+    amend: bool = True
+    """a recenter moves the resting orders by amend instead of cancel-all + place"""
 
 
 
@@ -144,7 +146,10 @@ class TradingCore(FillApplication, OrderExecution, ActionExecution):
         self.stats = {"prints": 0, "fills_stored": 0, "fills_applied": 0, "duplicates": 0,
                       "orders_placed": 0, "orders_refused": 0, "blocked": 0, "post_only": 0,
                       "recenters": 0, "checks": 0, "errors": 0, "late_fills": 0,
-                      "strays_cancelled": 0, "blocked_account": 0}
+                      "strays_cancelled": 0, "blocked_account": 0, "orders_amended": 0,
+                      "amends_refused": 0}
+        self.moves: dict[str, list[Any]] = {}  # orderLinkId -> its moves (live/moves.py)
+        self._watch: dict[str, float] = {}
         self.last_recenter_reason = ""
         self.force_rebuild = False
         self._account_stop = False

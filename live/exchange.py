@@ -89,11 +89,13 @@ class Exchange:
         results = await self.call(self.client.place_batch, reqs)
         return [_outcome(r) for r in results]
 
-    async def amend_many(self, moves: list[tuple[str, float]]) -> list[ItemResult]:
-        """Move resting orders (orderLinkId, new price) in batch requests."""
+    async def amend_many(self, moves: list[tuple[str, float, float | None]]
+                         ) -> list[ItemResult]:
+        """Move resting orders (orderLinkId, new price, new qty or None: unchanged) in batch
+        requests; one result per order, in order."""
         return await self.call(self.client.amend_batch,
-                               [AmendRequest(self.symbol, link, price=price)
-                                for link, price in moves])
+                               [AmendRequest(self.symbol, link, price=price, qty=qty)
+                                for link, price, qty in moves])
 
     async def cancel_many(self, links: list[str]) -> list[ItemResult]:
         """Cancel orders by orderLinkId in batch requests (already gone counts as done)."""

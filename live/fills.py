@@ -54,7 +54,8 @@ class FillApplication:
                       exec_type=ex.exec_type or "Trade", side=int(ex.side), price=float(ex.price),
                       qty=float(ex.qty), fee=float(ex.fee), fee_rate=float(ex.fee_rate),
                       is_maker=bool(ex.is_maker), source=source)
-        key = self.key_of(row.order_link_id)
+        key = self.fill_key(row.order_link_id, row.price)
+        self.note_move_fill(row.order_link_id, key, row.qty)
         kind = ("funding" if row.exec_type == "Funding" else "foreign" if key is None else
                 {"s": "seed", "f": "flatten"}.get(key.leg, "grid"))
         new = self.store.insert_fill(row, kind=kind, gen=key.gen if key else -1,
@@ -79,8 +80,8 @@ class FillApplication:
         for row in self.store.unapplied_fills(self.s.symbol):
             self._remember(row.exec_id)
             if row.exec_id not in queued:
-                self.pending.append(PendingFill(row, self.key_of(row.order_link_id),
-                                                arrived=0.0))
+                key = self.fill_key(row.order_link_id, row.price)
+                self.pending.append(PendingFill(row, key, arrived=0.0))
         return len(self.pending)
 
     def _order_key(self, pf: PendingFill) -> tuple[int, float, int, int, str]:

@@ -185,6 +185,13 @@ class OrderExecution:
                 out["dead"] += 1
                 self.on_order(found)
             # Filled: its executions arrive (stream, poll or catch-up) and drive the slot
+        unmoved = self.unmoved(by_link)  # amended orders whose amend never took effect
+        if unmoved:
+            out["unmoved"] = len(unmoved)
+            await self._cancel_links(unmoved, "its amend did not take effect")
+            for row in unmoved:
+                by_link.pop(row.order_link_id, None)
+            opened = [o for o in opened if o.order_link_id in by_link]
         wanted = {r.order_link_id for r in self.orders.values()
                   if r.active and r.gen == self.gen}
         strays = []

@@ -65,6 +65,8 @@ class Collector:
                             ("fills_applied", "executions applied"),
                             ("duplicates", "execution deliveries dropped as duplicates"),
                             ("orders_placed", "orders placed"),
+                            ("orders_amended", "orders moved by amend on a recenter"),
+                            ("amends_refused", "amends refused (cancelled and placed again)"),
                             ("orders_refused", "orders refused by the exchange"),
                             ("blocked", "orders blocked by the risk checks"),
                             ("blocked_account", "orders blocked by the account limits"),

@@ -2,7 +2,8 @@
 trading (the runner reconciles every grid of the store in turn).
 
 1. reload our orders from the live store (active ones, and every order of the current grid
-   generation) and the fills stored but never applied (a crash between the two phases);
+   generation), the moves of amended orders (live/moves.py) and the fills stored but never
+   applied (a crash between the two phases);
 2. backfill executions since the newest stored one (REST, cursor paging, 7-day windows),
    storing each execId once;
 3. order sync: adopt our open orders by orderLinkId (prefix + runner tag), resolve orders
@@ -33,6 +34,7 @@ def load_orders(core: TradingCore) -> int:
     """Our orders (this grid's symbol and tag) from the store: active ones and those of the
     current generation."""
     n = 0
+    core.load_moves()  # before any execution is stored or applied (live/moves.py)
     for row in reversed(core.store.orders(limit=50_000, symbol=core.s.symbol)):  # oldest first
         if core.key_of(row.order_link_id) is None:
             continue
@@ -43,6 +45,7 @@ def load_orders(core: TradingCore) -> int:
                                                       "PartiallyFilledCanceled"):
                 k = (row.gen, row.slot, row.leg, row.cycle)
                 core.attempts[k] = max(core.attempts.get(k, 0), row.attempt + 1)
+    core.apply_moves()  # amended orders are their new slots' orders
     core.slot_link = {}
     for row in core.orders.values():
         if row.kind == "grid" and row.active and row.gen == core.gen and row.slot >= 0:

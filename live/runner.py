@@ -233,7 +233,7 @@ class LiveRunner(Consumer):
             check_ms=int(cfg.backtest.check_interval_ms), qty_step=inst.qty_step,
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
-            error_limit=cfg.live.symbol_error_limit)
+            error_limit=cfg.live.symbol_error_limit, amend=cfg.live.amend)
         res = active.resolved
         step = new_step(res, filters, settings)
         core = TradingCore(self.store, ex, settings, step,

@@ -100,6 +100,8 @@ class LiveConfig(StrictModel):
     link_prefix: str = Field("gl", pattern=r"^[a-z]{1,4}$",
                              description="orderLinkId prefix of the runner's orders")
     ws: bool = Field(True, description="use the WebSocket streams (the REST poll always runs)")
+    amend: bool = Field(True, description="a recenter moves the resting orders by amend "
+                                          "(amend-batch) instead of cancel-all + create-batch")
     symbol_error_limit: int = Field(
         5, ge=0, le=1000,
         description="refused orders or failed steps in a row that put one grid in its error "

@@ -51,7 +51,7 @@ __all__ = [
 
 LIVE_TABLES: tuple[str, ...] = ("live_orders", "live_fills", "live_positions", "live_equity",
                                 "live_grid", "live_events", "live_state", "live_account",
-                                "live_state_log")
+                                "live_state_log", "live_links")
 """Tables of a live store, each mirrored to `<table>.parquet`."""
 
 ACTIVE_STATUSES = ("Intent", "New", "PartiallyFilled")
