@@ -1,4 +1,4 @@
-"""The live runner's store (tables `live_*`, migrations 0004, 0006 and 0015) and its Parquet
+"""The live runner's store (tables `live_*`, migrations 0004, 0006, 0015 and 0016) and its Parquet
 mirror; promotions.
 
 One store holds every grid (symbol) of one runner: per-grid rows carry `symbol`, and the
