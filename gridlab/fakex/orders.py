@@ -54,6 +54,7 @@ class OrdersMixin:
     _private: Callable[..., None]
     _fill: Callable[..., None]
     fees: Callable[[Account], tuple[float, float]]
+    _liquidations: Callable[[MarketState, InstrumentSpec, int], int]
 
     # ---- create ----------------------------------------------------------------------------
 
@@ -219,8 +220,10 @@ class OrdersMixin:
             px = m.ask * (1 + slip) if d > 0 else m.bid * (1 - slip)
             px = round(round(px / inst.tick_size) * inst.tick_size, 12)
             self._fill(acct, m, inst, order, order.qty, px, False, ts)
+            self._liquidations(m, inst, ts)  # a fill on entry moved the liquidation price
             return
         if self._place_or_take(acct, m, inst, order, d, ts):
+            self._liquidations(m, inst, ts)
             return
         self._private(acct, "order", inst.category, lambda: [order.to_bybit()], ts)
 

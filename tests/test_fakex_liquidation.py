@@ -1,0 +1,138 @@
+"""The local exchange's margin figures and liquidations come from the backtest's margin kernels:
+`liqPrice` / `bustPrice` / `positionMM` equal `strategy.margin_nb` on the same tiers (long and
+short, isolated and cross, two tiers), a crossed liquidation price takes the position over at
+the bankruptcy price without a fee, cancels the symbol's orders and reports it as Bybit does,
+and with margin off nothing is ever liquidated."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from gridlab.fakex.engine import Engine
+from gridlab.strategy.margin import snapshot_tiers
+from gridlab.strategy.margin_nb import bankruptcy_price_nb, liq_price_nb, maintenance_margin_nb
+
+SYM = "BTCUSDT"
+KEY = "k"
+TIERS = snapshot_tiers(SYM)  # tier 1 up to 2,000,000 USDT at 0.5 %, tier 2 up to 4,000,000 at 1 %
+
+
+def engine(margin: str, balance: float = 1_000_000.0, price: float = 60_000.0) -> Engine:
+    eng = Engine(margin=margin, funding_rate=0.0)
+    eng.add_instrument(SYM, price=price, tick_size=0.1, qty_step=0.001, min_qty=0.001,
+                       min_notional=5.0, max_qty=1_000.0, max_leverage=100.0)
+    eng.add_account(KEY, "s", balance=balance)
+    return eng
+
+
+def market(eng: Engine, side: str, qty: float) -> None:
+    eng.create_order(KEY, {"category": "linear", "symbol": SYM, "side": side,
+                           "orderType": "Market", "qty": f"{qty:.3f}"})
+
+
+def position(eng: Engine) -> dict[str, Any]:
+    return eng.positions(KEY, {"category": "linear", "symbol": SYM})["list"][0]
+
+
+def on_tick(px: float, side: int) -> float:
+    """The kernel's price as a position shows it: on the tick, towards the entry."""
+    n = math.ceil(px / 0.1 - 1e-9) if side > 0 else math.floor(px / 0.1 + 1e-9)
+    return round(n * 0.1, 12)
+
+
+@pytest.mark.parametrize("margin", ["isolated", "cross", "off"])
+@pytest.mark.parametrize("side", [1, -1], ids=["long", "short"])
+@pytest.mark.parametrize("qty", [5.0, 50.0], ids=["tier1", "tier2"])
+def test_liq_price_is_the_kernels(margin: str, side: int, qty: float) -> None:
+    eng = engine(margin, balance=qty * 60_000.0 * 0.2)  # cross: the wallet is 5x the IM
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Buy" if side > 0 else "Sell", qty)
+    pos = position(eng)
+    entry = float(pos["avgPrice"])
+    wallet = eng.accounts[KEY].coins["USDT"]
+    backing = wallet if margin == "cross" else qty * entry / 20.0
+    lp = float(liq_price_nb(side, qty, entry, backing, *TIERS.arrays))
+    bp = float(bankruptcy_price_nb(side, qty, entry, backing))
+    mm = float(maintenance_margin_nb(qty * entry, *TIERS.arrays))
+    assert float(pos["liqPrice"]) == pytest.approx(on_tick(lp, side), abs=1e-9)
+    assert float(pos["bustPrice"]) == pytest.approx(on_tick(bp, side), abs=1e-9)
+    assert float(pos["positionMM"]) == pytest.approx(mm, abs=1e-8)
+    tier = 2 if qty * entry > 2_000_000 else 1
+    assert pos["riskId"] == tier and float(pos["riskLimitValue"]) == TIERS.limit[tier - 1]
+    if tier == 2:  # the second tier's rate and deduction are in use
+        assert mm == pytest.approx(qty * entry * 0.01 - 2_000_000 * 0.005)
+    # the raw kernel value is what the engine compares the mark against
+    acct = eng.accounts[KEY]
+    pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
+    assert pm is not None and pm.liq == lp and pm.bust == bp
+
+
+def test_liquidation_takes_over_at_the_bankruptcy_price() -> None:
+    eng = engine("isolated", balance=10_000.0)
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Buy", 1.0)
+    for px in (55_000.0, 50_000.0):  # resting buys: cancelled by the liquidation
+        eng.create_order(KEY, {"category": "linear", "symbol": SYM, "side": "Buy",
+                               "orderType": "Limit", "qty": "0.010", "price": f"{px}",
+                               "orderLinkId": f"b{px:.0f}"})
+    acct = eng.accounts[KEY]
+    pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
+    assert pm is not None
+    entry, wallet = acct.positions[SYM].avg_price, acct.coins["USDT"]
+    eng.trade(SYM, pm.liq + 0.1, side=-1, ts=1_700_000_000_000)  # above: nothing
+    assert acct.positions[SYM].size == 1.0
+    eng.trade(SYM, on_tick(pm.liq, -1), side=-1, ts=1_700_000_001_000)  # at or below: taken
+    assert acct.positions[SYM].size == 0.0
+    ex = acct.executions[-1]
+    assert ex["execType"] == "BustTrade" and ex["side"] == "Sell" and ex["execFee"] == "0"
+    assert float(ex["execPrice"]) == pytest.approx(pm.bust, abs=1e-9)
+    assert ex["createType"] == "CreateByTakeOverPassThrough" and ex["orderLinkId"] == ""
+    assert ex["execTime"] == "1700000001000"
+    # the margin backing it is lost, no more: wallet - IM
+    assert acct.coins["USDT"] == pytest.approx(wallet - entry / 20.0, abs=1e-6)
+    cancelled = [o for o in acct.orders.values() if o.order_link_id.startswith("b")]
+    assert len(cancelled) == 2
+    assert all(o.status == "Cancelled" and o.cancel_type == "CancelByLiq" for o in cancelled)
+    assert eng.open[KEY] == {} and eng.stats["liquidations"] == 1
+    assert position(eng)["liqPrice"] == ""
+
+
+def test_short_liquidated_when_the_mark_rises() -> None:
+    eng = engine("cross", balance=4_000.0)
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Sell", 1.0)
+    acct = eng.accounts[KEY]
+    pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
+    assert pm is not None and pm.margin == acct.coins["USDT"]  # cross: the wallet backs it
+    eng.trade(SYM, on_tick(pm.liq, -1), side=1)
+    assert acct.positions[SYM].size == -1.0
+    eng.trade(SYM, on_tick(pm.liq, 1), side=1)
+    assert acct.positions[SYM].size == 0.0
+    assert acct.coins["USDT"] == pytest.approx(0.0, abs=1e-6)  # cross: the wallet is lost
+
+
+def test_margin_off_never_liquidates() -> None:
+    eng = engine("off", balance=10_000.0)
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Buy", 1.0)
+    lp = float(position(eng)["liqPrice"])
+    eng.trade(SYM, lp - 5_000.0, side=-1)
+    assert eng.accounts[KEY].positions[SYM].size == 1.0
+    assert "liquidations" not in eng.stats
+
+
+def test_margin_mode_survives_a_snapshot_and_is_checked() -> None:
+    eng = engine("cross")
+    eng.set_risk_tiers(SYM, TIERS.rows()[:2])
+    again = Engine.from_snapshot(eng.snapshot())
+    assert again.margin == "cross" and len(again.risk_tiers(
+        again.instruments[("linear", SYM)]).limit) == 2
+    with pytest.raises(ValueError, match="margin 'both'"):
+        Engine(margin="both")
