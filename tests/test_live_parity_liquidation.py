@@ -1,4 +1,5 @@
-"""Parity of a liquidation: a 20x long grid on a synthetic crash is liquidated by the backtest
+"""Parity of a liquidation: a 20x long grid on a synthetic crash (and a short one on a rally)
+is liquidated by the backtest
 (`backtest.margin: isolated`, the shipped BTCUSDT tiers, cross fill model, zero latency) and,
 with a paper runner trading the same prints against the local exchange (`margin="isolated"`,
 the same tiers through the same kernels), by the exchange: at the same print, the same
@@ -32,32 +33,38 @@ pytest_plugins = ["tests.fakex_fixtures"]
 SYM = "BTCUSDT"
 
 
-def crash(n_flat: int = 120, n_fall: int = 260, seed: int = 11) -> dict[str, np.ndarray]:
-    """Oscillation around 60 000, then a fall of about 0.04 % a print (prints on 0.1)."""
+def crash(n_flat: int = 120, n_fall: int = 260, seed: int = 11,
+          direction: int = -1) -> dict[str, np.ndarray]:
+    """Oscillation around 60 000, then a fall (`direction` -1; +1: a rally) of about 0.04 % a
+    print (prints on 0.1). The first print's aggressor is the seed's side (the touch the
+    seed's market order meets is the print's price, the price the backtest books it at)."""
     rng = np.random.default_rng(seed)
     out, price = [60_000.0], 60_000.0
     for i in range(n_flat + n_fall):
-        drift = -0.0004 * price if i >= n_flat else 0.0
+        drift = direction * 0.0004 * price if i >= n_flat else 0.0
         price += drift + rng.normal(0, 20) - (0.1 * (price - 60_000.0) if i < n_flat else 0.0)
         out.append(round(round(price / 0.1) * 0.1, 6))
     p = np.array(out)
     ts = 1_700_000_000_000 + np.cumsum(rng.integers(1_000, 4_000, len(p)))
     side = np.where(np.diff(p, prepend=60_000.0) >= 0, 1, -1).astype(np.int8)
+    side[0] = -direction
     size = np.round(rng.exponential(0.05, len(p)) + 0.001, 3)
     return {"ts": ts.astype(np.int64), "price": p, "size": size, "side": side}
 
 
+@pytest.mark.parametrize("side", [1, -1], ids=["long-crash", "short-rally"])
 def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
-                                                          tmp_path: Path) -> None:
+                                                          tmp_path: Path, side: int) -> None:
     fx: FakeExchange = fake_exchange_factory(margin="isolated")
     fx.engine.set_funding_rate(SYM, 0.0)
-    data = crash()
+    data = crash(direction=-side)
     sections = {
         "trading": {"leverage": 20.0},
-        "grid": {"mode": "long", "spacing": 0.003, "n_buy": 6, "n_sell": 6,
+        "grid": {"mode": "long" if side > 0 else "short", "spacing": 0.003, "n_buy": 6, "n_sell": 6,
                  "profit_target": 0.0},
         "recenter": {"deviation": {"pct": 0.5}},
-        "risk": {"max_exposure_pct": 25.0, "kill_switch_dd": 0.99},
+        "risk": {"max_exposure_pct": 25.0 if side > 0 else 18.0,  # no margin refusal
+                 "kill_switch_dd": 0.99},
         "backtest": {"fill_model": "cross", "latency_ms": 0, "check_interval_ms": 60_000,
                      "maker_fee": fx.engine.maker_fee, "taker_fee": fx.engine.taker_fee,
                      "funding": False, "post_only": True, "margin": "isolated",
@@ -90,6 +97,7 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
         core = next(iter(runner.cores.values()))
         status = core.state_name
         events = runner.store.events(1000)
+        blocked = core.stats["blocked"]
     finally:
         rt.stop()
 
@@ -108,7 +116,9 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
     # the take-over price is the kernel's bankruptcy price of the position before it
     before = live[live["exec_time"] <= t_liq].iloc[:-1]
     pos = float(before["position"].iloc[-1])
-    assert pos > 0 and float(liq_live["qty"].iloc[0]) == pytest.approx(pos, rel=1e-9)
+    assert pos * side > 0 and float(liq_live["qty"].iloc[0]) == pytest.approx(abs(pos),
+                                                                             rel=1e-9)
+    assert int(liq_live["side"].iloc[0]) == -side
     entry = fx.engine.accounts[fx.api_key].executions  # the exchange's own account of it
     bust = [e for e in entry if e["execType"] == "BustTrade"]
     assert len(bust) == 1 and bust[0]["execFee"] == "0"
@@ -119,13 +129,17 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
     assert float(live["position"].iloc[-1]) == 0.0
     assert int(st["stop_code"]) == Stop.LIQUIDATED and status == "stopped:liquidated"
     avg = _avg_entry(before)
-    im = pos * avg / 20.0
+    im = abs(pos) * avg / 20.0
     assert res.metrics["liq_loss"] == pytest.approx(im, abs=1e-6)
-    lp = liquidation_price(1, pos, avg, 20.0, snapshot_tiers(SYM))
+    lp = liquidation_price(side, abs(pos), avg, 20.0, snapshot_tiers(SYM))
     assert float(liq_bt["price"].iloc[0]) == pytest.approx(lp["bankruptcy_price"], rel=1e-12)
     i = int(np.searchsorted(data["ts"], t_liq))
-    assert data["price"][i] <= lp["liq_price"] < data["price"][i - 1]  # first print at/below
+    if side > 0:  # the first print at or beyond it
+        assert data["price"][i] <= lp["liq_price"] < data["price"][i - 1]
+    else:
+        assert data["price"][i - 1] < lp["liq_price"] <= data["price"][i]
     assert "liquidated" in set(events["kind"])
+    assert blocked == res.metrics["n_blocked"]  # the exposure cap decided the same
 
 
 def _avg_entry(fills) -> float:
