@@ -136,3 +136,24 @@ def test_margin_mode_survives_a_snapshot_and_is_checked() -> None:
         again.instruments[("linear", SYM)]).limit) == 2
     with pytest.raises(ValueError, match="margin 'both'"):
         Engine(margin="both")
+
+
+def test_a_print_beyond_the_liquidation_price_liquidates_before_the_book() -> None:
+    """As the backtest's step (liquidation before the book): a print that crosses both the
+    liquidation price and a resting buy below it liquidates; the buy is cancelled, not filled."""
+    eng = engine("isolated", balance=10_000.0)
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Buy", 1.0)
+    acct = eng.accounts[KEY]
+    pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
+    assert pm is not None
+    below = round(pm.liq - 300.0)
+    eng.create_order(KEY, {"category": "linear", "symbol": SYM, "side": "Buy",
+                           "orderType": "Limit", "qty": "0.500", "price": f"{below}",
+                           "orderLinkId": "deep"})
+    eng.trade(SYM, below - 500.0, side=-1)
+    deep = next(o for o in acct.orders.values() if o.order_link_id == "deep")
+    assert deep.status == "Cancelled" and deep.cum_qty == 0.0
+    assert [e["execType"] for e in acct.executions] == ["Trade", "BustTrade"]
+    assert float(acct.executions[-1]["execQty"]) == 1.0

@@ -239,9 +239,9 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin, LiquidationMixin):
                              "size": fmt(size), "side": sstr, "time": str(ts),
                              "isBlockTrade": False})
             self._update_bars(m, ts, price, size)
-            if not self._liquidations(m, inst, ts):  # before the book, as the backtest
-                self._match(m, inst, price, size, ts)
-                self._liquidations(m, inst, ts)  # after the fills
+            self._liquidations(m, inst, ts)  # before the book (a liquidated account's orders
+            self._match(m, inst, price, size, ts)  # are cancelled: none fills), as the backtest
+            self._liquidations(m, inst, ts)  # and after the fills
             self._emit(category, f"publicTrade.{symbol}", None, lambda: {
                 "topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": ts,
                 "data": [{"T": ts, "s": symbol, "S": sstr, "v": fmt(size), "p": fmt(price),

@@ -31,8 +31,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from gridlab.fakex.records import (
     Account,
     InstrumentSpec,
@@ -184,7 +182,7 @@ class LiquidationMixin:
         qty = abs(pos.size)
         order = OrderRec(order_id=str(uuid.uuid4()), order_link_id="", key=acct.key,
                          category="linear", symbol=inst.symbol, side=side,
-                         order_type="Market", price=float(np.float64(pm.bust)), qty=qty,
+                         order_type="Market", price=pm.bust, qty=qty,
                          tif="IOC", reduce_only=True, created=ts, updated=ts,
                          seq=self._next_seq(), tick=inst.tick_size, step=inst.qty_step,
                          create_type=CREATE_TAKEOVER)
