@@ -157,3 +157,17 @@ def test_a_print_beyond_the_liquidation_price_liquidates_before_the_book() -> No
     assert deep.status == "Cancelled" and deep.cum_qty == 0.0
     assert [e["execType"] for e in acct.executions] == ["Trade", "BustTrade"]
     assert float(acct.executions[-1]["execQty"]) == 1.0
+
+
+def test_the_server_handle_takes_the_margin_mode_and_a_resume_keeps_it(tmp_path) -> None:
+    from gridlab.fakex.handle import FakeExchange
+
+    state = tmp_path / "state.json"
+    fx = FakeExchange(state_path=state, margin="isolated")
+    assert fx.engine.margin == "isolated"
+    fx.engine.save(state)
+    assert FakeExchange(state_path=state).engine.margin == "isolated"  # resumed
+    assert FakeExchange(state_path=state, margin="cross").engine.margin == "cross"
+    assert FakeExchange(state_path=tmp_path / "other.json").engine.margin == "off"
+    with pytest.raises(ValueError, match="margin"):
+        FakeExchange(state_path=tmp_path / "x.json", margin="both")
