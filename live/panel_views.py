@@ -127,7 +127,8 @@ def grid_row(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
             "notional": abs(tot["position"]) * m, "equity": num(eq),
             "pnl": num(eq - core.ledger.capital), "grid_profit": tot["grid_profit"],
             "exposure": num(abs(tot["position"]) * m / eq) if eq > 0 else None,
-            "open_orders": len(core.slot_link), "fills": core.stats["fills_applied"]}
+            "open_orders": len(core.slot_link), "fills": core.stats["fills_applied"],
+            "liq_price": exchange_liq_price(r, core)}
 
 
 def _failed_rows(r: LiveRunner) -> list[dict[str, Any]]:

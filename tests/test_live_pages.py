@@ -252,6 +252,8 @@ def test_portfolio_pages_totals_and_symbol_selector(
         page, errors, outside = _open(browser, runner.panel_url + "/")
         try:
             assert page.locator("#grids-table tr").count() == 4  # header + 3 symbols
+            assert page.locator("#grids-table th", has_text="liq. price").count() == 1
+            assert page.locator("#liq-price").text_content() == "see grids"
             assert page.locator("#symbol option").count() == 4  # all + 3 symbols
             assert page.locator("#symbol").input_value() == ""
             assert page.locator("#state").text_content() == "running"

@@ -146,7 +146,7 @@ async function header() {
 const EVENT_COLS = [["ts", "time (UTC)", iso, "nowrap"], ["severity", "severity", text], ["kind", "kind", text],
   ["symbol", "symbol", text], ["message", "message", text, "wrap"]];
 const GRID_COLS = [["symbol", "symbol", text], ["state", "state", text], ["profile", "profile", text],
-  ["last_price", "price"], ["position", "position", posText], ["notional", "notional", money],
+  ["last_price", "price"], ["position", "position", posText], ["liq_price", "liq. price"], ["notional", "notional", money],
   ["equity", "equity", money], ["pnl", "PnL", signed], ["grid_profit", "grid profit", signed],
   ["exposure", "exposure", pct], ["open_orders", "orders"], ["error", "error", text, "wrap"]];
 function profileText(p) { return p.name ? `${p.name}${p.version ? " v" + p.version : ""} (${p.source})` : `config sections (${p.source})`; }
@@ -231,7 +231,7 @@ const pages = {
     setLabel("apr-note", p.apr_note || "");
     setText("round-trips", num(p.n_round_trips, 0));
     setText("exposure", pct(risk.exposure));
-    setText("liq-price", totals ? "per grid" : (s.liq_price ? num(s.liq_price) : "none"), s.liq_price ? "neg" : "");
+    setText("liq-price", totals ? "see grids" : (s.liq_price ? num(s.liq_price) : "none"), s.liq_price ? "neg" : "");
     setText("errors", num(s.error_events, 0), s.error_events > 0 ? "neg" : "");
     const sec = byId("grids-section");
     if (sec) sec.hidden = !totals;
