@@ -28,6 +28,19 @@ def engine(margin: str, balance: float = 1_000_000.0, price: float = 60_000.0) -
     return eng
 
 
+class Tap:
+    """A stream listener keeping the private messages."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[str, dict[str, Any]]] = []
+
+    def wants(self, channel: str, topic: str, key: str | None) -> bool:
+        return channel == "private" and "." not in topic
+
+    def push(self, channel: str, topic: str, key: str | None, msg: dict[str, Any]) -> None:
+        self.got.append((topic, msg))
+
+
 def market(eng: Engine, side: str, qty: float) -> None:
     eng.create_order(KEY, {"category": "linear", "symbol": SYM, "side": side,
                            "orderType": "Market", "qty": f"{qty:.3f}"})
@@ -84,6 +97,8 @@ def test_liquidation_takes_over_at_the_bankruptcy_price() -> None:
     pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
     assert pm is not None
     entry, wallet = acct.positions[SYM].avg_price, acct.coins["USDT"]
+    tap = Tap()
+    eng.listeners.append(tap)
     eng.trade(SYM, pm.liq + 0.1, side=-1, ts=1_700_000_000_000)  # above: nothing
     assert acct.positions[SYM].size == 1.0
     eng.trade(SYM, on_tick(pm.liq, -1), side=-1, ts=1_700_000_001_000)  # at or below: taken
@@ -100,6 +115,18 @@ def test_liquidation_takes_over_at_the_bankruptcy_price() -> None:
     assert all(o.status == "Cancelled" and o.cancel_type == "CancelByLiq" for o in cancelled)
     assert eng.open[KEY] == {} and eng.stats["liquidations"] == 1
     assert position(eng)["liqPrice"] == ""
+    # the streams, as Bybit sends them: the cancels, the take-over order, its execution,
+    # the flat position and the wallet
+    topics = [t for t, _ in tap.got]
+    assert topics == ["order", "order", "order", "execution", "position", "wallet"], topics
+    orders = [m["data"][0] for t, m in tap.got if t == "order"]
+    assert [o["cancelType"] for o in orders[:2]] == ["CancelByLiq"] * 2
+    assert orders[2]["createType"] == "CreateByTakeOverPassThrough"
+    assert orders[2]["orderStatus"] == "Filled" and orders[2]["orderType"] == "Market"
+    pos_msg = tap.got[4][1]["data"][0]
+    assert pos_msg["size"] == "0.000" and pos_msg["liqPrice"] == ""
+    usdt = next(c for c in tap.got[5][1]["data"][0]["coin"] if c["coin"] == "USDT")
+    assert float(usdt["walletBalance"]) == pytest.approx(acct.coins["USDT"], abs=1e-6)
 
 
 def test_short_liquidated_when_the_mark_rises() -> None:
