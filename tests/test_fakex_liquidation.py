@@ -198,3 +198,15 @@ def test_the_server_handle_takes_the_margin_mode_and_a_resume_keeps_it(tmp_path)
     assert FakeExchange(state_path=tmp_path / "other.json").engine.margin == "off"
     with pytest.raises(ValueError, match="margin"):
         FakeExchange(state_path=tmp_path / "x.json", margin="both")
+
+
+def test_a_mark_moved_without_a_print_liquidates_too() -> None:
+    eng = engine("isolated", balance=10_000.0)
+    eng.set_leverage(KEY, {"category": "linear", "symbol": SYM, "buyLeverage": "20",
+                           "sellLeverage": "20"})
+    market(eng, "Sell", 1.0)
+    acct = eng.accounts[KEY]
+    pm = eng.position_margin(acct, eng.instruments[("linear", SYM)], acct.positions[SYM])
+    assert pm is not None
+    eng.set_price(SYM, pm.liq + 1.0)
+    assert acct.positions[SYM].size == 0.0 and acct.executions[-1]["execType"] == "BustTrade"

@@ -120,13 +120,15 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin, LiquidationMixin):
             return acct
 
     def set_price(self, symbol: str, price: float, category: str = "linear") -> None:
-        """Move last/bid/ask/mark without a print (no matching)."""
+        """Move last/bid/ask/mark without a print (no matching; a liquidation when margin is
+        on and the new mark reaches a liquidation price)."""
         with self.lock:
             m, inst = self._market(category, symbol)
             touch = (m.bid, m.ask)
             self._set_touch(m, inst, price, 1)
             if (m.bid, m.ask) != touch:
                 self._book_changed(m, self.now_ms())
+            self._liquidations(m, inst, self.now_ms())
 
     def set_funding_rate(self, symbol: str, rate: float) -> None:
         """The rate settled at the next funding times of a linear symbol."""
