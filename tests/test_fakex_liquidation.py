@@ -210,3 +210,32 @@ def test_a_mark_moved_without_a_print_liquidates_too() -> None:
     assert pm is not None
     eng.set_price(SYM, pm.liq + 1.0)
     assert acct.positions[SYM].size == 0.0 and acct.executions[-1]["execType"] == "BustTrade"
+
+
+def test_a_store_replay_uses_the_stored_tiers_as_the_backtest(tmp_path) -> None:
+    """`gridlab fake-exchange --db ... --margin isolated` takes a symbol's tiers where the
+    backtest does (`gridlab.data.risk_limits.risk_tiers`: the store, then the snapshot)."""
+    import threading
+
+    import pandas as pd
+
+    from gridlab.data.synth import write_synthetic_market
+    from gridlab.fakex.handle import run_local_exchange
+    from gridlab.store.core import Store
+    from gridlab.store.risk_limits import replace_risk_limits
+
+    db = tmp_path / "m.duckdb"
+    stored = [{"tier": 1, "risk_limit_value": 1_000_000.0, "mmr": 0.007, "imr": 0.014,
+               "max_leverage": 70.0, "mm_deduction": 0.0},
+              {"tier": 2, "risk_limit_value": 3_000_000.0, "mmr": 0.012, "imr": 0.02,
+               "max_leverage": 50.0, "mm_deduction": 5_000.0}]
+    with Store.open(db) as store:
+        write_synthetic_market(store, SYM, "linear", days=0.05, seed=1, trades_per_day=2000)
+        replace_risk_limits(store, SYM, "linear", pd.DataFrame(stored).assign(fetched_at=1))
+    stop = threading.Event()
+    stop.set()
+    fx = run_local_exchange(symbols=[SYM], db=db, source="trades", port=0, speed=None,
+                            state_path=tmp_path / "s.json", echo=lambda *_: None, stop=stop,
+                            margin="isolated")
+    tiers = fx.engine.risk_tiers(fx.engine.instruments[("linear", SYM)])
+    assert list(tiers.mmr) == [0.007, 0.012] and list(tiers.mmd) == [0.0, 5_000.0]

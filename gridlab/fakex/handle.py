@@ -238,12 +238,20 @@ def run_local_exchange(*, host: str = "127.0.0.1", port: int = 8765,
     if source in ("trades", "klines"):
         if db is None:
             raise ValueError(f"--source {source} needs --db")
+        from gridlab.data.risk_limits import risk_tiers
+        from gridlab.errors import DataError
         from gridlab.store.core import Store
 
         with Store.open(db, read_only=True, wait_s=5) as store:
             for sym in symbols:
                 fx.market.add_from_store(store, sym, category, start_ms, end_ms, source,
                                          interval)
+                if category == "linear" and margin != "off":  # the backtest's tiers
+                    try:
+                        fx.engine.set_risk_tiers(sym, risk_tiers(store, sym)[0].rows())
+                    except DataError:  # neither stored nor shipped: the instrument's rate
+                        echo(f"{sym}: no risk-limit tiers stored or shipped; one tier at "
+                             "the instrument's maintenance margin rate")
     elif source == "synthetic":
         for i, sym in enumerate(symbols):
             fx.market.add_synthetic(sym, start, days, seed + i, price, category)
