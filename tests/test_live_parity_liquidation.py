@@ -1,5 +1,6 @@
-"""Parity of a liquidation: a 20x long grid on a synthetic crash (and a short one on a rally)
-is liquidated by the backtest
+"""Parity of a liquidation: a 20x long grid on a synthetic crash (and a short one on a rally,
+also with orders the margin cannot carry: the step's gate refuses them live as in the backtest,
+`backtest.margin` on) is liquidated by the backtest
 (`backtest.margin: isolated`, the shipped BTCUSDT tiers, cross fill model, zero latency) and,
 with a paper runner trading the same prints against the local exchange (`margin="isolated"`,
 the same tiers through the same kernels), by the exchange: at the same print, the same
@@ -52,10 +53,13 @@ def crash(n_flat: int = 120, n_fall: int = 260, seed: int = 11,
     return {"ts": ts.astype(np.int64), "price": p, "size": size, "side": side}
 
 
-@pytest.mark.parametrize("side", [1, -1], ids=["long-crash", "short-rally"])
+@pytest.mark.parametrize(("side", "exposure"), [(1, 25.0), (-1, 18.0), (-1, 25.0)],
+                         ids=["long-crash", "short-rally", "short-margin-refusals"])
 def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
-                                                          tmp_path: Path, side: int) -> None:
-    fx: FakeExchange = fake_exchange_factory(margin="isolated")
+                                                          tmp_path: Path, side: int,
+                                                          exposure: float) -> None:
+    # the account's wallet is the grid's capital: the margin balance is the backtest's
+    fx: FakeExchange = fake_exchange_factory(margin="isolated", balance=1000.0)
     fx.engine.set_funding_rate(SYM, 0.0)
     data = crash(direction=-side)
     sections = {
@@ -63,8 +67,7 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
         "grid": {"mode": "long" if side > 0 else "short", "spacing": 0.003, "n_buy": 6, "n_sell": 6,
                  "profit_target": 0.0},
         "recenter": {"deviation": {"pct": 0.5}},
-        "risk": {"max_exposure_pct": 25.0 if side > 0 else 18.0,  # no margin refusal
-                 "kill_switch_dd": 0.99},
+        "risk": {"max_exposure_pct": exposure, "kill_switch_dd": 0.99},
         "backtest": {"fill_model": "cross", "latency_ms": 0, "check_interval_ms": 60_000,
                      "maker_fee": fx.engine.maker_fee, "taker_fee": fx.engine.taker_fee,
                      "funding": False, "post_only": True, "margin": "isolated",
@@ -80,7 +83,9 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
     res = backtest(md, cfg)
     bt = res.fills
     assert bt is not None
-    assert res.metrics["n_liquidations"] == 1 and res.metrics["n_margin_refused"] == 0
+    assert res.metrics["n_liquidations"] == 1
+    refused = int(res.metrics["n_margin_refused"])
+    assert (refused > 0) == (side < 0 and exposure > 20.0)
     liq_bt = bt[bt["kind"] == "liquidation"]
     assert len(liq_bt) == 1
     t_liq = int(res.metrics["liq_ts"])
@@ -139,7 +144,10 @@ def test_paper_runner_is_liquidated_where_the_backtest_is(fake_exchange_factory,
     else:
         assert data["price"][i - 1] < lp["liq_price"] <= data["price"][i]
     assert "liquidated" in set(events["kind"])
-    assert blocked == res.metrics["n_blocked"]  # the exposure cap decided the same
+    # the gate (exposure cap, margin) refused the same orders in the live step; the exchange,
+    # with the same margin rule and balance, refused none of those it was sent
+    assert blocked == res.metrics["n_blocked"]
+    assert not (events["kind"] == "order_refused").any()
 
 
 def _avg_entry(fills) -> float:

@@ -45,6 +45,7 @@ from gridlab.strategy.margin_nb import (
     liq_crossed_nb,
     liq_price_nb,
     maintenance_margin_nb,
+    order_margin_ok_nb,
     tier_index_nb,
 )
 
@@ -150,6 +151,28 @@ class LiquidationMixin:
                 "bustPrice": self.shown_price(pm.bust, side, inst.tick_size),
                 "positionMM": fmt(pm.mm),
                 "riskId": pm.tier + 1, "riskLimitValue": f"{tiers.limit[pm.tier]:.0f}"}
+
+    # ---- order admission (110007) -----------------------------------------------------------
+
+    def margin_carries(self, acct: Account, inst: InstrumentSpec, pos: PositionRec, d: int,
+                       qty: float, price: float, taker_fee: float, mark: float) -> bool:
+        """With margin on: does the margin carry a new linear order (side d, qty at price)?
+        The backtest's rule (`order_margin_ok_nb`, docs/margin.md): the position's IM plus the
+        costlier side's order cost of the resting orders, with the new one, against the margin
+        balance (isolated: the USDT wallet balance; cross: that + the unrealized PnL)."""
+        bq = bn = sq = sn = 0.0
+        for o in self.open[acct.key].values():
+            if o.category != "linear" or o.symbol != inst.symbol or o.reduce_only:
+                continue
+            if o.side == "Buy":
+                bq, bn = bq + o.leaves, bn + o.leaves * o.price
+            else:
+                sq, sn = sq + o.leaves, sn + o.leaves * o.price
+        balance = acct.coins.get("USDT", 0.0)
+        if self.margin == "cross":
+            balance += pos.unrealised(mark)
+        return bool(order_margin_ok_nb(d, qty, price, pos.size, pos.avg_price, balance, bq, bn,
+                                       sq, sn, pos.leverage, taker_fee))
 
     # ---- the liquidation engine ------------------------------------------------------------
 

@@ -55,6 +55,8 @@ class OrdersMixin:
     _fill: Callable[..., None]
     fees: Callable[[Account], tuple[float, float]]
     _liquidations: Callable[[MarketState, InstrumentSpec, int], int]
+    margin: str
+    margin_carries: Callable[..., bool]
 
     # ---- create ----------------------------------------------------------------------------
 
@@ -205,6 +207,11 @@ class OrdersMixin:
         if reduce_only:
             return
         pos = self._position(acct, inst.symbol)
+        if self.margin != "off":  # the backtest's margin rule (liquidation.margin_carries)
+            if not self.margin_carries(acct, inst, pos, d, qty, price, self.fees(acct)[1],
+                                       m.mark_price):
+                raise EngineError(110007, "ab not enough for new order")
+            return
         incr = qty if pos.size == 0 or (pos.size > 0) == (d > 0) else max(0.0, qty - abs(pos.size))
         if incr <= 0:
             return
