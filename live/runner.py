@@ -235,7 +235,7 @@ class LiveRunner(Consumer):
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
             error_limit=cfg.live.symbol_error_limit, margin=cfg.backtest.margin,
-            tiers=margin_tiers(cfg, spec.symbol))
+            tiers=margin_tiers(cfg, spec.symbol) if spec.category == "linear" else None)
         res = active.resolved
         step = new_step(res, filters, settings)
         core = TradingCore(self.store, ex, settings, step,

@@ -113,7 +113,7 @@ class GridStep:
         self.ep = EngineParams(self.capital, bool(spot), FillModel.CROSS, 0, 0.0, 0.0,
                                float(maker_fee), float(taker_fee), 0.0, bool(post_only),
                                int(check_ms), int(check_ms), False)
-        if margin != "off" and tiers is not None:  # the backtest's margin gate (110007)
+        if margin != "off" and tiers is not None and not spot:  # the backtest's gate (110007)
             limit, mmr, mmd = (np.ascontiguousarray(a, dtype=np.float64) for a in tiers.arrays)
             self.ep = self.ep._replace(margin=margin_mode_code(margin), leverage=float(leverage),
                                        tier_limit=limit, tier_mmr=mmr, tier_mmd=mmd)
