@@ -162,7 +162,10 @@ class ActionExecution(MoveExecution):
         return 0.0
 
     def _stopped(self, code: int, ts: int, p: float) -> None:
-        """A STOP action: the stop's event (the cancel and flatten are their own actions)."""
+        """A STOP action: the stop's event (the cancel and flatten are their own actions); a
+        liquidation's is the `liquidated` event the fill application recorded."""
+        if code == Stop.LIQUIDATED:
+            return
         account = getattr(self, "_account_stop", False)
         mark = p if not math.isnan(p) else self.ledger.avg_price
         eq = self.ledger.equity(mark)

@@ -97,6 +97,10 @@ class CoreSettings:
     taker_fee: float
     fill_wait_s: float = 0.5
     leverage: float = 1.0
+    margin: str = "off"
+    """`backtest.margin`: the step's gate refuses what the margin cannot carry, as in a backtest"""
+    tiers: Any = None
+    """the risk-limit tiers with margin on (`backtest.params.margin_tiers`)"""
     state_key: str = STATE_KEY
     bars_key: str = BARS_KEY
     error_limit: int = 5

@@ -18,8 +18,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridlab.bybit.parse import Execution
+from gridlab.bybit.parse import Execution, is_liquidation
 from gridlab.store.live import FillRow
+from gridlab.strategy.enums import Stop
 from gridlab.strategy.grid_nb import fill_remainder_nb
 from live.ids import LinkKey
 
@@ -56,8 +57,9 @@ class FillApplication:
                       is_maker=bool(ex.is_maker), source=source)
         key = self.fill_key(row.order_link_id, row.price)
         self.note_move_fill(row.order_link_id, key, row.qty)
-        kind = ("funding" if row.exec_type == "Funding" else "foreign" if key is None else
-                {"s": "seed", "f": "flatten"}.get(key.leg, "grid"))
+        kind = ("funding" if row.exec_type == "Funding" else
+                "liquidation" if is_liquidation(row.exec_type) else "foreign" if key is None
+                else {"s": "seed", "f": "flatten"}.get(key.leg, "grid"))
         new = self.store.insert_fill(row, kind=kind, gen=key.gen if key else -1,
                                      slot=key.slot if key else -1)
         self._remember(ex.exec_id)
@@ -84,13 +86,16 @@ class FillApplication:
                 self.pending.append(PendingFill(row, key, arrived=0.0))
         return len(self.pending)
 
-    def _order_key(self, pf: PendingFill) -> tuple[int, float, int, int, str]:
-        """The kernel's order: by time, then the price path of one print (a buy fills at a
-        falling price: the highest bid first; a sell the lowest ask first), then the order
+    def _order_key(self, pf: PendingFill) -> tuple[int, int, float, int, int, str]:
+        """The kernel's order: by time, a liquidation after the fills of its print (the
+        kernel liquidates after the book), then the price path of one print (a buy fills at
+        a falling price: the highest bid first; a sell the lowest ask first), then the order
         rows (the current grid's slots, then the late ones)."""
         late = 1 if pf.key is None or pf.key.gen != self.gen else 0
         slot = pf.key.slot if pf.key is not None else -1
-        return (pf.row.exec_time, -pf.row.side * pf.row.price, late, slot, pf.row.exec_id)
+        liq = 1 if is_liquidation(pf.row.exec_type) else 0
+        return (pf.row.exec_time, liq, -pf.row.side * pf.row.price, late, slot,
+                pf.row.exec_id)
 
     async def apply_pending(self, upto: int | None = None, p: float | None = None,
                             *, expired_only: bool = False) -> int:
@@ -130,9 +135,14 @@ class FillApplication:
         kind, gen, slot, profit = "foreign", -1, -1, 0.0
         acts = None
         order = self.orders.get(f.order_link_id)
+        liquidated = False
         if f.exec_type == "Funding":
             kind = "funding"
             self.step.funding(f.price, f.fee_rate)
+        elif is_liquidation(f.exec_type):  # the exchange took the position over
+            kind, liquidated = "liquidation", True
+            self._liquidation_event(f)
+            self.step.market_fill(f.side, f.qty, f.price, f.fee_rate)
         elif key is not None:
             gen, slot = key.gen, key.slot
             kind = {"s": "seed", "f": "flatten"}.get(key.leg, "grid")
@@ -178,6 +188,18 @@ class FillApplication:
             await self._run(acts, f.exec_time, p)
         elif acts is not None:
             self.count_refusals()
+        if liquidated:  # the step stops the grid as the backtest's liquidation does
+            await self.stop_trading(Stop.LIQUIDATED, f.exec_time, f.price)
+
+    def _liquidation_event(self, f: FillRow) -> None:
+        """The `liquidated` event, with the margin lost (the ledger's loss on the take-over)."""
+        pos, avg = self.ledger.position, self.ledger.avg_price
+        loss = abs(pos) * (avg - f.price) * (1 if pos > 0 else -1) + f.fee
+        self.event("liquidated", f"{self.s.symbol} position {pos:g} at {avg:g} liquidated: "
+                   f"taken over at the bankruptcy price {f.price:g} (execution {f.exec_id}), "
+                   f"loss {loss:.2f}; the grid stops", "critical",
+                   {"price": f.price, "qty": f.qty, "side": f.side, "ts": f.exec_time,
+                    "loss": loss, "position": pos, "entry": avg})
 
     def exec_cursor(self) -> int:
         """Where the next executions query starts: 1 s before the REST watermark (the newest

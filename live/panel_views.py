@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from live.core import TradingCore
     from live.runner import LiveRunner
 
-__all__ = ["balance", "equity_chart", "grid_balance", "grid_equity_chart", "grid_levels",
-           "grid_market", "grid_pnl", "grid_positions", "grid_risk", "grid_status", "levels",
-           "open_orders", "pnl", "positions", "records", "risk_metrics", "status"]
+__all__ = ["balance", "equity_chart", "exchange_liq_price", "grid_balance", "grid_equity_chart",
+           "grid_levels", "grid_market", "grid_pnl", "grid_positions", "grid_risk", "grid_status",
+           "levels", "open_orders", "pnl", "positions", "records", "risk_metrics", "status"]
 
 DAY_MS = 86_400_000
 YEAR_MS = 365 * DAY_MS
@@ -81,6 +81,19 @@ def _errors(r: LiveRunner, symbol: str | None) -> int:
     return r.store.error_count(symbol=symbol)
 
 
+def exchange_liq_price(r: LiveRunner, core: TradingCore) -> float | None:
+    """The liquidation price of the grid's position as the exchange reports it (`liqPrice` of
+    its latest position snapshot); None when flat or not reported (Bybit shows "")."""
+    if r.store is None:
+        return None
+    snaps = r.store.positions(1, symbol=core.s.symbol)
+    if not len(snaps):
+        return None
+    row = snaps.iloc[0]
+    lp, size = float(row["liq_price"] or 0.0), float(row["size"] or 0.0)
+    return lp if size != 0.0 and math.isfinite(lp) and lp > 0.0 else None
+
+
 def grid_status(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
     cfg = r.config
     return {
@@ -98,6 +111,7 @@ def grid_status(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
         "control_enabled": r.panel_token is not None,
         "last_export_ms": r.store.last_export_ms if r.store else None,
         "refresh_s": cfg.live.panel.refresh_s, "multi": r.multi,
+        "liq_price": exchange_liq_price(r, core),
     }
 
 
@@ -113,7 +127,8 @@ def grid_row(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
             "notional": abs(tot["position"]) * m, "equity": num(eq),
             "pnl": num(eq - core.ledger.capital), "grid_profit": tot["grid_profit"],
             "exposure": num(abs(tot["position"]) * m / eq) if eq > 0 else None,
-            "open_orders": len(core.slot_link), "fills": core.stats["fills_applied"]}
+            "open_orders": len(core.slot_link), "fills": core.stats["fills_applied"],
+            "liq_price": exchange_liq_price(r, core)}
 
 
 def _failed_rows(r: LiveRunner) -> list[dict[str, Any]]:
@@ -228,7 +243,8 @@ def grid_levels(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
 
 
 def grid_market(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
-    """The candle chart's data: the strategy's bars, grid levels, working orders, fills."""
+    """The candle chart's data: the strategy's bars, grid levels, working orders, fills, the
+    exchange position's liquidation price."""
     assert r.store is not None
     lv = [x for x in core.strategy.levels() if x.state != SlotState.DISABLED]
     levels_ = sorted({round(p, 10) for x in lv for p in (x.lo, x.hi) if math.isfinite(p)})
@@ -243,7 +259,7 @@ def grid_market(r: LiveRunner, core: TradingCore) -> dict[str, Any]:
              "qty": [float(x) for x in f["qty"]] if len(f) else []}
     return {"symbol": core.s.symbol, "generation": core.gen, "bars": candles(core),
             "levels": levels_, "orders": orders, "fills": fills,
-            "last_price": num(core.last_price),
+            "last_price": num(core.last_price), "liq_price": exchange_liq_price(r, core),
             "last_market_ts": core.last_ts if core.last_ts >= 0 else None}
 
 

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gridlab.backtest.params import margin_tiers
 from gridlab.bybit.client import BybitClient
 from gridlab.bybit.credentials import Credentials, load_credentials
 from gridlab.bybit.errors import TransientError
@@ -233,7 +234,9 @@ class LiveRunner(Consumer):
             check_ms=int(cfg.backtest.check_interval_ms), qty_step=inst.qty_step,
             maker_fee=fees.maker, taker_fee=fees.taker, fill_wait_s=cfg.live.fill_wait_s,
             leverage=spec.leverage, state_key=spec.state_key, bars_key=spec.bars_key,
-            error_limit=cfg.live.symbol_error_limit, amend=cfg.live.amend)
+            error_limit=cfg.live.symbol_error_limit, amend=cfg.live.amend,
+            margin=cfg.backtest.margin,
+            tiers=margin_tiers(cfg, spec.symbol) if spec.category == "linear" else None)
         res = active.resolved
         step = new_step(res, filters, settings)
         core = TradingCore(self.store, ex, settings, step,

@@ -29,7 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, EngineParams, FillModel
+from gridlab.backtest.enums import (
+    ACC,
+    N_ACC,
+    ORDER_DTYPE,
+    EngineParams,
+    FillModel,
+    margin_mode_code,
+)
 from gridlab.backtest.ledger_nb import apply_fill_nb, apply_funding_nb, equity_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, new_grid_state
 from gridlab.backtest.step_nb import (
@@ -92,8 +99,8 @@ class GridStep:
     def __init__(self, grid: GridParams | GridConfig, recenter: RecenterParams | RecenterConfig,
                  risk: RiskParams | RiskConfig, filters: Filters, capital: float,
                  leverage: float = 1.0, *, spot: bool = False, maker_fee: float = 0.0,
-                 taker_fee: float = 0.0, check_ms: int = 60_000, post_only: bool = True
-                 ) -> None:
+                 taker_fee: float = 0.0, check_ms: int = 60_000, post_only: bool = True,
+                 margin: str = "off", tiers: Any = None) -> None:
         if capital <= 0:
             raise StrategyError(f"capital must be > 0 (got {capital})", "fund the account")
         self.gp: GridParams = (grid_params(grid, float(leverage)) if isinstance(grid, GridConfig)
@@ -106,6 +113,10 @@ class GridStep:
         self.ep = EngineParams(self.capital, bool(spot), FillModel.CROSS, 0, 0.0, 0.0,
                                float(maker_fee), float(taker_fee), 0.0, bool(post_only),
                                int(check_ms), int(check_ms), False)
+        if margin != "off" and tiers is not None and not spot:  # the backtest's gate (110007)
+            limit, mmr, mmd = (np.ascontiguousarray(a, dtype=np.float64) for a in tiers.arrays)
+            self.ep = self.ep._replace(margin=margin_mode_code(margin), leverage=float(leverage),
+                                       tier_limit=limit, tier_mmr=mmr, tier_mmd=mmd)
         eps = self.filters.qty_step * 1e-6 if self.filters.qty_step > 0 else 1e-12
         self.rec, self.g = new_grid_state(self.gp, self.rp, self.capital, eps, 0, 0.0)
         self.ax = own_account_ctx()
@@ -382,7 +393,8 @@ def new_step(resolved: Any, filters: Filters, settings: Any) -> GridStep:
     return GridStep(resolved.grid, resolved.recenter, resolved.risk, filters, settings.capital,
                     settings.leverage, spot=settings.category == "spot",
                     maker_fee=settings.maker_fee, taker_fee=settings.taker_fee,
-                    check_ms=settings.check_ms)
+                    check_ms=settings.check_ms, margin=getattr(settings, "margin", "off"),
+                    tiers=getattr(settings, "tiers", None))
 
 
 class RiskView:

@@ -55,6 +55,7 @@ USAGE = {
     "live": (["live", "--bogus"], "No such option: --bogus"),
     "fake-exchange": (["fake-exchange", "--port", "0"], "--port"),
     "fake-exchange source": (["fake-exchange", "--source", "trades"], "--source"),
+    "fake-exchange margin": (["fake-exchange", "--margin", "both"], "--margin"),
     "demo": (["demo", "--days", "1"], "--days"),
 }
 

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from gridlab.fakex.handle import FakeExchange
-from gridlab.fakex.rules import liq_price
 
 pytest_plugins = ["tests.fakex_fixtures"]
 
@@ -85,14 +84,6 @@ def test_category_topics_entry_price_and_matching_seq(fake_exchange: FakeExchang
     assert rest["avgPrice"] == "59000" and rest["seq"] == ex["seq"]
     # isolated long at 10x, mmr 0.5 %: 59 000 * (1 - 0.1 + 0.005) = 53 395
     assert rest["liqPrice"] == "53395" and rest["positionMM"] == "147.5"
-
-
-def test_liq_price_formula_both_sides() -> None:
-    assert liq_price(0.5, 60_000.0, 10.0, 0.005, 0.1) == 54_300.0
-    assert liq_price(-0.5, 60_000.0, 10.0, 0.005, 0.1) == 65_700.0
-    assert liq_price(0.0, 60_000.0, 10.0, 0.005, 0.1) is None
-    assert liq_price(1.0, 100.0, 1.0, 0.005, 0.01) == 0.5  # 1x long: far below, still > 0
-    assert liq_price(1.0, 100.0, 0.9, 0.005, 0.01) is None  # below 1x: never liquidated
 
 
 def test_short_liq_price_and_flat_position_over_rest(fake_exchange: FakeExchange,

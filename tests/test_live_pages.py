@@ -33,6 +33,8 @@ OVERFLOW_JS = """() => ({page: document.documentElement.scrollWidth - window.inn
   tables: [...document.querySelectorAll('table')].filter(
     (t) => t.offsetParent !== null && t.scrollWidth > t.parentElement.clientWidth + 1)
     .map((t) => t.id)})"""
+LIQ_JS = """(id) => document.getElementById(id).data
+  .filter((t) => t.name === "liquidation price")[0].y"""
 TRACES_JS = """(id) => document.getElementById(id).data.map((t) => ({name: t.name, type: t.type,
   n: (t.x || []).filter((v) => v !== null).length}))"""
 
@@ -91,6 +93,16 @@ def _open(browser: Any, url: str) -> tuple[Any, list[str], list[str]]:
     return page, errors, outside
 
 
+def _exchange_liq(panel: Panel) -> float:
+    """The liqPrice of the exchange's position (the runner's latest snapshot of it), > 0."""
+    snap = panel.runner.store.positions(1, symbol=SYM).iloc[0]
+    assert snap["size"] != 0 and snap["liq_price"] > 0, snap
+    fx_pos = panel.fx.engine.positions(panel.fx.api_key, {"category": "linear",
+                                                          "symbol": SYM})["list"][0]
+    assert float(fx_pos["liqPrice"]) == pytest.approx(float(snap["liq_price"]))
+    return float(snap["liq_price"])
+
+
 def _traces(page: Any, chart: str) -> dict[str, dict[str, Any]]:
     return {t["name"]: t for t in page.evaluate(TRACES_JS, chart)}
 
@@ -130,12 +142,19 @@ def test_page_renders_charts_and_fits_1400px(browser: Any, panel: Panel, shots: 
             eq = _traces(page, "equity-chart")
             assert eq["strategy equity"]["n"] >= 9 and eq["price"]["n"] >= 9
             assert page.locator("#daily-table tr").count() >= 2
+            # the exchange position's liquidation price, as the exchange reports it
+            liq = _exchange_liq(panel)
+            shown = page.locator("#liq-price").text_content() or ""
+            assert float(shown.replace(",", "")) == pytest.approx(liq, abs=0.01), shown
         if path in ("/grid", "/history"):
             tr = _traces(page, "market-chart" if path == "/grid" else "fills-chart")
             assert tr["price"]["type"] == "candlestick" and tr["price"]["n"] >= 3
             assert tr["buy fills"]["n"] >= 1 and tr["sell fills"]["n"] >= 1
             if path == "/grid":
                 assert tr["grid levels"]["n"] == 2 * 9  # 8 slots: 9 levels, a line each
+                assert tr["liquidation price"]["n"] == 2  # a line across the chart
+                ys = page.evaluate(LIQ_JS, "market-chart")
+                assert ys == [pytest.approx(_exchange_liq(panel))] * 2
                 assert tr["buy orders"]["n"] + tr["sell orders"]["n"] == len(
                     panel.runner.core.slot_link)
                 assert tr["buy orders"]["n"] >= 1 and tr["sell orders"]["n"] >= 1
@@ -233,6 +252,8 @@ def test_portfolio_pages_totals_and_symbol_selector(
         page, errors, outside = _open(browser, runner.panel_url + "/")
         try:
             assert page.locator("#grids-table tr").count() == 4  # header + 3 symbols
+            assert page.locator("#grids-table th", has_text="liq. price").count() == 1
+            assert page.locator("#liq-price").text_content() == "see grids"
             assert page.locator("#symbol option").count() == 4  # all + 3 symbols
             assert page.locator("#symbol").input_value() == ""
             assert page.locator("#state").text_content() == "running"

@@ -22,6 +22,7 @@ __all__ = [
     "RiskLimitTier",
     "Ticker",
     "Wallet",
+    "is_liquidation",
     "parse_execution",
     "parse_fee_rate",
     "parse_funding",
@@ -284,7 +285,8 @@ def parse_order(d: Raw) -> Order:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """A fill (execType Trade) or a funding settlement (execType Funding)."""
+    """A fill (execType Trade), a funding settlement (execType Funding) or a liquidation
+    take-over (execType BustTrade: `is_liquidation`)."""
 
     symbol: str
     exec_id: str
@@ -300,6 +302,15 @@ class Execution:
     exec_type: str = "Trade"
     closed_size: float = 0.0
     category: str = ""
+
+
+_LIQUIDATION_EXEC_TYPES = frozenset({"BustTrade"})  # docs/v5/enum#exectype: a take-over
+
+
+def is_liquidation(exec_type: str) -> bool:
+    """True for an execution of the liquidation engine taking a position over (execType
+    BustTrade); the runner books it as the liquidation fill and stops the grid."""
+    return exec_type in _LIQUIDATION_EXEC_TYPES
 
 
 def parse_execution(d: Raw) -> Execution:

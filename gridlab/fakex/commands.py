@@ -9,6 +9,7 @@ import typer
 __all__ = ["register"]
 
 _SOURCES = ("trades", "klines", "synthetic", "none")
+_MARGINS = ("off", "isolated", "cross")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,6 +35,9 @@ def register(app: typer.Typer) -> None:
                                    help="state file (kept across restarts)"),
         fresh: bool = typer.Option(False, "--fresh", help="ignore a saved state"),
         balance: float = typer.Option(100_000.0, "--balance", help="USDT of the test account"),
+        margin: str = typer.Option("off", "--margin",
+                                   help="off | isolated | cross: liquidate positions whose "
+                                        "liquidation price the mark reaches"),
     ) -> None:
         """Run the local Bybit-v5-compatible exchange (REST + WebSocket) until Ctrl-C."""
         from gridlab.data.ingest_rest import parse_time
@@ -42,6 +46,9 @@ def register(app: typer.Typer) -> None:
         if source not in _SOURCES:
             raise typer.BadParameter(f"{source!r} is not one of {', '.join(_SOURCES)}",
                                      param_hint="--source")
+        if margin not in _MARGINS:
+            raise typer.BadParameter(f"{margin!r} is not one of {', '.join(_MARGINS)}",
+                                     param_hint="--margin")
         if source in ("trades", "klines") and db is None:
             raise typer.BadParameter(f"--source {source} replays a store: add --db FILE "
                                      "(or use --source synthetic)", param_hint="--source")
@@ -50,4 +57,4 @@ def register(app: typer.Typer) -> None:
                            source=source, interval=interval, start_ms=parse_time(start),
                            end_ms=parse_time(end), days=days, seed=seed, price=price,
                            speed=speed or None, state_path=state, fresh=fresh,
-                           balance=balance, echo=typer.echo)
+                           balance=balance, echo=typer.echo, margin=margin)

@@ -9,7 +9,8 @@ marketable on arrival, fills at once as taker at the touch (bid/ask, set by the 
 one tick apart) plus optional slippage. A PostOnly that would take is accepted and then
 Cancelled with rejectReason EC_PostOnlyWillTakeLiquidity. Linear: one-way positions, USDT
 margin, funding at funding times (positive rate: longs pay). Spot: coin balances, no positions.
-Liquidations are not modelled. Every method is thread-safe (one re-entrant lock).
+Margin and liquidation (`margin` off | isolated | cross) in `liquidation.LiquidationMixin`, from
+the backtest's margin kernels. Every method is thread-safe (one re-entrant lock).
 
 Times: business timestamps (createdTime, execTime, ...) come from the market clock (the last
 print's time) once a market print has happened, wall time before; auth uses wall time.
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gridlab.bybit.constants import INTERVAL_MS, KLINE_INTERVALS
+from gridlab.fakex.liquidation import MARGIN_MODES, LiquidationMixin
 from gridlab.fakex.marketdata import MarketDataMixin
 from gridlab.fakex.orders import OrdersMixin
 from gridlab.fakex.queries import QueriesMixin
@@ -42,7 +44,7 @@ from gridlab.fakex.records import (
     floor_steps,
     fmt,
 )
-from gridlab.fakex.rules import Rules, liq_price
+from gridlab.fakex.rules import Rules
 
 __all__ = ["Engine", "EngineError", "Listener"]
 
@@ -60,15 +62,21 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
-class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
+class Engine(MarketDataMixin, OrdersMixin, QueriesMixin, LiquidationMixin):
     """The exchange state and its rules. See the module docstring for the fill model."""
 
     def __init__(self, *, maker_fee: float = 0.0002, taker_fee: float = 0.00055,
                  slippage_bps: float = 0.0, funding_rate: float = 0.0001,
                  live_intervals: Iterable[str] = ("1", "5", "15", "60"),
                  partial_fills: bool = False, default_leverage: float = 10.0,
-                 rules: Rules | dict[str, Any] | None = None) -> None:
+                 rules: Rules | dict[str, Any] | None = None, margin: str = "off",
+                 risk_tiers: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        if margin not in MARGIN_MODES:
+            raise ValueError(f"margin {margin!r}: one of {', '.join(MARGIN_MODES)}")
         self.lock = threading.RLock()
+        self.margin = margin  # off: positions show liqPrice but are never liquidated
+        self.tier_rows: dict[str, list[dict[str, Any]]] = dict(risk_tiers or {})
+        self._tiers: dict[str, Any] = {}
         self.maker_fee = maker_fee
         self.taker_fee = taker_fee
         self.slippage_bps = slippage_bps
@@ -112,13 +120,15 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
             return acct
 
     def set_price(self, symbol: str, price: float, category: str = "linear") -> None:
-        """Move last/bid/ask/mark without a print (no matching)."""
+        """Move last/bid/ask/mark without a print (no matching; a liquidation when margin is
+        on and the new mark reaches a liquidation price)."""
         with self.lock:
             m, inst = self._market(category, symbol)
             touch = (m.bid, m.ask)
             self._set_touch(m, inst, price, 1)
             if (m.bid, m.ask) != touch:
                 self._book_changed(m, self.now_ms())
+            self._liquidations(m, inst, self.now_ms())
 
     def set_funding_rate(self, symbol: str, rate: float) -> None:
         """The rate settled at the next funding times of a linear symbol."""
@@ -231,7 +241,9 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
                              "size": fmt(size), "side": sstr, "time": str(ts),
                              "isBlockTrade": False})
             self._update_bars(m, ts, price, size)
-            self._match(m, inst, price, size, ts)
+            self._liquidations(m, inst, ts)  # before the book (a liquidated account's orders
+            self._match(m, inst, price, size, ts)  # are cancelled: none fills), as the backtest
+            self._liquidations(m, inst, ts)  # and after the fills
             self._emit(category, f"publicTrade.{symbol}", None, lambda: {
                 "topic": f"publicTrade.{symbol}", "type": "snapshot", "ts": ts,
                 "data": [{"T": ts, "s": symbol, "S": sstr, "v": fmt(size), "p": fmt(price),
@@ -355,8 +367,10 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
 
 
     def _fill(self, acct: Account, m: MarketState, inst: InstrumentSpec, order: OrderRec,
-              qty: float, price: float, is_maker: bool, ts: int) -> None:
-        rate = self.fees(acct)[0 if is_maker else 1]
+              qty: float, price: float, is_maker: bool, ts: int, *,
+              rate: float | None = None, exec_type: str = "Trade") -> None:
+        if rate is None:
+            rate = self.fees(acct)[0 if is_maker else 1]
         d = 1 if order.side == "Buy" else -1
         value = qty * price
         closed = 0.0
@@ -411,7 +425,7 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
         ex = {
             "category": inst.category, "symbol": inst.symbol, "execId": uuid.uuid4().hex,
             "execPrice": fmt(price), "execQty": fmt(qty, inst.qty_step), "execFee": fmt(fee),
-            "execValue": fmt(value), "execType": "Trade", "feeRate": fmt(rate),
+            "execValue": fmt(value), "execType": exec_type, "feeRate": fmt(rate),
             "isMaker": is_maker, "execTime": str(ts), "orderId": order.order_id,
             "orderLinkId": order.order_link_id, "side": order.side,
             "orderPrice": fmt(order.price), "orderQty": fmt(order.qty, inst.qty_step),
@@ -419,7 +433,7 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
             "stopOrderType": "", "closedSize": fmt(closed), "markPrice": fmt(m.mark_price),
             "indexPrice": fmt(m.mark_price), "underlyingPrice": "", "tradeIv": "",
             "markIv": "", "blockTradeId": "", "seq": seq, "feeCurrency": fee_coin,
-            "isLeverage": "", "createType": "CreateByUser",
+            "isLeverage": "", "createType": order.create_type,
         }
         acct.executions.append(ex)
         self._private(acct, "order", inst.category, lambda: [order.to_bybit()], ts)
@@ -440,8 +454,8 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
         """A position as REST (or, `stream`, the position stream) shows it, with its liqPrice."""
         m, inst = self._market("linear", symbol)
         pos = self._position(acct, symbol)
-        liq = liq_price(pos.size, pos.avg_price, pos.leverage, inst.mm_rate, inst.tick_size)
-        return pos.to_bybit(m.mark_price, inst.qty_step, liq, inst.mm_rate, stream)
+        return pos.to_bybit(m.mark_price, inst.qty_step, self.margin_fields(acct, inst, pos),
+                            stream)
 
     # ---- persistence -----------------------------------------------------------------------
 
@@ -456,7 +470,8 @@ class Engine(MarketDataMixin, OrdersMixin, QueriesMixin):
                              "live_intervals": list(self.live_intervals),
                              "partial_fills": self.partial_fills,
                              "default_leverage": self.default_leverage,
-                             "rules": self.rules.to_state()},
+                             "rules": self.rules.to_state(), "margin": self.margin,
+                             "risk_tiers": dict(self.tier_rows)},
                 "instruments": [asdict(i) for i in self.instruments.values()],
                 "markets": [m.to_state() for m in self.markets.values()],
                 "accounts": [a.to_state() for a in self.accounts.values()],

@@ -57,9 +57,11 @@ class FakeExchange:
                  balance: float = 100_000.0, state_path: str | Path | None = None,
                  resume: bool = True, rate_limits: dict[str, Any] | None = None,
                  speed: float | None = None, faults: Faults | None = None,
-                 ws_ack_delay: float = 0.1, rules: Rules | dict[str, Any] | None = None) -> None:
+                 ws_ack_delay: float = 0.1, rules: Rules | dict[str, Any] | None = None,
+                 margin: str | None = None) -> None:
         """`rules`: retention windows and limits (gridlab.fakex.rules.Rules; Bybit's by
-        default), applied to a fresh or a reloaded engine."""
+        default), applied to a fresh or a reloaded engine. `margin`: off (default, never
+        liquidates) | isolated | cross (gridlab.fakex.liquidation), applied likewise."""
         self.host = host
         self.port = port
         self.api_key = api_key
@@ -72,7 +74,7 @@ class FakeExchange:
         if engine is None and resume and self.state_path.exists():
             engine = Engine.load(self.state_path)
         if engine is None:
-            engine = Engine(rules=rules)
+            engine = Engine(rules=rules, margin=margin or "off")
             for sym in symbols:
                 px = price.get(sym, 60_000.0) if isinstance(price, dict) else price
                 engine.add_instrument(sym, category, price=px, **_SPECS.get(sym, {}))
@@ -81,6 +83,8 @@ class FakeExchange:
             engine.add_account(api_key, api_secret, balance=balance)
         if rules is not None:
             engine.rules = Rules.from_state(rules)
+        if margin is not None:
+            engine.margin = Engine(margin=margin).margin  # validated
         self.engine = engine
         self.faults = faults or Faults()
         self.faults.ws_ack_delay = ws_ack_delay
@@ -216,28 +220,38 @@ def run_local_exchange(*, host: str = "127.0.0.1", port: int = 8765,
                        speed: float | None = 1.0, state_path: str | Path | None = None,
                        fresh: bool = False, api_key: str = DEFAULT_API_KEY,
                        api_secret: str = DEFAULT_API_SECRET, balance: float = 100_000.0,
-                       echo: Any = print, stop: threading.Event | None = None) -> FakeExchange:
+                       echo: Any = print, stop: threading.Event | None = None,
+                       margin: str = "off") -> FakeExchange:
     """Serve the local exchange until Ctrl-C (or `stop` is set), replaying a market.
 
     source: "trades" / "klines" (from the store at `db`), "synthetic", or "none" (drive it via
-    POST /admin/trade). The state is saved to `state_path` on exit - Ctrl-C, SIGTERM (as systemd
+    POST /admin/trade). `margin`: off | isolated | cross (liquidations on).
+    The state is saved to `state_path` on exit - Ctrl-C, SIGTERM (as systemd
     or `kill` stop it) or `stop` - and reloaded on start unless `fresh`.
     """
     if state_path is not None and fresh:
         Path(state_path).unlink(missing_ok=True)
     fx = FakeExchange(host=host, port=port, symbols=symbols, category=category, price=price,
                       api_key=api_key, api_secret=api_secret, balance=balance,
-                      state_path=state_path, speed=speed)
+                      state_path=state_path, speed=speed, margin=margin)
     start = start_ms if start_ms is not None else int(time.time() * 1000) - int(days * 86_400_000)
     if source in ("trades", "klines"):
         if db is None:
             raise ValueError(f"--source {source} needs --db")
+        from gridlab.data.risk_limits import risk_tiers
+        from gridlab.errors import DataError
         from gridlab.store.core import Store
 
         with Store.open(db, read_only=True, wait_s=5) as store:
             for sym in symbols:
                 fx.market.add_from_store(store, sym, category, start_ms, end_ms, source,
                                          interval)
+                if category == "linear" and margin != "off":  # the backtest's tiers
+                    try:
+                        fx.engine.set_risk_tiers(sym, risk_tiers(store, sym)[0].rows())
+                    except DataError:  # neither stored nor shipped: the instrument's rate
+                        echo(f"{sym}: no risk-limit tiers stored or shipped; one tier at "
+                             "the instrument's maintenance margin rate")
     elif source == "synthetic":
         for i, sym in enumerate(symbols):
             fx.market.add_synthetic(sym, start, days, seed + i, price, category)

@@ -54,6 +54,9 @@ class OrdersMixin:
     _private: Callable[..., None]
     _fill: Callable[..., None]
     fees: Callable[[Account], tuple[float, float]]
+    _liquidations: Callable[[MarketState, InstrumentSpec, int], int]
+    margin: str
+    margin_carries: Callable[..., bool]
 
     # ---- create ----------------------------------------------------------------------------
 
@@ -204,6 +207,11 @@ class OrdersMixin:
         if reduce_only:
             return
         pos = self._position(acct, inst.symbol)
+        if self.margin != "off":  # the backtest's margin rule (liquidation.margin_carries)
+            if not self.margin_carries(acct, inst, pos, d, qty, price, self.fees(acct)[1],
+                                       m.mark_price):
+                raise EngineError(110007, "ab not enough for new order")
+            return
         incr = qty if pos.size == 0 or (pos.size > 0) == (d > 0) else max(0.0, qty - abs(pos.size))
         if incr <= 0:
             return
@@ -219,8 +227,10 @@ class OrdersMixin:
             px = m.ask * (1 + slip) if d > 0 else m.bid * (1 - slip)
             px = round(round(px / inst.tick_size) * inst.tick_size, 12)
             self._fill(acct, m, inst, order, order.qty, px, False, ts)
+            self._liquidations(m, inst, ts)  # a fill on entry moved the liquidation price
             return
         if self._place_or_take(acct, m, inst, order, d, ts):
+            self._liquidations(m, inst, ts)
             return
         self._private(acct, "order", inst.category, lambda: [order.to_bybit()], ts)
 

@@ -268,6 +268,7 @@ class OrderRec:
     seq: int = 0
     tick: float = 0.0
     step: float = 0.0
+    create_type: str = "CreateByUser"
 
     @property
     def leaves(self) -> float:
@@ -286,6 +287,7 @@ class OrderRec:
             else "0", "qty": fmt(self.qty, self.step or None), "side": self.side,
             "isLeverage": "", "positionIdx": 0, "orderStatus": self.status,
             "cancelType": self.cancel_type, "rejectReason": self.reject_reason,
+            "createType": self.create_type,
             "avgPrice": fmt(avg) if self.cum_qty else "", "leavesQty": fmt(self.leaves),
             "leavesValue": fmt(self.leaves * self.price), "cumExecQty": fmt(self.cum_qty),
             "cumExecValue": fmt(self.cum_value), "cumExecFee": fmt(self.cum_fee),
@@ -321,20 +323,22 @@ class PositionRec:
         """Initial margin at the entry price."""
         return abs(self.size) * self.avg_price / self.leverage
 
-    def to_bybit(self, mark: float, step: float, liq: float | None = None,
-                 mm_rate: float = 0.005, stream: bool = False) -> dict[str, Any]:
+    def to_bybit(self, mark: float, step: float, margin: dict[str, Any],
+                 stream: bool = False) -> dict[str, Any]:
         """A /v5/position/list entry, or (`stream`) a position-stream entry: the stream names the
-        entry price `entryPrice` (docs/v5/websocket/private/position), REST `avgPrice`."""
+        entry price `entryPrice` (docs/v5/websocket/private/position), REST `avgPrice`.
+        `margin`: liqPrice, bustPrice, positionMM, riskId, riskLimitValue (the engine's
+        `LiquidationMixin.margin_fields`)."""
         side = "Buy" if self.size > 0 else "Sell" if self.size < 0 else ""
         value = abs(self.size) * self.avg_price
         d = {
-            "positionIdx": 0, "riskId": 1, "riskLimitValue": "2000000", "symbol": self.symbol,
+            "positionIdx": 0, "symbol": self.symbol,
             "side": side, "size": fmt(abs(self.size), step),
             ("entryPrice" if stream else "avgPrice"): fmt(self.avg_price),
             "positionValue": fmt(value), "tradeMode": 0,
             "autoAddMargin": 0, "positionStatus": "Normal", "leverage": fmt(self.leverage),
-            "markPrice": fmt(mark), "liqPrice": fmt(liq) if liq else "", "bustPrice": "",
-            "positionIM": fmt(self.im(mark)), "positionMM": fmt(value * mm_rate),
+            "markPrice": fmt(mark), **margin,
+            "positionIM": fmt(self.im(mark)),
             "positionBalance": fmt(self.im(mark)), "tpslMode": "Full", "takeProfit": "0",
             "stopLoss": "0", "trailingStop": "0", "sessionAvgPrice": "",
             "unrealisedPnl": fmt(self.unrealised(mark)), "curRealisedPnl": fmt(self.cur_realised),

@@ -13,8 +13,8 @@
   linear 20, spot 10; the same for amend-batch and cancel-batch).
 - `Rules.market_band`: a market order is kept as an IOC limit order with a protection price
   (the touch +-band, on the tick) and reports that `price` (linear; spot reports "0").
-- `liq_price`: isolated-margin liquidation price at the lowest risk tier's maintenance margin
-  rate ("Liquidation Price (Isolated)" in Bybit's help centre); a simple model, kept here only.
+- Liquidation price, bankruptcy price and liquidation: `liquidation.LiquidationMixin` (the
+  backtest's margin kernels, not a rule of this module).
 
 The windows are configurable (`Engine(rules=Rules(...))`, `FakeExchange(rules=...)`): tests use
 small ones.
@@ -22,13 +22,12 @@ small ones.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from gridlab.fakex.records import EngineError
 
-__all__ = ["DAY_MS", "Rules", "keyset_page", "liq_price", "time_range"]
+__all__ = ["DAY_MS", "Rules", "keyset_page", "time_range"]
 
 DAY_MS = 86_400_000
 
@@ -99,21 +98,3 @@ def keyset_page(rows: list[tuple[int, Any]], cursor: str | None,
     page = rows[:limit]
     nxt = f"k:{page[-1][0]}" if len(rows) > limit else ""
     return [item for _, item in page], nxt
-
-
-def liq_price(size: float, entry: float, leverage: float, mm_rate: float,
-              tick: float) -> float | None:
-    """Isolated-margin liquidation price of a one-way position (None when flat or not reached).
-
-    Long: entry * (1 - 1/leverage + mmr); short: entry * (1 + 1/leverage - mmr); fees and
-    risk tiers beyond the first are ignored. Longs round up to the tick, shorts down."""
-    if not size or entry <= 0 or leverage <= 0:
-        return None
-    if size > 0:
-        px = entry * (1 - 1 / leverage + mm_rate)
-        px = math.ceil(px / tick - 1e-9) * tick
-    else:
-        px = entry * (1 + 1 / leverage - mm_rate)
-        px = math.floor(px / tick + 1e-9) * tick
-    px = round(px, 12)
-    return px if px > 0 else None

@@ -146,7 +146,7 @@ async function header() {
 const EVENT_COLS = [["ts", "time (UTC)", iso, "nowrap"], ["severity", "severity", text], ["kind", "kind", text],
   ["symbol", "symbol", text], ["message", "message", text, "wrap"]];
 const GRID_COLS = [["symbol", "symbol", text], ["state", "state", text], ["profile", "profile", text],
-  ["last_price", "price"], ["position", "position", posText], ["notional", "notional", money],
+  ["last_price", "price"], ["position", "position", posText], ["liq_price", "liq. price"], ["notional", "notional", money],
   ["equity", "equity", money], ["pnl", "PnL", signed], ["grid_profit", "grid profit", signed],
   ["exposure", "exposure", pct], ["open_orders", "orders"], ["error", "error", text, "wrap"]];
 function profileText(p) { return p.name ? `${p.name}${p.version ? " v" + p.version : ""} (${p.source})` : `config sections (${p.source})`; }
@@ -197,8 +197,22 @@ function marketPlot(id, m, withOrders) {
       text: k.map((i) => `${side} ${num(f.qty[i], 6)} @ ${num(f.price[i])} · ${iso(f.t[i])}`), hoverinfo: "text",
       marker: { symbol: "circle", size: 9, color, line: { color: "#fff", width: 1 } } });
   }
+  const yaxis = { title: "price" };
+  if (m.liq_price) { // the exchange position's liquidation price, as a line
+    traces.push({ type: "scatter", mode: "lines", name: "liquidation price", x: [plotTime(x0), plotTime(x1)],
+      y: [m.liq_price, m.liq_price], text: `liquidation price ${num(m.liq_price)}`, hoverinfo: "text",
+      line: { color: RED, width: 2, dash: "dash" } });
+    const ys = b.low.concat(b.high, m.levels).filter((v) => v !== null && isFinite(v));
+    if (ys.length) { // far from the market (a low leverage): keep the candles readable
+      const lo = Math.min(...ys), hi = Math.max(...ys);
+      if (m.liq_price < lo * 0.9 || m.liq_price > hi * 1.1) {
+        const pad = (hi - lo) * 0.05 || hi * 0.001;
+        yaxis.range = [lo - pad, hi + pad];
+      }
+    }
+  }
   plot(id, traces, { xaxis: { type: "date", rangeslider: { visible: false }, title: "market time (UTC)" },
-    yaxis: { title: "price" } });
+    yaxis });
 }
 
 const pages = {
@@ -217,6 +231,7 @@ const pages = {
     setLabel("apr-note", p.apr_note || "");
     setText("round-trips", num(p.n_round_trips, 0));
     setText("exposure", pct(risk.exposure));
+    setText("liq-price", totals ? "see grids" : (s.liq_price ? num(s.liq_price) : "none"), s.liq_price ? "neg" : "");
     setText("errors", num(s.error_events, 0), s.error_events > 0 ? "neg" : "");
     const sec = byId("grids-section");
     if (sec) sec.hidden = !totals;
