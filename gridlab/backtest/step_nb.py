@@ -419,7 +419,7 @@ def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
     return na
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _retries(st, g, t, p, rk, ep, ax, memo, na):
     """Every enabled slot without an order asks for one through the gate (on_check_nb 4).
     Returns (action count, anything placed)."""
