@@ -62,6 +62,7 @@ def refresh_liq_nb(st, acc, ep):
     pos = acc[ACC.POS]
     if pos == 0.0:
         st["liq_px"] = np.nan
+        st["liq_pos"] = 0.0  # nothing cached: the price is nan now
         return
     avg = acc[ACC.AVG]
     bal = position_margin_nb(acc, ep)

@@ -47,6 +47,7 @@ from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
 from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
 from gridlab.strategy.grid_nb import (
     build_slots_into_nb,
+    fill_remainder_nb,
     grid_bounds_nb,
     on_slot_fill_nb,
     slot_order_nb,
@@ -304,12 +305,10 @@ def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
     st["epoch"] += 1
     st["rest_ok"] = 0
     fee = apply_fill_nb(g.acc, side, q, lim, ep.maker_fee, st["eps"])
-    full = q >= rem
+    full, left = fill_remainder_nb(rem, q)  # the completeness rule (written once)
+    o["rem"] = left
     if full:
-        o["rem"] = 0.0
         o["side"] = 0
-    else:
-        o["rem"] = rem - q
     st["last_fee"] = fee
     st["last_pos"] = g.acc[ACC.POS]
     st["last_gprof"] = 0.0
