@@ -187,7 +187,7 @@ def _dom_rescan_nb(ring, meta, cache, since, centre):
         cache[D_FIRST_OT] = ring[bar_at_nb(ring, meta, total - 1), B_OPEN_TIME]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _dom_update_nb(ring, meta, cache, since, centre):
     """Bring the cache to (since, centre): drop the counted bars that left the window, add the
     bars completed since the last query; returns False (nothing changed) when that cannot be
