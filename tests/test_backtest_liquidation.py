@@ -303,3 +303,23 @@ def test_the_liquidation_price_is_recomputed_after_the_fills_of_an_event() -> No
     assert len(liq) == 1 and liq[0][0] == ts[i + 1]
     ref = run_ref(ts, price, np.ones(n), *NO_FUND, *p)
     assert ref.fills == fills and ref.summary == summ
+
+
+def test_the_liquidation_price_is_known_again_when_the_position_returns() -> None:
+    """A short grid opens, goes flat, and opens again at exactly the same size and entry: the
+    liquidation price (cached by position, entry and margin in the kernel) must be known
+    again after the flat spell, and the spike that follows liquidates it as in the
+    reference (found by the hypothesis comparison: the cache kept the flat spell's nan)."""
+    s = {"seed": 5, "n": 187, "vol": 0.0003, "dt_max": 2000, "n_buy": 0, "n_sell": 3,
+         "spacing": 0.001, "spacing_mode": 0, "profit_target": 0.0, "qty_mode": 0, "mode": 0,
+         "atr_mode": 0, "trail": False, "exposure": 0.5, "kill": 0.0, "flatten": False,
+         "sl": 0.0, "latency": 0, "post_only": False, "queue_ahead": 0.0, "queue_mult": 0.0,
+         "slippage": 0.0, "check_ms": 30000, "equity_ms": 60000, "funding": False,
+         "spot": False}
+    s = s | {"vol": max(s["vol"], 1e-3)}
+    ts, price, size, fts, frate, p = _run_scenario(s, FillModel.QUEUE)
+    p = _margin(p, MarginMode.ISOLATED, 50.0)
+    p = (p[0], p[1], p[2], p[3]._replace(max_exposure_pct=p[3].max_exposure_pct * 50.0), p[4])
+    fills, _eq, summ = _compare(ts, price, size, fts, frate, *p)
+    assert summ["n_liquidations"] == 1.0
+    assert fills[-1][5] == FillKind.LIQUIDATION

@@ -44,7 +44,7 @@ from gridlab.strategy.margin_nb import bankruptcy_price_nb, liq_crossed_nb, liq_
 __all__ = ["liq_step_nb", "liquidate_nb", "mark_at_nb", "position_margin_nb", "refresh_liq_nb"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def position_margin_nb(acc, ep):
     """The margin backing the position: its initial margin (isolated) or the wallet balance
     (cross)."""
@@ -53,16 +53,26 @@ def position_margin_nb(acc, ep):
     return abs(acc[ACC.POS]) * acc[ACC.AVG] / ep.leverage
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def refresh_liq_nb(st, acc, ep):
-    """Recompute `st.liq_px` from the position (nan when flat)."""
+    """Recompute `st.liq_px` from the position (nan when flat). The price is a pure function of
+    the position, its entry and the margin backing it: computed again only when one of them
+    changed since the last time (`st.liq_pos`, `liq_avg`, `liq_bal`), else kept (the same
+    value, without the tier lookup)."""
     pos = acc[ACC.POS]
     if pos == 0.0:
         st["liq_px"] = np.nan
+        st["liq_pos"] = 0.0  # nothing cached: the price is nan now
         return
-    side = 1 if pos > 0.0 else -1
-    st["liq_px"] = liq_price_nb(side, abs(pos), acc[ACC.AVG], position_margin_nb(acc, ep),
-                                ep.tier_limit, ep.tier_mmr, ep.tier_mmd)
+    avg = acc[ACC.AVG]
+    bal = position_margin_nb(acc, ep)
+    if pos == st["liq_pos"] and avg == st["liq_avg"] and bal == st["liq_bal"]:
+        return
+    st["liq_pos"] = pos
+    st["liq_avg"] = avg
+    st["liq_bal"] = bal
+    st["liq_px"] = liq_price_nb(1 if pos > 0.0 else -1, abs(pos), avg, bal, ep.tier_limit,
+                                ep.tier_mmr, ep.tier_mmd)
 
 
 @njit(cache=True, inline="always")
@@ -94,6 +104,7 @@ def liquidate_nb(st, g, t, p, rk, ep):
     st["liq_ts"] = t
     st["liq_loss"] += before - acc[ACC.REALIZED]
     st["liq_px"] = np.nan
+    st["liq_pos"] = 0.0
     na = emit_nb(g.act, 0, Act.LIQUIDATE, -1, -side, bp, size, fee, t, 0, acc[ACC.POS])
     na = stop_grid_nb(st, g, t, p, Stop.LIQUIDATED, rk, ep, True, na)
     for r in range(g.orders.shape[0]):
@@ -114,7 +125,7 @@ def mark_at_nb(st, ep, t, p):
     return ep.mark_px[i - 1] if i > 0 else p
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def liq_step_nb(st, g, t, p, rk, ep, refresh):
     """One liquidation point of an event at price `p`: recompute the liquidation price when
     `refresh`, liquidate when the mark has reached it, fold it into the book summary. Returns

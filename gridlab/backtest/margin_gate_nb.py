@@ -45,12 +45,15 @@ def margin_balance_nb(acc, capital, margin, eq):
 
 
 @njit(cache=True)
-def margin_refuses_nb(st, acc, orders, side, qty, price, eq, ep, ts):
-    """True (and counted in `st.n_mref`) when the margin cannot carry the order."""
+def margin_refuses_nb(st, acc, orders, side, qty, price, eq, capital, margin, leverage,
+                      taker_fee, ts):
+    """True (and counted in `st.n_mref`) when the margin cannot carry the order (`capital`,
+    `margin`, `leverage`, `taker_fee`: EngineParams' fields, passed alone so that a call does
+    not copy the whole NamedTuple)."""
     bq, bn, sq, sn = resting_sides_nb(orders, ts)
-    bal = margin_balance_nb(acc, ep.capital, ep.margin, eq)
+    bal = margin_balance_nb(acc, capital, margin, eq)
     if order_margin_ok_nb(side, qty, price, acc[ACC.POS], acc[ACC.AVG], bal, bq, bn, sq, sn,
-                          ep.leverage, ep.taker_fee):
+                          leverage, taker_fee):
         return False
     st["n_mref"] += 1
     return True

@@ -151,6 +151,9 @@ GRID_STATE_DTYPE = np.dtype(
         ("n_mref", np.int64),        # orders refused by the margin (Bybit 110007)
         ("mark_i", np.int64),        # marks known so far (ep.mark_ts <= t)
         ("skip_nmref", np.int64),    # the skipped pass's margin refusals (of skip_nblk)
+        ("liq_pos", np.float64),     # the position, entry and backing margin liq_px was
+        ("liq_avg", np.float64),     # computed from (refresh_liq_nb recomputes it only when
+        ("liq_bal", np.float64),     # one of them changed; liq_pos 0: none cached)
         ("blk_mg", np.int8, (MAX_SLOTS,)),  # slot k's last refusal was the margin's (memo)
     ],
     align=True,
@@ -242,6 +245,9 @@ def init_state_nb(st, capital, lower, upper, eps, first_ts, first_p, record):
     st["n_mref"] = 0
     st["mark_i"] = 0
     st["skip_nmref"] = 0
+    st["liq_pos"] = 0.0
+    st["liq_avg"] = 0.0
+    st["liq_bal"] = 0.0
 
 
 @njit(cache=True)

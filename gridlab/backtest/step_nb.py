@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
+from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, MarginMode
 from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
 from gridlab.backtest.margin_gate_nb import margin_refuses_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
@@ -47,6 +47,7 @@ from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
 from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
 from gridlab.strategy.grid_nb import (
     build_slots_into_nb,
+    fill_remainder_nb,
     grid_bounds_nb,
     on_slot_fill_nb,
     slot_order_nb,
@@ -145,19 +146,27 @@ def account_arrays_nb(ax, ts):
 
 
 @njit(cache=True, inline="always")
+def own_gate_ok_nb(g, side, qty, price, fee_rate, rb, rs, eq, rbn, rk, ep):
+    """The grid's own part of the gate: exposure cap / max position, spot balances."""
+    pos = g.acc[ACC.POS]
+    if not order_allowed_nb(side, qty, price, pos, rb, rs, eq, rk):
+        return False
+    return not (ep.spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos,
+                                                      rbn, rs, fee_rate))
+
+
+@njit(cache=True, inline="always")
 def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, ep, ax, ts):
     """The risk gate of one order (docs: "The risk gate"): GATE_OK, GATE_OWN (the grid's
     exposure cap / max position / spot balances) or GATE_ACCOUNT (the account's limits;
     also counted in `n_acc_blocked`). `rb, rs, rbn`: the grid's resting totals; `eq`: its
     equity at the event price. With `ep.margin` on, the margin must carry the order
     (margin_gate_nb: GATE_MARGIN, counted in `n_mref`)."""
-    pos = g.acc[ACC.POS]
-    if not order_allowed_nb(side, qty, price, pos, rb, rs, eq, rk):
+    if not own_gate_ok_nb(g, side, qty, price, fee_rate, rb, rs, eq, rbn, rk, ep):
         return GATE_OWN
-    if ep.spot and not spot_order_allowed_nb(side, qty, price, g.acc[ACC.CASH], pos, rbn, rs,
-                                          fee_rate):
-        return GATE_OWN
-    if ep.margin != 0 and margin_refuses_nb(st, g.acc, g.orders, side, qty, price, eq, ep, ts):
+    if ep.margin != 0 and margin_refuses_nb(st, g.acc, g.orders, side, qty, price, eq,
+                                            ep.capital, ep.margin, ep.leverage, ep.taker_fee,
+                                            ts):
         return GATE_MARGIN
     if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
         account_arrays_nb(ax, ts)
@@ -296,12 +305,10 @@ def on_fill_nb(st, g, r, q, t, p, gp, f, rk, ep, ax, sim):
     st["epoch"] += 1
     st["rest_ok"] = 0
     fee = apply_fill_nb(g.acc, side, q, lim, ep.maker_fee, st["eps"])
-    full = q >= rem
+    full, left = fill_remainder_nb(rem, q)  # the completeness rule (written once)
+    o["rem"] = left
     if full:
-        o["rem"] = 0.0
         o["side"] = 0
-    else:
-        o["rem"] = rem - q
     st["last_fee"] = fee
     st["last_pos"] = g.acc[ACC.POS]
     st["last_gprof"] = 0.0
@@ -411,7 +418,7 @@ def _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na):
     return na
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _retries(st, g, t, p, rk, ep, ax, memo, na):
     """Every enabled slot without an order asks for one through the gate (on_check_nb 4).
     Returns (action count, anything placed)."""
@@ -449,7 +456,18 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         sd, px, q = slot_order_nb(g.slots, k)
         if sd == 0:
             continue
-        code = gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep, ax, t)
+        if (memo and g.blk_epoch[k] == st["epoch"] and st["blk_mg"][k] != 0
+                and (ep.margin == MarginMode.ISOLATED or eq <= g.blk_eq[k])):
+            # refused by the margin at this epoch: the margin refuses it again (isolated: the
+            # margin balance is the wallet's, the equity does not count; cross: a lower
+            # balance carries less), unless the grid's own part, checked first, refuses it
+            if own_gate_ok_nb(g, sd, q, px, ep.maker_fee, rb, rs, eq, rbn, rk, ep):
+                st["n_mref"] += 1
+                code = GATE_MARGIN
+            else:
+                code = GATE_OWN
+        else:
+            code = gate_nb(st, g, sd, q, px, ep.maker_fee, rb, rs, rbn, eq, rk, ep, ax, t)
         if code != GATE_OK:
             st["n_blocked"] += 1
             nref += 1
@@ -509,10 +527,15 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     # order changed) and grown by each order placed here
     memo = not ax.on  # another grid's change can flip an account refusal: no memo then
     eq_now = equity_nb(g.acc, cap, p)
-    if (memo and st["skip_epoch"] == st["epoch"] and eq_now <= st["skip_eq"]
-            and (st["skip_nmref"] == 0 or eq_now == st["skip_eq"])):
+    if (memo and st["skip_epoch"] == st["epoch"]
+            and ((eq_now <= st["skip_eq"] and (st["skip_nmref"] == 0 or eq_now == st["skip_eq"]))
+                 or (ep.margin == MarginMode.ISOLATED and eq_now >= st["skip_eq"]
+                     and st["skip_nmref"] == st["skip_nblk"]))):
         # nothing changed since a pass that placed nothing: every slot without an order is
-        # refused again (see blk_epoch below), so the pass is skipped, O(1)
+        # refused again (see blk_epoch in _retries), so the pass is skipped, O(1): at a lower
+        # equity when the grid's own part refused them all (it refuses more there), at a
+        # higher one when the isolated margin refused them all (the own part, passed, passes
+        # again; the wallet balance is the same)
         st["n_blocked"] += st["skip_nblk"]
         st["n_mref"] += st["skip_nmref"]
     else:

@@ -50,7 +50,7 @@ def ring_capacity_nb(bar_ms, atr_period, dom_window_ms, pd_window_ms):
     return cap
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bar_update_nb(ring, meta, cur, ts, price, bar_ms):
     """Feed one tick. A tick in a later bar completes the forming bar into the ring.
 

@@ -132,7 +132,7 @@ def slot_order_nb(slots, k):
     return Side.NONE, 0.0, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fill_remainder_nb(rem, q):
     """The completeness rule: a fill of `q` on an order with remainder `rem` completes it iff
     `q >= rem`. Returns (complete, remainder after the fill: 0.0 when complete, else

@@ -120,7 +120,7 @@ def _pump_dump_search_nb(ring, meta, since):
     return out
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def pump_dump_ref_nb(ring, meta, cache, since):
     """Open of the oldest completed bar with open_time >= since; nan if there is none.
 
@@ -187,7 +187,7 @@ def _dom_rescan_nb(ring, meta, cache, since, centre):
         cache[D_FIRST_OT] = ring[bar_at_nb(ring, meta, total - 1), B_OPEN_TIME]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _dom_update_nb(ring, meta, cache, since, centre):
     """Bring the cache to (since, centre): drop the counted bars that left the window, add the
     bars completed since the last query; returns False (nothing changed) when that cannot be
@@ -293,7 +293,7 @@ def _dom_update_nb(ring, meta, cache, since, centre):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def dominance_share_nb(ring, meta, cache, since, centre):
     """(share of closes above centre, share below, n bars) over completed bars opened >= since.
 
@@ -323,7 +323,7 @@ def pump_dump_fires_nb(price, ref, pd_pct):
     return abs(price / ref - 1.0) >= pd_pct
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def recenter_reason_nb(ts, price, centre, lowest_level, highest_level, last_recenter_ts,
                        ring, meta, cache, rp):
     """Reason code of the first recenter trigger that fires at (ts, price); 0 = none.

@@ -83,7 +83,7 @@ def new_kill_state():
     return state
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def kill_switch_nb(ts, equity, state, threshold):
     """Update the UTC-day max equity in `state`; True when the drawdown from it >= threshold.
 
@@ -111,7 +111,7 @@ def kill_switch_nb(ts, equity, state, threshold):
     return (daily_max - equity) / daily_max >= threshold
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def stop_reason_nb(equity, initial_equity, price, rk):
     """First stop that fires (Stop code), checked SL equity, TP equity, price low, price high."""
     if rk.stop_loss_equity_pct > 0.0 and equity <= initial_equity * (1.0 - rk.stop_loss_equity_pct):
