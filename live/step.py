@@ -38,7 +38,8 @@ from gridlab.backtest.enums import (
     margin_mode_code,
 )
 from gridlab.backtest.ledger_nb import apply_fill_nb, apply_funding_nb, equity_nb
-from gridlab.backtest.state_nb import GRID_STATE_DTYPE, new_grid_state
+from gridlab.backtest.start import load_records
+from gridlab.backtest.state_nb import GRID_STATE_DTYPE, STATE_CACHE_FIELDS, new_grid_state
 from gridlab.backtest.step_nb import (
     AcctCtx,
     book_state_nb,
@@ -89,8 +90,11 @@ def _records(a: np.ndarray) -> dict[str, list[Any]]:
 
 
 def _load_records(dst: np.ndarray, src: dict[str, list[Any]]) -> None:
-    for name in dst.dtype.names:
-        dst[name] = np.asarray(src[name], dtype=dst.dtype[name].base).reshape(dst[name].shape)
+    missing = [n for n in dst.dtype.names if n not in src and n not in STATE_CACHE_FIELDS]
+    if missing:  # a state of another gridlab version (nothing loaded): the grid is rebuilt
+        raise StrategyError(f"the stored grid state lacks {missing[0]}",
+                            "the grid is rebuilt (the ledger is kept)")
+    load_records(dst, src)
 
 
 class GridStep:

@@ -83,3 +83,29 @@ def test_a_dropped_order_is_asked_for_again_by_the_step() -> None:
     s.dropped(2)
     again = s.retry(2_000, 60_000.0)
     assert [(int(a["kind"]), int(a["slot"])) for a in again] == [(Act.PLACE, 2)]
+
+
+def test_a_state_stored_before_the_cache_fields_restores_and_one_missing_others_is_refused(
+        ) -> None:
+    """A runner upgraded over a stored state: the liquidation-price cache fields (written by
+    a later gridlab) load as 'nothing cached'; a state lacking a real field is refused (the
+    core then rebuilds the grid) and nothing of it is loaded."""
+    from gridlab.backtest.state_nb import STATE_CACHE_FIELDS
+
+    s = _step()
+    s.observe(1_000, 60_000.0)
+    s.check(1_000, 60_000.0)
+    snap = json.loads(json.dumps(s.snapshot()))
+    old = {**snap, "state": {k: v for k, v in snap["state"].items()
+                             if k not in STATE_CACHE_FIELDS}}
+    other = _step()
+    other.rec["liq_pos"] = 1.5  # a stale cache must not survive the restore
+    other.restore(old)
+    assert other.centre == s.centre
+    assert all(float(other.rec[k][0]) == 0.0 for k in STATE_CACHE_FIELDS)
+    broken = {**snap, "state": {k: v for k, v in snap["state"].items() if k != "centre"}}
+    fresh = _step()
+    before = fresh.rec.copy()
+    with pytest.raises(StrategyError, match="lacks centre"):
+        fresh.restore(broken)
+    assert fresh.rec.tobytes() == before.tobytes()

@@ -29,13 +29,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from gridlab.backtest.enums import ACC, N_ACC
-from gridlab.backtest.state_nb import N_REASONS, GridArrays, new_grid_state
+from gridlab.backtest.state_nb import N_REASONS, STATE_CACHE_FIELDS, GridArrays, new_grid_state
 from gridlab.backtest.step_nb import book_state_nb
 from gridlab.errors import DataError
 from gridlab.strategy.recenter_nb import new_recenter_cache
 
-__all__ = ["SNAPSHOT_ARRAYS", "StartState", "copy_state", "fresh_state", "resume_state",
-           "state_from_snapshot"]
+__all__ = ["SNAPSHOT_ARRAYS", "StartState", "copy_state", "fresh_state", "load_records",
+           "resume_state", "state_from_snapshot"]
 
 SNAPSHOT_ARRAYS = ("slots", "orders", "kstate", "blk_epoch", "blk_eq")
 """The arrays of a grid state a live snapshot holds (besides the record)."""
@@ -85,12 +85,27 @@ def resume_state(s: StartState, first_ts: int) -> StartState:
     return out
 
 
-def _load_records(dst: np.ndarray, src: dict[str, list[Any]], what: str) -> None:
+def load_records(dst: np.ndarray, src: dict[str, list[Any]]) -> list[str]:
+    """Copy a stored record array (`src`: field name -> values, as a snapshot keeps it) into
+    `dst`. A cache field (STATE_CACHE_FIELDS) that `src` lacks is set to 0 (nothing cached);
+    the names of the other fields `src` lacks are returned (left as they were)."""
+    missing = []
     for name in dst.dtype.names:
         if name not in src:
-            raise DataError(f"the stored grid state lacks {what}.{name}",
-                            "audit a span the runner wrote with this gridlab version")
+            if name in STATE_CACHE_FIELDS:
+                dst[name] = 0
+            else:
+                missing.append(name)
+            continue
         dst[name] = np.asarray(src[name], dtype=dst.dtype[name].base).reshape(dst[name].shape)
+    return missing
+
+
+def _load_records(dst: np.ndarray, src: dict[str, list[Any]], what: str) -> None:
+    missing = load_records(dst, src)
+    if missing:
+        raise DataError(f"the stored grid state lacks {what}.{missing[0]}",
+                        "audit a span the runner wrote with this gridlab version")
 
 
 def state_from_snapshot(step: dict[str, Any], acc: Any, gp: Any, rp: Any, capital: float,

@@ -34,6 +34,7 @@ __all__ = [
     "MAX_SLOTS",
     "N_ACTIONS_EXTRA",
     "N_REASONS",
+    "STATE_CACHE_FIELDS",
     "Act",
     "GridArrays",
     "check_capacity",
@@ -158,6 +159,10 @@ GRID_STATE_DTYPE = np.dtype(
     ],
     align=True,
 )
+
+STATE_CACHE_FIELDS = frozenset({"liq_pos", "liq_avg", "liq_bal"})
+"""Fields of GRID_STATE_DTYPE that only cache what the kernels can recompute (0: nothing
+cached): a stored state written before they existed loads with them at 0."""
 
 
 class GridArrays(NamedTuple):
