@@ -35,8 +35,19 @@ from gridlab.backtest.state_nb import (
 from gridlab.backtest.step_nb import no_account_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
-__all__ = ["BLOCK", "BLOCK_SHIFT", "DAY_MS", "INT64_MAX", "block_extremes_nb", "blocks_pay_nb",
-           "n_days_nb", "run_blocks_nb", "run_nb", "run_state_nb"]
+__all__ = [
+    "BLOCK",
+    "BLOCK_SHIFT",
+    "DAY_MS",
+    "INT64_MAX",
+    "block_extremes_nb",
+    "blocks_if_nb",
+    "blocks_pay_nb",
+    "n_days_nb",
+    "run_blocks_nb",
+    "run_nb",
+    "run_state_nb",
+]
 
 DAY_MS = 86_400_000
 BLOCK = 16
@@ -53,6 +64,20 @@ def n_days_nb(first_ts: int, last_ts: int) -> int:
 
 
 @njit(cache=True)
+def blocks_if_nb(ts, price, pay):
+    """The market's 16-event blocks (lowest, highest price, last time) when `pay` (see
+    `blocks_pay_nb`), else zero-length arrays (no blocks)."""
+    nb = 0
+    if pay:
+        nb = ts.shape[0] >> BLOCK_SHIFT
+    b_lo = np.empty(nb, np.float64)
+    b_hi = np.empty(nb, np.float64)
+    b_ts = np.empty(nb, np.int64)
+    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    return b_lo, b_hi, b_ts
+
+
+@njit(cache=True)
 def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
            out_fills, out_equity, out_recenters, out_levels, out_daily, summary):
     """Replay one run. Writes fills, equity points, (re)builds and their grid levels (if
@@ -60,13 +85,7 @@ def run_nb(ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep,
     equity points, builds and level rows. Counts beyond the capacity of an output array are
     still returned (fills: the caller re-runs with more room; builds and levels: bounded, the
     caller warns)."""
-    nb = 0
-    if blocks_pay_nb(ts, ep.check_ms):
-        nb = ts.shape[0] >> BLOCK_SHIFT
-    b_lo = np.empty(nb, np.float64)
-    b_hi = np.empty(nb, np.float64)
-    b_ts = np.empty(nb, np.int64)
-    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    b_lo, b_hi, b_ts = blocks_if_nb(ts, price, blocks_pay_nb(ts, ep.check_ms))
     return run_blocks_nb(ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, gp, f, rp, rk,
                          ep, out_fills, out_equity, out_recenters, out_levels, out_daily,
                          summary)
@@ -128,13 +147,7 @@ def run_state_nb(GS, g, ts, price, size, fund_ts, fund_rate, gp, f, rp, rk, ep, 
     from a position, a grid and resting orders). The state is updated in place and ends as
     the state after the last event (clock and previous price included), so a run from it
     goes on where this one stopped."""
-    nb = 0
-    if blocks_pay_nb(ts, ep.check_ms):
-        nb = ts.shape[0] >> BLOCK_SHIFT
-    b_lo = np.empty(nb, np.float64)
-    b_hi = np.empty(nb, np.float64)
-    b_ts = np.empty(nb, np.int64)
-    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
+    b_lo, b_hi, b_ts = blocks_if_nb(ts, price, blocks_pay_nb(ts, ep.check_ms))
     return _replay_nb(GS, g, no_account_nb(), ts, price, size, b_lo, b_hi, b_ts, fund_ts,
                       fund_rate, gp, f, rp, rk, ep, out_fills, out_equity, out_recenters,
                       out_levels, out_daily, summary)

@@ -15,8 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from gridlab.backtest.engine_nb import (
-    BLOCK_SHIFT,
-    block_extremes_nb,
+    blocks_if_nb,
     blocks_pay_nb,
     run_blocks_nb,
 )
@@ -162,16 +161,12 @@ def run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R
 def market_blocks_nb(ts, price, E):
     """The market's blocks, built once for every set (none when no set's check clock lets
     them pay)."""
-    nb = 0
+    pay = False
     for j in range(E.shape[0]):
         if blocks_pay_nb(ts, np.int64(E[j, 10])):
-            nb = ts.shape[0] >> BLOCK_SHIFT
+            pay = True
             break
-    b_lo = np.empty(nb, np.float64)
-    b_hi = np.empty(nb, np.float64)
-    b_ts = np.empty(nb, np.int64)
-    block_extremes_nb(ts, price, b_lo, b_hi, b_ts)
-    return b_lo, b_hi, b_ts
+    return blocks_if_nb(ts, price, pay)
 
 
 @njit(parallel=True, cache=True)
