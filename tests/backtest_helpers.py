@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridlab.backtest.engine_nb import n_days_nb, run_nb
+from gridlab.backtest.engine_nb import n_days_nb, run_nb, run_state_nb
 from gridlab.backtest.enums import (
     EQUITY_DTYPE,
     FILL_DTYPE,
@@ -61,17 +61,22 @@ def params(*, n_buy=4, n_sell=4, spacing=0.003, spacing_mode=0, profit_target=0.
 
 
 def run_kernel_full(ts, price, size, fts, frate, gp, f, rp, rk, ep, cap=200_000,
-                    rc_cap=100_000, lv_cap=1_000_000):
-    """Run `run_nb`; returns (fills list of tuples, equity list, daily list, summary dict,
-    recenters list, levels list, (n recenters, n level rows) as counted by the kernel)."""
+                    rc_cap=100_000, lv_cap=1_000_000, state=None):
+    """Run `run_nb` (or `run_state_nb` on `state`, a StartState changed in place); returns
+    (fills list of tuples, equity list, daily list, summary dict, recenters list, levels
+    list, (n recenters, n level rows) as counted by the kernel)."""
     fills = np.zeros(cap, FILL_DTYPE)
     eq = np.zeros((ts[-1] - ts[0]) // ep.equity_ms + 3, EQUITY_DTYPE)
     rc = np.zeros(rc_cap, RECENTER_DTYPE)
     lv = np.zeros(lv_cap, LEVEL_DTYPE)
     daily = np.zeros(n_days_nb(ts[0], ts[-1]))
     summ = np.zeros(N_SUMMARY)
-    nf, ne, nr, nl = run_nb(ts, price, size, fts, frate, gp, f, rp, rk, ep, fills, eq, rc, lv,
-                            daily, summ)
+    if state is None:
+        nf, ne, nr, nl = run_nb(ts, price, size, fts, frate, gp, f, rp, rk, ep, fills, eq, rc,
+                                lv, daily, summ)
+    else:
+        nf, ne, nr, nl = run_state_nb(state.rec, state.arrays, ts, price, size, fts, frate, gp,
+                                      f, rp, rk, ep, fills, eq, rc, lv, daily, summ)
     assert nf <= cap
     return ([tuple(x) for x in fills[:nf].tolist()], [tuple(x) for x in eq[:ne].tolist()],
             daily.tolist(), dict(zip(SUMMARY_FIELDS, summ.tolist(), strict=True)),

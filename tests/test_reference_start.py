@@ -8,19 +8,9 @@ event i on."""
 
 from __future__ import annotations
 
-import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridlab.backtest.engine_nb import n_days_nb, run_state_nb
-from gridlab.backtest.enums import (
-    EQUITY_DTYPE,
-    FILL_DTYPE,
-    LEVEL_DTYPE,
-    N_SUMMARY,
-    RECENTER_DTYPE,
-    SUMMARY_FIELDS,
-)
 from gridlab.backtest.start import StartState, fresh_state, resume_state
 from tests.backtest_helpers import nan_safe, run_kernel_full
 from tests.reference import examples
@@ -30,17 +20,7 @@ from tests.test_reference_engine import MODELS, MODES, build, case, plain_cfg, p
 
 def run_kernel_on(state: StartState, ts, price, size, fts, frate, gp, f, rp, rk, ep):
     """`run_state_nb` on `state` (changed in place), in the form of `run_kernel_full`."""
-    fills = np.zeros(200_000, FILL_DTYPE)
-    eq = np.zeros((ts[-1] - ts[0]) // ep.equity_ms + 3, EQUITY_DTYPE)
-    rc = np.zeros(100_000, RECENTER_DTYPE)
-    lv = np.zeros(1_000_000, LEVEL_DTYPE)
-    daily = np.zeros(n_days_nb(ts[0], ts[-1]))
-    summ = np.zeros(N_SUMMARY)
-    nf, ne, nr, nl = run_state_nb(state.rec, state.arrays, ts, price, size, fts, frate, gp, f,
-                                  rp, rk, ep, fills, eq, rc, lv, daily, summ)
-    return ([tuple(x) for x in fills[:nf].tolist()], [tuple(x) for x in eq[:ne].tolist()],
-            daily.tolist(), dict(zip(SUMMARY_FIELDS, summ.tolist(), strict=True)),
-            [tuple(x) for x in rc[:nr].tolist()], [tuple(x) for x in lv[:nl].tolist()])
+    return run_kernel_full(ts, price, size, fts, frate, gp, f, rp, rk, ep, state=state)[:6]
 
 
 @settings(max_examples=examples(60), deadline=None)
