@@ -44,23 +44,27 @@ def _peak_memory_mb(argv: list[str]) -> tuple[float, float]:
     `argv` (it must succeed), in MB."""
     proc = subprocess.Popen(argv, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    anon_kb = 0
+    anon_kb = hwm_kb = 0
     status_file = Path(f"/proc/{proc.pid}/status")
     while True:
         try:
             for line in status_file.read_text().splitlines():
                 if line.startswith("RssAnon:"):
                     anon_kb = max(anon_kb, int(line.split()[1]))
+                elif line.startswith("VmHWM:"):
+                    hwm_kb = max(hwm_kb, int(line.split()[1]))
         except (OSError, ValueError):
             pass
         if _exited(proc.pid):
             break
         time.sleep(0.02)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    _pid, status, _usage = os.wait4(proc.pid, 0)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{' '.join(argv[3:])} failed: {err[-500:]}")
-    return usage.ru_maxrss / 1024, anon_kb / 1024  # KiB on Linux
+    # VmHWM of the process's own memory map, sampled; not ru_maxrss, which Linux carries
+    # over an exec from the forking process (the bench process's own peak would show)
+    return max(hwm_kb, 1) / 1024, anon_kb / 1024
 
 
 def _exited(pid: int) -> bool:
