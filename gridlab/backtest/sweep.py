@@ -16,13 +16,14 @@ from gridlab.backtest.engine_nb import n_days_nb
 from gridlab.backtest.enums import EngineParams
 from gridlab.backtest.metrics import METRIC_COLUMNS, budget_returns, metrics_table
 from gridlab.backtest.params import (
+    PlanCache,
     RunParams,
     check_grid,
     effective_config,
     margin_tiers,
-    run_params,
 )
-from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, rows_of, run_chunk
+from gridlab.backtest.state_nb import check_capacity
+from gridlab.backtest.sweep_nb import MarketArrays, ParamRows, ok_slots_nb, rows_of, run_chunk
 from gridlab.errors import ConfigError, DataError, StrategyError
 
 _BUDGET_COL = EngineParams._fields.index("capital")
@@ -107,13 +108,14 @@ class SweepPlan:
     """Per-set kernel parameters of a sweep (built and validated in Python)."""
 
     def __init__(self, combos: list[dict[str, Any]], runs: list[RunParams],
-                 notes: list[str], base: dict[str, Any]) -> None:
+                 notes: list[str], base: dict[str, Any], rows: ParamRows | None = None) -> None:
         self.combos = combos
         self.runs = runs
         self.notes = notes
         self.base = base
-        self.rows = ParamRows(rows_of([r.gp for r in runs]), rows_of([r.rp for r in runs]),
-                              rows_of([r.rk for r in runs]), rows_of([r.ep for r in runs]))
+        self.rows = rows if rows is not None else ParamRows(
+            rows_of([r.gp for r in runs]), rows_of([r.rp for r in runs]),
+            rows_of([r.rk for r in runs]), rows_of([r.ep for r in runs]))
 
     def chunk(self, i0: int, i1: int) -> ParamRows:
         """Rows [i0, i1) of the plan (what `run_chunk` takes)."""
@@ -132,32 +134,48 @@ def _sweep_tiers(cfgs: list[Any], data: MarketData) -> Any:
 
 def plan_sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = None,
                profile: str | None = None, **fixed: Any) -> SweepPlan:
-    """Validate every combination and build its kernel parameters."""
+    """Validate every combination and build its kernel parameters.
+
+    Each set's config and NamedTuples are `effective_config` / `run_params` of its overrides
+    (through a `PlanCache`: per distinct section value, not per set); errors are raised in set
+    order as a loop of single runs would; a set whose grid has no valid slot at the first
+    price gets `check_grid`'s message as its note (the test itself runs for every set in one
+    numba call)."""
     base = effective_config(config, profile, fixed)
     combos = param_combinations(param_grid)
-    runs: list[RunParams] = []
-    notes: list[str] = []
+    cache = PlanCache(base)
     trades = data.bar_ms == 0
     p0 = float(data.price[0])
-    cfgs = [effective_config(base, None, combo) for combo in combos]
-    tiers = _sweep_tiers(cfgs, data)
-    for cfg in cfgs:
-        rp = run_params(cfg, data.filters, data.category, trades=trades, record=False,
-                        tiers=tiers)
+    got = [cache.config(combo) for combo in combos]
+    tiers = _sweep_tiers([cfg for cfg, _ in got], data)
+    runs: list[RunParams] = []
+    shapes: set[tuple[int, int]] = set()
+    for cfg, keys in got:
+        rp = cache.run_params(cfg, keys, data.filters, data.category, trades=trades,
+                              record=False, tiers=tiers)
         if cfg.backtest.funding != base.backtest.funding:
             raise ConfigError("backtest.funding cannot be swept", "run two sweeps")
-        try:
-            check_grid(rp, p0)
-            notes.append("")
-        except StrategyError as exc:
-            notes.append(exc.message)
+        shape = (rp.gp.n_buy, rp.gp.n_sell)
+        if shape not in shapes:
+            check_capacity(*shape)
+            shapes.add(shape)
         runs.append(rp)
+    rows = ParamRows(rows_of([r.gp for r in runs]), rows_of([r.rp for r in runs]),
+                     rows_of([r.rk for r in runs]), rows_of([r.ep for r in runs]))
+    n_ok = ok_slots_nb(rows.grid, data.filters,
+                       np.ascontiguousarray(rows.engine[:, _BUDGET_COL]), p0)
+    notes = [""] * len(runs)
+    for j in np.flatnonzero(n_ok == 0):
+        try:
+            check_grid(runs[j], p0)
+        except StrategyError as exc:
+            notes[j] = exc.message
     if all(notes):
         raise StrategyError(f"no parameter set gives a valid grid; first: {notes[0]}",
                             "widen the spacing, raise capital or use fewer levels")
     return SweepPlan(combos, runs, notes, base.model_dump(mode="json",
                                                           exclude={"profiles", "data",
-                                                                   "exchange"}))
+                                                                   "exchange"}), rows)
 
 
 def sweep(data: MarketData, param_grid: dict[str, Sequence[Any]], config: Any = None,

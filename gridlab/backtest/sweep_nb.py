@@ -27,7 +27,8 @@ from gridlab.backtest.enums import (
     RECENTER_DTYPE,
     EngineParams,
 )
-from gridlab.strategy.enums import GridParams, RecenterParams, RiskParams
+from gridlab.strategy.enums import SLOT_DTYPE, GridParams, RecenterParams, RiskParams, Status
+from gridlab.strategy.grid_nb import build_slots_nb
 
 __all__ = [
     "MarketArrays",
@@ -35,6 +36,7 @@ __all__ = [
     "engine_params_from_row_nb",
     "grid_params_from_row_nb",
     "market_blocks_nb",
+    "ok_slots_nb",
     "recenter_params_from_row_nb",
     "risk_params_from_row_nb",
     "rows_of",
@@ -82,8 +84,19 @@ def _flat(t: tuple) -> list[float]:
 
 def rows_of(tuples: list[tuple]) -> np.ndarray:
     """Matrix of NamedTuples of one kind, fields as float64 in order (an array field as its
-    length followed by its values: EngineParams' risk-limit tiers, equal in every set)."""
-    return np.array([_flat(t) for t in tuples], dtype=np.float64).reshape(len(tuples), -1)
+    length followed by its values: EngineParams' risk-limit tiers, equal in every set). A
+    tuple object that is in the list several times (a sweep's shared sections) is read once."""
+    first: dict[int, int] = {}
+    uniq: list[tuple] = []
+    idx = np.empty(len(tuples), np.int64)
+    for i, t in enumerate(tuples):
+        k = first.get(id(t))
+        if k is None:
+            k = first[id(t)] = len(uniq)
+            uniq.append(t)
+        idx[i] = k
+    rows = np.array([_flat(t) for t in uniq], dtype=np.float64).reshape(len(uniq), -1)
+    return rows if len(uniq) == len(tuples) else rows[idx]
 
 
 @njit(cache=True)
@@ -155,6 +168,23 @@ def run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R
     nb = b_lo.shape[0] if blocks_pay_nb(ts, ep.check_ms) else 0
     run_blocks_nb(ts, price, size, b_lo[:nb], b_hi[:nb], b_ts[:nb], fund_ts, fund_rate, gp, f,
                   rp, rk, ep, fills, eq, rc, lv, out_daily[j], out_summary[j])
+
+
+@njit(cache=True)
+def ok_slots_nb(G, f, capital, price):
+    """Enabled slots of each set's grid (row of G, budget `capital[j]`) built at `price`:
+    `params.check_grid`'s test over every set in one call."""
+    out = np.zeros(G.shape[0], np.int64)
+    for j in range(G.shape[0]):
+        gp = grid_params_from_row_nb(G[j])
+        slots = np.zeros(gp.n_buy + gp.n_sell, dtype=SLOT_DTYPE)
+        build_slots_nb(price, gp.spacing, gp, f, capital[j], slots)
+        n = 0
+        for k in range(slots.shape[0]):
+            if slots[k]["status"] == Status.OK:
+                n += 1
+        out[j] = n
+    return out
 
 
 @njit(cache=True)
