@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -201,12 +202,21 @@ def market_blocks_nb(ts, price, E):
 
 @njit(parallel=True, cache=True)
 def sweep_nb(ts, price, size, fund_ts, fund_rate, f, G, R, K, E, out_summary, out_daily,
-             mark_ts, mark_px):
-    """Run every set (row) in parallel; writes `out_summary[j]` and `out_daily[j]`."""
+             mark_ts, mark_px, n_stripes):
+    """Run every set (row) in parallel; writes `out_summary[j]` and `out_daily[j]`.
+
+    The sets are dealt round-robin to `n_stripes` stripes, one per thread (stripe t runs
+    sets t, t + n_stripes, ...):
+    a set's cost follows its parameters, which vary slowly along the rows (the first swept
+    key slowest), so the stripes cost the same where `prange`'s contiguous halves do not
+    (1,000 kline sets: 2.44 s against 1.87 s of serial work on the two threads)."""
     b_lo, b_hi, b_ts = market_blocks_nb(ts, price, E)
-    for j in prange(G.shape[0]):
-        run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R, K, E,
-                   out_summary, out_daily, mark_ts, mark_px)
+    m = G.shape[0]
+    n_stripes = max(1, min(m, n_stripes))
+    for t in prange(n_stripes):
+        for j in range(t, m, n_stripes):
+            run_set_nb(j, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate, f, G, R, K,
+                       E, out_summary, out_daily, mark_ts, mark_px)
 
 
 def run_chunk(data: MarketArrays, rows: ParamRows) -> tuple[np.ndarray, np.ndarray]:
@@ -218,5 +228,5 @@ def run_chunk(data: MarketArrays, rows: ParamRows) -> tuple[np.ndarray, np.ndarr
         sweep_nb(data.ts, data.price, data.size, data.fund_ts, data.fund_rate, data.filters,
                  np.ascontiguousarray(rows.grid), np.ascontiguousarray(rows.recenter),
                  np.ascontiguousarray(rows.risk), np.ascontiguousarray(rows.engine),
-                 summary, daily, data.mark_ts, data.mark_px)
+                 summary, daily, data.mark_ts, data.mark_px, numba.get_num_threads())
     return summary, daily
