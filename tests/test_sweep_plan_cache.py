@@ -172,3 +172,24 @@ def test_plan_raises_errors_in_the_order_of_the_per_set_loop(market) -> None:
         plan_sweep(spot, {"leverage": [1, 3], "spacing": [0.002]})
     plan = plan_sweep(spot, {"leverage": [1], "spacing": [0.002, 0.004]})
     assert [r.gp.spacing for r in plan.runs] == [0.002, 0.004] and plan.runs[0].ep.spot
+
+
+def test_stripes_give_every_set_its_own_run(market) -> None:
+    """sweep_nb deals the sets round-robin to stripes: any stripe count gives each set the
+    result it has alone."""
+    from gridlab.backtest.enums import N_SUMMARY
+    from gridlab.backtest.sweep import market_arrays
+    from gridlab.backtest.sweep_nb import run_chunk, sweep_nb
+
+    plan = plan_sweep(market, {"spacing": [0.001, 0.003, 0.006], "n_buy": [2, 5],
+                               "fill_model": ["cross", "touch"]}, capital=1000.0)
+    a = market_arrays(market)
+    alone = [run_chunk(a, plan.chunk(j, j + 1)) for j in range(12)]
+    for n_stripes in (1, 2, 5, 12, 40):
+        s = np.zeros((12, N_SUMMARY))
+        d = np.zeros((12, a.n_days))
+        sweep_nb(a.ts, a.price, a.size, a.fund_ts, a.fund_rate, a.filters, *plan.rows, s, d,
+                 a.mark_ts, a.mark_px, n_stripes)
+        for j, (s1, d1) in enumerate(alone):
+            assert np.array_equal(s[j], s1[0], equal_nan=True), (n_stripes, j)
+            assert np.array_equal(d[j], d1[0], equal_nan=True), (n_stripes, j)
