@@ -208,7 +208,8 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
     next_slow = -1  # earliest of next_day, next_check, next_fund, next_eq
 
-    n_blk = b_lo.shape[0]
+    exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
+    n_blk = 0 if exact else b_lo.shape[0]
     fast_until = -1  # events before this time in the forming bar, that cannot fill, are quiet
     c_hi = cur[1]
     c_lo = cur[2]
@@ -310,7 +311,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
         c_lo = cur[2]
         co = meta[H_CUR_OPEN]
         fast_until = min(next_slow, next_book)
-        if co < 0:
+        if co < 0 or exact:
             fast_until = -1
         elif co + bar_ms < fast_until:
             fast_until = co + bar_ms
