@@ -58,7 +58,7 @@ D_CENTRE, D_SINCE, D_FIRST_OT, D_LAST_OT, D_N, D_ABOVE, D_BELOW = 0, 1, 2, 3, 4,
 P_ROW, P_OT, P_SINCE = 7, 8, 9
 Q_FROM, Q_UNTIL, Q_LO, Q_HI, Q_RC, Q_CENTRE, Q_LOWEST, Q_HIGHEST = 10, 11, 12, 13, 14, 15, 16, 17
 CACHE_HEAD = 18
-QUIET_BARS = 16
+QUIET_BARS = 64
 """Bars of the ring's length one quiet window covers at most (`arm_quiet_nb`)."""
 
 
@@ -392,7 +392,8 @@ def arm_quiet_nb(ring, meta, cache, ts, centre, lowest_level, highest_level, las
     in between), write the quiet window of the checks that follow: times ts .. ts +
     QUIET_BARS bars (less when a trigger's time comes first) and the prices strictly inside
     (Q_LO, Q_HI) at which no trigger can fire, whatever bars complete meanwhile (bars are fed
-    in time order: open times at least `bar_ms` apart, the ring holds every window):
+    in time order: open times at least `bar_ms` apart, the ring holds every window), n
+    bars long:
 
     - trailing / deviation: the outer levels (and their deviation bounds) as computed by the
       rule; TIME and the start of DOMINANCE: their times;
@@ -402,15 +403,30 @@ def arm_quiet_nb(ring, meta, cache, ts, centre, lowest_level, highest_level, las
       needed); the price must be well inside the band of every one of them
       (`pump_dump_band_nb`: the band of the highest open from below, of the lowest from
       above);
-    - DOMINANCE (counted at `ts`: n bars, a above, b below the centre): within QUIET_BARS bars
-      at most QUIET_BARS counted bars leave the window and QUIET_BARS + 1 new ones complete,
-      so the share on one side is at most (a + QUIET_BARS + 2) / (n + 2); the window is
-      quiet while that stays below the share with a margin (1e-9, far above the rounding).
+    - DOMINANCE (counted at `ts`: n bars, a above, b below the centre): within k bars at
+      most k counted bars leave the window and k + 1 new ones complete, so the share on one
+      side is at most (a + k + 2) / (n + 2): the window is as many bars (up to QUIET_BARS)
+      as keep that below the share with a margin (1e-9, far above the rounding).
 
     Writes an empty window when a precondition of these bounds does not hold."""
     cache[Q_FROM] = np.inf
     cache[Q_UNTIL] = -np.inf
-    until = ts + QUIET_BARS * bar_ms
+    n_bars = QUIET_BARS
+    if rp.dom_enabled and ts - last_recenter_ts >= rp.dom_window_ms:
+        if not (cache[D_CENTRE] == centre and cache[D_SINCE] == ts - rp.dom_window_ms):
+            return
+        # within n_bars bars: share <= (a + n_bars + 2) / (n + 2) < dom_share needs
+        # n_bars < lim - a - 2 (and the same for b)
+        lim = rp.dom_share * (cache[D_N] + 2.0) * (1.0 - 1e-9)
+        most = max(cache[D_ABOVE], cache[D_BELOW]) + 2.0
+        room = lim - most
+        if room <= n_bars:
+            n_bars = np.int64(np.ceil(room)) - 1 if room > 1.0 else 0
+        while n_bars > 0 and not most + n_bars < lim:  # the rule itself (integers exact)
+            n_bars -= 1
+        if n_bars < 1:
+            return
+    until = ts + n_bars * bar_ms
     lo = -np.inf
     hi = np.inf
     if rp.trail_up and not np.isnan(highest_level):
@@ -454,17 +470,8 @@ def arm_quiet_nb(ring, meta, cache, ts, centre, lowest_level, highest_level, las
             return
         lo = max(lo, pump_dump_band_nb(rmax, rp.pd_pct)[0])
         hi = min(hi, pump_dump_band_nb(rmin, rp.pd_pct)[1])
-    if rp.dom_enabled:
-        if ts - last_recenter_ts < rp.dom_window_ms:
-            until = min(until, last_recenter_ts + rp.dom_window_ms)
-        else:
-            if not (cache[D_CENTRE] == centre and cache[D_SINCE] == ts - rp.dom_window_ms):
-                return
-            n = cache[D_N] + 2.0
-            k = QUIET_BARS + 2.0
-            lim = rp.dom_share * n * (1.0 - 1e-9)
-            if not (cache[D_ABOVE] + k < lim and cache[D_BELOW] + k < lim):
-                return
+    if rp.dom_enabled and ts - last_recenter_ts < rp.dom_window_ms:
+        until = min(until, last_recenter_ts + rp.dom_window_ms)  # its first count
     if rp.time_enabled:
         until = min(until, last_recenter_ts + rp.max_age_ms)
     if not (lo < hi and ts < until):
