@@ -215,20 +215,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     c_lo = cur[2]
     i = 0
     while i < n_ev:
-        t = ts[i]
-        p = price[i]
-        if (t < fast_until and not can_fill_nb(model, 1, best_buy, p)
-                and not can_fill_nb(model, -1, best_sell, p)):
-            c_hi = p if p > c_hi else c_hi  # selects, not branches: the path's H and L
-            c_lo = p if p < c_lo else c_lo  # points come in either order
-            cur[3] = p
-            e = base + pos_c * (p - avg_c)
-            peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(e, t, peak, peak_ts, max_dd,
-                                                                 max_dur, dd_lim)
-            prev_p = p
-            i += 1
-            continue
-        if (i & (BLOCK - 1)) == 0 and (i >> BLOCK_SHIFT) < n_blk:
+        if n_blk > 0 and (i & (BLOCK - 1)) == 0 and (i >> BLOCK_SHIFT) < n_blk:
             b = i >> BLOCK_SHIFT
             tb = b_ts[b]
             lo = b_lo[b]
@@ -250,6 +237,27 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                     prev_p = price[j]
                     i += BLOCK
                     continue
+        # quiet events: in the forming bar, before anything is due, unable to fill (the
+        # general step below would only update the bar and the drawdown); up to the next block
+        stop = n_ev if n_blk == 0 else min(n_ev, (i | (BLOCK - 1)) + 1)
+        while i < stop:
+            t = ts[i]
+            p = price[i]
+            if not (t < fast_until and not can_fill_nb(model, 1, best_buy, p)
+                    and not can_fill_nb(model, -1, best_sell, p)):
+                break
+            c_hi = p if p > c_hi else c_hi  # selects, not branches: the path's H and L
+            c_lo = p if p < c_lo else c_lo  # points come in either order
+            cur[3] = p
+            e = base + pos_c * (p - avg_c)
+            peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(e, t, peak, peak_ts, max_dd,
+                                                                 max_dur, dd_lim)
+            prev_p = p
+            i += 1
+        if i == stop:
+            continue
+        t = ts[i]
+        p = price[i]
         cur[1] = c_hi  # the forming bar's high and low are kept in c_hi / c_lo in between
         cur[2] = c_lo
         slow = t >= next_slow
