@@ -208,10 +208,14 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
     next_slow = -1  # earliest of next_day, next_check, next_fund, next_eq
 
-    n_blk = b_lo.shape[0]
+    exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
+    n_blk = 0 if exact else b_lo.shape[0]
+    fast_until = -1  # events before this time in the forming bar, that cannot fill, are quiet
+    c_hi = cur[1]
+    c_lo = cur[2]
     i = 0
     while i < n_ev:
-        if (i & (BLOCK - 1)) == 0 and (i >> BLOCK_SHIFT) < n_blk:
+        if n_blk > 0 and (i & (BLOCK - 1)) == 0 and (i >> BLOCK_SHIFT) < n_blk:
             b = i >> BLOCK_SHIFT
             tb = b_ts[b]
             lo = b_lo[b]
@@ -223,10 +227,8 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                 e_lo = base + pos_c * (lo - avg_c)
                 e_hi = base + pos_c * (hi - avg_c)
                 if e_lo < peak and e_hi < peak:
-                    if hi > cur[1]:
-                        cur[1] = hi
-                    if lo < cur[2]:
-                        cur[2] = lo
+                    c_hi = hi if hi > c_hi else c_hi
+                    c_lo = lo if lo < c_lo else c_lo
                     j = i + BLOCK - 1
                     cur[3] = price[j]
                     e = e_lo if e_lo < e_hi else e_hi
@@ -235,8 +237,29 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                     prev_p = price[j]
                     i += BLOCK
                     continue
+        # quiet events: in the forming bar, before anything is due, unable to fill (the
+        # general step below would only update the bar and the drawdown); up to the next block
+        stop = n_ev if n_blk == 0 else min(n_ev, (i | (BLOCK - 1)) + 1)
+        while i < stop:
+            t = ts[i]
+            p = price[i]
+            if not (t < fast_until and not can_fill_nb(model, 1, best_buy, p)
+                    and not can_fill_nb(model, -1, best_sell, p)):
+                break
+            c_hi = p if p > c_hi else c_hi  # selects, not branches: the path's H and L
+            c_lo = p if p < c_lo else c_lo  # points come in either order
+            cur[3] = p
+            e = base + pos_c * (p - avg_c)
+            peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(e, t, peak, peak_ts, max_dd,
+                                                                 max_dur, dd_lim)
+            prev_p = p
+            i += 1
+        if i == stop:
+            continue
         t = ts[i]
         p = price[i]
+        cur[1] = c_hi  # the forming bar's high and low are kept in c_hi / c_lo in between
+        cur[2] = c_lo
         slow = t >= next_slow
         # 0. closing equity of finished UTC days (state before this event, at the last price)
         if slow and t >= next_day:
@@ -292,9 +315,19 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                 ne += 1
                 last_eq_ts = t
             next_slow = min(min(next_day, next_check), min(next_fund, next_eq))
+        c_hi = cur[1]
+        c_lo = cur[2]
+        co = meta[H_CUR_OPEN]
+        fast_until = min(next_slow, next_book)
+        if co < 0 or exact:
+            fast_until = -1
+        elif co + bar_ms < fast_until:
+            fast_until = co + bar_ms
         prev_p = p
         i += 1
 
+    cur[1] = c_hi
+    cur[2] = c_lo
     last_ts = ts[n_ev - 1]
     p = price[n_ev - 1]
     e = equity_nb(acc, capital, p)

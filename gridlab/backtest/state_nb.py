@@ -156,11 +156,16 @@ GRID_STATE_DTYPE = np.dtype(
         ("liq_avg", np.float64),     # computed from (refresh_liq_nb recomputes it only when
         ("liq_bal", np.float64),     # one of them changed; liq_pos 0: none cached)
         ("blk_mg", np.int8, (MAX_SLOTS,)),  # slot k's last refusal was the margin's (memo)
+        # shortcuts (results unchanged): `exact` 1 replays every event and every trigger
+        # in full (no quiet events, no quiet checks; tests compare both); `n_quiet` counts
+        # the checks whose triggers were answered by the quiet window (recenter_nb)
+        ("exact", np.int64),
+        ("n_quiet", np.int64),
     ],
     align=True,
 )
 
-STATE_CACHE_FIELDS = frozenset({"liq_pos", "liq_avg", "liq_bal"})
+STATE_CACHE_FIELDS = frozenset({"liq_pos", "liq_avg", "liq_bal", "exact", "n_quiet"})
 """Fields of GRID_STATE_DTYPE that only cache what the kernels can recompute (0: nothing
 cached): a stored state written before they existed loads with them at 0."""
 
@@ -253,6 +258,8 @@ def init_state_nb(st, capital, lower, upper, eps, first_ts, first_p, record):
     st["liq_pos"] = 0.0
     st["liq_avg"] = 0.0
     st["liq_bal"] = 0.0
+    st["exact"] = 0
+    st["n_quiet"] = 0
 
 
 @njit(cache=True)

@@ -53,7 +53,7 @@ from gridlab.strategy.grid_nb import (
     slot_order_nb,
 )
 from gridlab.strategy.levels_nb import shift_range_nb
-from gridlab.strategy.recenter_nb import recenter_reason_nb
+from gridlab.strategy.recenter_nb import arm_quiet_nb, recenter_quiet_nb, recenter_reason_nb
 from gridlab.strategy.risk_nb import (
     kill_switch_nb,
     order_allowed_nb,
@@ -429,6 +429,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
     nref = 0
     nmg = 0
     placed = False
+    low_eq = np.inf  # the lowest equity up to which every refused slot is known refused
     for k in range(n):
         if g.orders[k]["side"] != 0 or g.slots[k]["state"] == SlotState.DISABLED:
             continue
@@ -452,6 +453,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
             st["n_mref"] += st["blk_mg"][k]  # by the margin, counted as such
             nref += 1
             nmg += st["blk_mg"][k]
+            low_eq = min(low_eq, g.blk_eq[k])
             continue
         sd, px, q = slot_order_nb(g.slots, k)
         if sd == 0:
@@ -472,7 +474,16 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
             st["n_blocked"] += 1
             nref += 1
             g.blk_epoch[k] = st["epoch"]
-            g.blk_eq[k] = eq
+            beq = eq
+            if memo and code == GATE_OWN:
+                # the grid's own part refuses more at a lower equity (the cap is the only
+                # part that reads it): refused at a slightly higher equity too, the memo holds
+                # up to that one (fewer passes while the equity wanders below it)
+                probe = eq + abs(eq) * 1e-3
+                if not own_gate_ok_nb(g, sd, q, px, ep.maker_fee, rb, rs, probe, rbn, rk, ep):
+                    beq = probe
+            g.blk_eq[k] = beq
+            low_eq = min(low_eq, beq)
             st["blk_mg"][k] = 1 if code == GATE_MARGIN else 0
             nmg += st["blk_mg"][k]
             continue
@@ -488,7 +499,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
             rs += q
     if memo and not placed:
         st["skip_epoch"] = st["epoch"]
-        st["skip_eq"] = eq if have else np.inf
+        st["skip_eq"] = low_eq  # every slot refused (inf: none wanted an order)
         st["skip_nblk"] = nref
         st["skip_nmref"] = nmg
     return na, placed
@@ -512,9 +523,18 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     dirty = False
     if st["has_grid"] == 0:
         reason = Reason.INITIAL
+    elif sim and recenter_quiet_nb(g.rcache, t, p, st["centre"], st["lowest"], st["highest"],
+                                   st["last_rc"]):
+        reason = Reason.NONE  # inside the quiet window: no trigger can fire (O(1))
+        st["n_quiet"] += 1
     else:
         reason = recenter_reason_nb(t, p, st["centre"], st["lowest"], st["highest"],
                                     st["last_rc"], g.ring, g.meta, g.rcache, rp)
+        if sim and reason == Reason.NONE and st["exact"] == 0:
+            # the simulated exchange feeds events in time order: the quiet window's bounds
+            # hold (recenter_nb.arm_quiet_nb); live answers every check in full
+            arm_quiet_nb(g.ring, g.meta, g.rcache, t, st["centre"], st["lowest"],
+                         st["highest"], st["last_rc"], rp, gp.bar_ms)
     if reason != Reason.NONE:
         na = _rebuild(st, g, reason, t, p, gp, f, rk, ep, ax, sim, na)
         dirty = True

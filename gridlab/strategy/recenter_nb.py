@@ -36,10 +36,14 @@ from gridlab.strategy.enums import Reason
 
 __all__ = [
     "CACHE_HEAD",
+    "QUIET_BARS",
+    "arm_quiet_nb",
     "dominance_share_nb",
     "new_recenter_cache",
+    "pump_dump_band_nb",
     "pump_dump_fires_nb",
     "pump_dump_ref_nb",
+    "recenter_quiet_nb",
     "recenter_reason_nb",
 ]
 
@@ -47,10 +51,15 @@ __all__ = [
 # window start of the last query, open times of the oldest counted bar and of the newest bar
 # seen, the counts (bars in the window, closes above, closes below the centre). Pump/dump: the
 # ring row of the last answer (-1 = none), its open time, the window start of that query.
+# The quiet window (`arm_quiet_nb`): checks at times in [Q_FROM, Q_UNTIL) at a price strictly
+# inside (Q_LO, Q_HI), on the grid built at Q_RC (centre, lowest, highest level), fire nothing.
 # Then one slot per ring row: the side (+1 above, -1 below, 0 at) of the bar counted there.
 D_CENTRE, D_SINCE, D_FIRST_OT, D_LAST_OT, D_N, D_ABOVE, D_BELOW = 0, 1, 2, 3, 4, 5, 6
 P_ROW, P_OT, P_SINCE = 7, 8, 9
-CACHE_HEAD = 10
+Q_FROM, Q_UNTIL, Q_LO, Q_HI, Q_RC, Q_CENTRE, Q_LOWEST, Q_HIGHEST = 10, 11, 12, 13, 14, 15, 16, 17
+CACHE_HEAD = 18
+QUIET_BARS = 64
+"""Bars of the ring's length one quiet window covers at most (`arm_quiet_nb`)."""
 
 
 @njit(cache=True)
@@ -59,6 +68,8 @@ def new_recenter_cache(capacity):
     cache = np.zeros(CACHE_HEAD + capacity, dtype=np.float64)
     cache[D_CENTRE] = np.nan
     cache[P_ROW] = -1.0
+    cache[Q_FROM] = np.inf  # no quiet window
+    cache[Q_UNTIL] = -np.inf
     return cache
 
 
@@ -310,14 +321,21 @@ def dominance_share_nb(ring, meta, cache, since, centre):
 
 
 @njit(cache=True, inline="always")
+def pump_dump_band_nb(ref, pd_pct):
+    """(lo, hi): a price strictly between them is well inside the pump/dump band of `ref`
+    (`pump_dump_fires_nb`; for 0 < pd_pct < 0.5 and ref in 1e-290..1e290). Both ends are
+    non-decreasing in `ref` (products by positive constants, correctly rounded)."""
+    return ref * (1.0 - pd_pct) * (1.0 + 1e-12), ref * (1.0 + pd_pct) * (1.0 - 1e-12)
+
+
+@njit(cache=True, inline="always")
 def pump_dump_fires_nb(price, ref, pd_pct):
     """The pump/dump rule `|price / ref - 1| >= pd_pct` (ref > 0). A price well inside the
     band `ref * (1 -+ pd_pct)` (a relative margin of 1e-12, far above the rounding of the
     quotient; used for 0 < pd_pct < 0.5, price > 0 and ref in 1e-290..1e290) answers False
     without dividing."""
     if 0.0 < pd_pct < 0.5 and price > 0.0 and 1e-290 < ref < 1e290:
-        hi = ref * (1.0 + pd_pct) * (1.0 - 1e-12)
-        lo = ref * (1.0 - pd_pct) * (1.0 + 1e-12)
+        lo, hi = pump_dump_band_nb(ref, pd_pct)
         if lo < price < hi:
             return False
     return abs(price / ref - 1.0) >= pd_pct
@@ -353,3 +371,116 @@ def recenter_reason_nb(ts, price, centre, lowest_level, highest_level, last_rece
     if rp.time_enabled and ts - last_recenter_ts >= rp.max_age_ms:
         return Reason.TIME
     return Reason.NONE
+
+
+# ---- the quiet window: checks that provably fire nothing, answered in O(1) -----------------
+
+
+@njit(cache=True, inline="always")
+def recenter_quiet_nb(cache, ts, price, centre, lowest_level, highest_level, last_recenter_ts):
+    """True when (ts, price) is inside the quiet window armed by `arm_quiet_nb` for this grid:
+    `recenter_reason_nb` would answer Reason.NONE there (same ring, fed in time order)."""
+    return (cache[Q_FROM] <= ts < cache[Q_UNTIL] and cache[Q_LO] < price < cache[Q_HI]
+            and cache[Q_RC] == last_recenter_ts and cache[Q_CENTRE] == centre
+            and cache[Q_LOWEST] == lowest_level and cache[Q_HIGHEST] == highest_level)
+
+
+@njit(cache=True, _nrt=False)
+def arm_quiet_nb(ring, meta, cache, ts, centre, lowest_level, highest_level, last_recenter_ts,
+                 rp, bar_ms):
+    """After `recenter_reason_nb` answered Reason.NONE at time `ts` (with this cache, nothing
+    in between), write the quiet window of the checks that follow: times ts .. ts +
+    QUIET_BARS bars (less when a trigger's time comes first) and the prices strictly inside
+    (Q_LO, Q_HI) at which no trigger can fire, whatever bars complete meanwhile (bars are fed
+    in time order: open times at least `bar_ms` apart, the ring holds every window), n
+    bars long:
+
+    - trailing / deviation: the outer levels (and their deviation bounds) as computed by the
+      rule; TIME and the start of DOMINANCE: their times;
+    - PUMP_DUMP: the reference of a later check is the open of a bar from this check's
+      reference up to the first bar opened at or after the window start at the end of the
+      quiet window (when no bar that late exists yet, the window ends where one would be
+      needed); the price must be well inside the band of every one of them
+      (`pump_dump_band_nb`: the band of the highest open from below, of the lowest from
+      above);
+    - DOMINANCE (counted at `ts`: n bars, a above, b below the centre): within k bars at
+      most k counted bars leave the window and k + 1 new ones complete, so the share on one
+      side is at most (a + k + 2) / (n + 2): the window is as many bars (up to QUIET_BARS)
+      as keep that below the share with a margin (1e-9, far above the rounding).
+
+    Writes an empty window when a precondition of these bounds does not hold."""
+    cache[Q_FROM] = np.inf
+    cache[Q_UNTIL] = -np.inf
+    n_bars = QUIET_BARS
+    if rp.dom_enabled and ts - last_recenter_ts >= rp.dom_window_ms:
+        if not (cache[D_CENTRE] == centre and cache[D_SINCE] == ts - rp.dom_window_ms):
+            return
+        # within n_bars bars: share <= (a + n_bars + 2) / (n + 2) < dom_share needs
+        # n_bars < lim - a - 2 (and the same for b)
+        lim = rp.dom_share * (cache[D_N] + 2.0) * (1.0 - 1e-9)
+        most = max(cache[D_ABOVE], cache[D_BELOW]) + 2.0
+        room = lim - most
+        if room <= n_bars:
+            n_bars = np.int64(np.ceil(room)) - 1 if room > 1.0 else 0
+        while n_bars > 0 and not most + n_bars < lim:  # the rule itself (integers exact)
+            n_bars -= 1
+        if n_bars < 1:
+            return
+    until = ts + n_bars * bar_ms
+    lo = -np.inf
+    hi = np.inf
+    if rp.trail_up and not np.isnan(highest_level):
+        hi = min(hi, np.nextafter(highest_level, np.inf))  # fires at price > highest
+    if rp.trail_down and not np.isnan(lowest_level):
+        lo = max(lo, np.nextafter(lowest_level, -np.inf))
+    if rp.dev_enabled:
+        up = highest_level * (1.0 + rp.deviation)
+        down = lowest_level * (1.0 - rp.deviation)
+        if not np.isnan(up):
+            hi = min(hi, np.nextafter(up, np.inf))
+        if not np.isnan(down):
+            lo = max(lo, np.nextafter(down, -np.inf))
+    if rp.pd_enabled:
+        if not 0.0 < rp.pd_pct < 0.5:
+            return
+        row = np.int64(cache[P_ROW])
+        cap = ring.shape[0]
+        if meta[H_COUNT] == 0 or row < 0 or row >= cap or cache[P_SINCE] != max(
+                ts - rp.pd_window_ms, last_recenter_ts):
+            return
+        end_since = max(until - rp.pd_window_ms, last_recenter_ts)
+        newest = meta[H_HEAD] - 1
+        if newest < 0:
+            newest += cap
+        rmin = np.inf
+        rmax = -np.inf
+        while True:
+            o = ring[row, B_OPEN]
+            rmin = min(rmin, o)
+            rmax = max(rmax, o)
+            if ring[row, B_OPEN_TIME] >= end_since:
+                break
+            if row == newest:  # later checks may need a bar not yet completed
+                until = min(until, ring[row, B_OPEN_TIME] + rp.pd_window_ms + 1)
+                break
+            row += 1
+            if row >= cap:
+                row -= cap
+        if not (rmin > 1e-290 and rmax < 1e290):
+            return
+        lo = max(lo, pump_dump_band_nb(rmax, rp.pd_pct)[0])
+        hi = min(hi, pump_dump_band_nb(rmin, rp.pd_pct)[1])
+    if rp.dom_enabled and ts - last_recenter_ts < rp.dom_window_ms:
+        until = min(until, last_recenter_ts + rp.dom_window_ms)  # its first count
+    if rp.time_enabled:
+        until = min(until, last_recenter_ts + rp.max_age_ms)
+    if not (lo < hi and ts < until):
+        return
+    cache[Q_FROM] = ts
+    cache[Q_UNTIL] = until
+    cache[Q_LO] = lo
+    cache[Q_HI] = hi
+    cache[Q_RC] = last_recenter_ts
+    cache[Q_CENTRE] = centre
+    cache[Q_LOWEST] = lowest_level
+    cache[Q_HIGHEST] = highest_level
