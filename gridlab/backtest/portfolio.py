@@ -46,7 +46,7 @@ from gridlab.backtest.params import (
     effective_config,
     run_params,
 )
-from gridlab.backtest.portfolio_nb import ACCOUNT_ROW_DTYPE, merge_streams_nb, run_portfolio_nb
+from gridlab.backtest.portfolio_nb import ACCOUNT_ROW_DTYPE, merge_order_nb, run_portfolio_nb
 from gridlab.backtest.portfolio_sweep_nb import (
     N_TOTAL,
     PortfolioMarket,
@@ -243,7 +243,9 @@ def _merge(datas: list[MarketData], funding: bool) -> _Market:
     ts = np.concatenate([d.ts for d in datas]).astype(np.int64)
     m_sym = np.empty(len(ts), np.int64)
     m_idx = np.empty(len(ts), np.int64)
-    merge_streams_nb(ts, ev_off, m_sym, m_idx)
+    # a stable sort of the concatenation (streams in symbol order): by time, ties in symbol
+    # order, as merge_streams_nb (numpy's timsort merges the sorted runs)
+    merge_order_nb(np.argsort(ts, kind="stable"), ev_off, m_sym, m_idx)
     fund = [d.funding_in_run() if funding else (np.zeros(0, np.int64), np.zeros(0))
             for d in datas]
     f_off = np.concatenate([[0], np.cumsum([len(f[0]) for f in fund])]).astype(np.int64)
