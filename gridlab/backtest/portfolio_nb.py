@@ -33,6 +33,8 @@ wrapper: views of the shared state arrays cost atomic refcounts otherwise) and m
 
 from __future__ import annotations
 
+from types import FunctionType
+
 import numpy as np
 from numba import njit
 
@@ -60,6 +62,7 @@ from gridlab.backtest.sweep_nb import (
     grid_params_from_row_nb,
     recenter_params_from_row_nb,
     risk_params_from_row_nb,
+    tiers_from_row_nb,
 )
 from gridlab.strategy.account_nb import (
     account_equity_nb,
@@ -154,9 +157,19 @@ def merge_order_nb(order, ev_off, out_sym, out_idx):
         out_idx[i] = gi - ev_off[lo]
 
 
-@njit(cache=True)
+# `engine_params_from_row_nb` and its `tiers_from_row_nb`, the same code compiled without
+# reference counting and inlined into the replay loop: the NRT builds cost ~80 ns a call in
+# atomic increments and decrements of the row's five views, at every slow event
+_tiers_free = njit(_nrt=False, inline="always")(tiers_from_row_nb.py_func)
+_ep_code = engine_params_from_row_nb.py_func
+_ep_free = njit(_nrt=False, inline="always")(
+    FunctionType(_ep_code.__code__, {**_ep_code.__globals__, "tiers_from_row_nb": _tiers_free},
+                 _ep_code.__name__, _ep_code.__defaults__))
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def _ep_row(r, record):
-    return engine_params_from_row_nb(r, record)
+    return _ep_free(r, record)
 
 
 @njit(cache=True)

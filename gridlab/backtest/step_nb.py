@@ -138,7 +138,7 @@ def resting_nb(orders, ts):
     return rb, rs, rbn
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _resting_until_nb(orders, ts):
     """`resting_nb`'s buy and sell totals (the same sums in the same order) and the earliest
     `cancel_ts` among the rows counted: the totals hold for later times before it."""
@@ -158,13 +158,14 @@ def _resting_until_nb(orders, ts):
     return rb, rs, until
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def account_arrays_nb(ax, ts):
     """Fill ax's scratch arrays (positions, resting totals at `ts`, marks, equities).
 
     With a cache (`ax.rkey` rows) grid j's resting totals are summed again only when its
     epoch moved (every change of its orders bumps it, or is followed by `gate_nb`'s
-    invalidation) or `ts` left the window in which no counted row's cancel takes effect."""
+    invalidation) or `ts` left the window in which no counted row's cancel takes effect.
+    Compiled without reference counting (views only): called at every account decision."""
     cached = ax.rkey.shape[0] > 0
     for j in range(ax.pos.shape[0]):
         if cached:
