@@ -51,6 +51,27 @@ def test_merge_equals_a_plain_sort(seed):
         assert m_idx.tolist() == want_idx.tolist(), merge
 
 
+@pytest.mark.parametrize("case", ["random", "one clock", "one clock with ties", "shifted"])
+def test_merge_axis_equals_a_plain_sort(case):
+    """portfolio.merge_axis (the wrapper's merge): one clock interleaves, else the sort."""
+    from gridlab.backtest.portfolio import merge_axis
+
+    rng = np.random.default_rng(3)
+    S = 5
+    if case == "random":
+        ts, ev_off = _streams(rng, S, ties=True)
+        tss = [ts[ev_off[s]:ev_off[s + 1]] for s in range(S)]
+    else:
+        base = 1_000 + np.cumsum(rng.integers(0 if "ties" in case else 1, 4, 40))
+        tss = [base.astype(np.int64) + (s if case == "shifted" else 0) for s in range(S)]
+        ts = np.concatenate(tss)
+        ev_off = np.arange(S + 1, dtype=np.int64) * len(base)
+    want_sym, want_idx = _plain_merge(ts, ev_off)
+    m_sym, m_idx = merge_axis(tss, ts, ev_off)
+    assert m_sym.tolist() == want_sym.tolist()
+    assert m_idx.tolist() == want_idx.tolist()
+
+
 def _ctx(S, orders, ooff, gs, acc, cached):
     z = [np.zeros(S) for _ in range(5)]
     rkey = np.full((S if cached else 0, 3), -1, np.int64)
