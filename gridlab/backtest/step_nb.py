@@ -42,7 +42,11 @@ from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, MarginMode
 from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
 from gridlab.backtest.margin_gate_nb import margin_refuses_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
-from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
+from gridlab.strategy.account_nb import (
+    account_equity_nb,
+    account_order_allowed_nb,
+    account_order_shrinks_nb,
+)
 from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
 from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
 from gridlab.strategy.grid_nb import (
@@ -166,28 +170,33 @@ def account_arrays_nb(ax, ts):
     epoch moved (every change of its orders bumps it, or is followed by `gate_nb`'s
     invalidation) or `ts` left the window in which no counted row's cancel takes effect.
     Compiled without reference counting (views only): called at every account decision."""
-    cached = ax.rkey.shape[0] > 0
     for j in range(ax.pos.shape[0]):
-        if cached:
-            ej = ax.gs[j]["epoch"]
-            if ax.rkey[j, 0] == ej and ax.rkey[j, 1] <= ts < ax.rkey[j, 2]:
-                b = ax.rval[j, 0]
-                s_ = ax.rval[j, 1]
-            else:
-                b, s_, until = _resting_until_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
-                ax.rkey[j, 0] = ej
-                ax.rkey[j, 1] = ts
-                ax.rkey[j, 2] = until
-                ax.rval[j, 0] = b
-                ax.rval[j, 1] = s_
+        account_row_nb(ax, j, ts)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def account_row_nb(ax, j, ts):
+    """`account_arrays_nb` for grid j alone (inlined: a call would pass all of `ax`)."""
+    if ax.rkey.shape[0] > 0:
+        ej = ax.gs[j]["epoch"]
+        if ax.rkey[j, 0] == ej and ax.rkey[j, 1] <= ts < ax.rkey[j, 2]:
+            b = ax.rval[j, 0]
+            s_ = ax.rval[j, 1]
         else:
-            b, s_, _ = resting_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
-        m = ax.gs[j]["mark"]
-        ax.pos[j] = ax.acc[j, ACC.POS]
-        ax.rb[j] = b
-        ax.rs[j] = s_
-        ax.marks[j] = m
-        ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
+            b, s_, until = _resting_until_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
+            ax.rkey[j, 0] = ej
+            ax.rkey[j, 1] = ts
+            ax.rkey[j, 2] = until
+            ax.rval[j, 0] = b
+            ax.rval[j, 1] = s_
+    else:
+        b, s_, _ = resting_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
+    m = ax.gs[j]["mark"]
+    ax.pos[j] = ax.acc[j, ACC.POS]
+    ax.rb[j] = b
+    ax.rs[j] = s_
+    ax.marks[j] = m
+    ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
 
 
 @njit(cache=True, inline="always")
@@ -214,6 +223,13 @@ def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, ep, ax, ts):
                                             ts):
         return GATE_MARGIN
     if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
+        # an order that shrinks its grid's worst case passes whatever the others: their rows
+        # are read only when it does not
+        account_row_nb(ax, ax.k, ts)
+        if account_order_shrinks_nb(side, qty, ax.pos[ax.k], ax.rb[ax.k], ax.rs[ax.k]):
+            if ax.rkey.shape[0] > 0:
+                ax.rkey[ax.k, 0] = -1
+            return GATE_OK
         account_arrays_nb(ax, ts)
         tot = account_equity_nb(ax.capital, ax.eqs, ax.caps)
         if not account_order_allowed_nb(ax.k, side, qty, price, ax.pos, ax.rb, ax.rs, ax.marks,
