@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from gridlab.backtest.enums import N_ACC, ORDER_DTYPE
-from gridlab.backtest.portfolio_nb import merge_order_nb, merge_streams_nb
+from gridlab.backtest.portfolio import merge_axis
+from gridlab.backtest.portfolio_nb import merge_streams_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX
 from gridlab.backtest.step_nb import AcctCtx, account_arrays_nb, resting_nb
 
@@ -40,22 +41,19 @@ def test_merge_equals_a_plain_sort(seed):
     S = int(rng.integers(1, 9))
     ts, ev_off = _streams(rng, S, ties=seed % 2 == 0)
     want_sym, want_idx = _plain_merge(ts, ev_off)
-    for merge in ("heap", "sort"):
-        m_sym = np.full(len(ts), -1, np.int64)
-        m_idx = np.full(len(ts), -1, np.int64)
-        if merge == "heap":
-            merge_streams_nb(ts, ev_off, m_sym, m_idx)
-        else:
-            merge_order_nb(np.argsort(ts, kind="stable"), ev_off, m_sym, m_idx)
-        assert m_sym.tolist() == want_sym.tolist(), merge
-        assert m_idx.tolist() == want_idx.tolist(), merge
+    m_sym = np.full(len(ts), -1, np.int64)
+    m_idx = np.full(len(ts), -1, np.int64)
+    merge_streams_nb(ts, ev_off, m_sym, m_idx)
+    assert m_sym.tolist() == want_sym.tolist()
+    assert m_idx.tolist() == want_idx.tolist()
+    s_sym, s_idx = merge_axis([ts[ev_off[s]:ev_off[s + 1]] for s in range(S)], ts, ev_off)
+    assert s_sym.tolist() == want_sym.tolist()
+    assert s_idx.tolist() == want_idx.tolist()
 
 
 @pytest.mark.parametrize("case", ["random", "one clock", "one clock with ties", "shifted"])
 def test_merge_axis_equals_a_plain_sort(case):
     """portfolio.merge_axis (the wrapper's merge): one clock interleaves, else the sort."""
-    from gridlab.backtest.portfolio import merge_axis
-
     rng = np.random.default_rng(3)
     S = 5
     if case == "random":

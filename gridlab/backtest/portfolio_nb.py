@@ -74,7 +74,7 @@ from gridlab.strategy.enums import SLOT_DTYPE, Filters, Stop
 from gridlab.strategy.recenter_nb import new_recenter_cache
 from gridlab.strategy.risk_nb import new_kill_state
 
-__all__ = ["ACCOUNT_ROW_DTYPE", "merge_order_nb", "merge_streams_nb", "run_portfolio_nb"]
+__all__ = ["ACCOUNT_ROW_DTYPE", "merge_streams_nb", "run_portfolio_nb"]
 
 DAY_MS = 86_400_000
 
@@ -136,25 +136,6 @@ def _sift_down(heap, n, a, ts, head):
         heap[a] = heap[c]
         heap[c] = x
         a = c
-
-
-@njit(cache=True)
-def merge_order_nb(order, ev_off, out_sym, out_idx):
-    """`merge_streams_nb`'s output from a stable sort `order` of the concatenated times (the
-    streams in symbol order): each event's symbol and index in its stream."""
-    S = ev_off.shape[0] - 1
-    for i in range(order.shape[0]):
-        gi = order[i]
-        lo = 0
-        hi = S - 1
-        while lo < hi:  # the last stream starting at or before gi
-            mid = (lo + hi + 1) >> 1
-            if ev_off[mid] <= gi:
-                lo = mid
-            else:
-                hi = mid - 1
-        out_sym[i] = lo
-        out_idx[i] = gi - ev_off[lo]
 
 
 # `engine_params_from_row_nb` and its `tiers_from_row_nb`, the same code compiled without
