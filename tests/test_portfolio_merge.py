@@ -1,8 +1,8 @@
 """The portfolio's speed pieces against plain references: the merge of the symbols' event
-streams (heap merge and stable-sort merge against a plain Python sort) and the resting totals
-cache of `account_arrays_nb` against the totals summed again. (The retry memo of portfolio
-runs is held exact by the reference comparisons with binding account limits in
-tests/test_reference_engine.py.)"""
+streams (the kernel's scan and the wrapper's merge against a plain Python sort) and the
+resting totals cache of `account_arrays_nb` against the totals summed again. (The retry
+memo of portfolio runs is held exact by the reference comparisons with binding account
+limits in tests/test_reference_engine.py.)"""
 
 from __future__ import annotations
 
@@ -49,6 +49,19 @@ def test_merge_equals_a_plain_sort(seed):
     s_sym, s_idx = merge_axis([ts[ev_off[s]:ev_off[s + 1]] for s in range(S)], ts, ev_off)
     assert s_sym.tolist() == want_sym.tolist()
     assert s_idx.tolist() == want_idx.tolist()
+
+
+def test_merge_axis_sorts_many_streams():
+    """More streams than the scan takes: the stable sort and the symbol gather."""
+    from gridlab.backtest import portfolio
+
+    rng = np.random.default_rng(5)
+    S = portfolio._SCAN_MAX + 3
+    ts, ev_off = _streams(rng, S, ties=True)
+    want_sym, want_idx = _plain_merge(ts, ev_off)
+    m_sym, m_idx = merge_axis([ts[ev_off[s]:ev_off[s + 1]] for s in range(S)], ts, ev_off)
+    assert m_sym.tolist() == want_sym.tolist()
+    assert m_idx.tolist() == want_idx.tolist()
 
 
 @pytest.mark.parametrize("case", ["random", "one clock", "one clock with ties", "shifted"])

@@ -46,7 +46,7 @@ from gridlab.backtest.params import (
     effective_config,
     run_params,
 )
-from gridlab.backtest.portfolio_nb import ACCOUNT_ROW_DTYPE, run_portfolio_nb
+from gridlab.backtest.portfolio_nb import ACCOUNT_ROW_DTYPE, merge_streams_nb, run_portfolio_nb
 from gridlab.backtest.portfolio_sweep_nb import (
     N_TOTAL,
     PortfolioMarket,
@@ -68,6 +68,8 @@ PORTFOLIO_KEYS = ("capital", "max_total_exposure_pct", "max_symbol_share", "kill
 """Portfolio-level overrides: `portfolio.<key>=...` (`allocations`: one value per symbol)."""
 
 _FILLS_START = 65_536
+_SCAN_MAX = 12  # streams merged by merge_streams_nb's scan (measured: 90 ms at 8 streams of
+#                 interleaved trades, 6M events, the sort 130 ms; 200 / 155 ms at 20)
 
 
 @dataclass
@@ -242,14 +244,19 @@ def merge_axis(tss: list[np.ndarray], ts: np.ndarray,
     offsets): each event's symbol and index in its stream, by time, ties in symbol order (as
     `portfolio_nb.merge_streams_nb`). Streams on one clock (the same strictly increasing
     times, e.g. klines of one interval over one span) interleave event by event; otherwise
-    a stable sort of the concatenation (numpy's timsort merges the sorted runs; faster than
-    the heap of `merge_streams_nb` on interleaved trade streams)."""
+    up to `_SCAN_MAX` streams `merge_streams_nb` (a scan of the heads), beyond a stable sort of
+    the concatenation (numpy's timsort merges the sorted runs) and a gather of the symbols."""
     n0 = len(tss[0])
     if (all(len(t) == n0 for t in tss) and (n0 < 2 or bool((tss[0][1:] > tss[0][:-1]).all()))
             and all(np.array_equal(t, tss[0]) for t in tss[1:])):
         S = len(tss)
         return (np.tile(np.arange(S, dtype=np.int64), n0),
                 np.repeat(np.arange(n0, dtype=np.int64), S))
+    if len(tss) <= _SCAN_MAX:
+        m_sym = np.empty(len(ts), np.int64)
+        m_idx = np.empty(len(ts), np.int64)
+        merge_streams_nb(ts, ev_off, m_sym, m_idx)
+        return m_sym, m_idx
     order = np.argsort(ts, kind="stable")
     m_sym = np.repeat(np.arange(len(tss), dtype=np.int64), np.diff(ev_off))[order]
     return m_sym, order - ev_off[m_sym]

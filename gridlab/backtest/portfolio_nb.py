@@ -92,50 +92,21 @@ ACCOUNT_ROW_DTYPE = np.dtype(
 def merge_streams_nb(ts, ev_off, out_sym, out_idx):
     """Merge S time-sorted streams `ts[ev_off[s]:ev_off[s+1]]` on one axis: by time, ties in
     symbol order (a stable merge); writes each event's symbol and index in its stream.
-    A binary heap of the streams' heads keyed (time, symbol): O(log S) per event."""
+    A scan of the S heads per event: faster than a heap up to a dozen streams (predictable
+    branches); `portfolio.merge_axis` sorts beyond."""
     S = ev_off.shape[0] - 1
     head = ev_off[:-1].copy()
-    heap = np.empty(S, np.int64)  # symbols, ordered by (ts[head[s]], s)
-    n = 0
-    for s in range(S):
-        if head[s] < ev_off[s + 1]:
-            heap[n] = s
-            n += 1
-    for a in range(n // 2 - 1, -1, -1):
-        _sift_down(heap, n, a, ts, head)
     for i in range(out_sym.shape[0]):
-        best = heap[0]
+        best = -1
+        bt = INT64_MAX
+        for s in range(S):
+            h = head[s]
+            if h < ev_off[s + 1] and ts[h] < bt:
+                bt = ts[h]
+                best = s
         out_sym[i] = best
         out_idx[i] = head[best] - ev_off[best]
         head[best] += 1
-        if head[best] >= ev_off[best + 1]:
-            n -= 1
-            heap[0] = heap[n]
-        _sift_down(heap, n, 0, ts, head)
-
-
-@njit(cache=True, inline="always")
-def _before(a, b, ts, head):
-    """Stream a's head comes before stream b's: earlier time, ties in symbol order."""
-    ta = ts[head[a]]
-    tb = ts[head[b]]
-    return ta < tb or (ta == tb and a < b)
-
-
-@njit(cache=True)
-def _sift_down(heap, n, a, ts, head):
-    while True:
-        c = 2 * a + 1
-        if c >= n:
-            return
-        if c + 1 < n and _before(heap[c + 1], heap[c], ts, head):
-            c += 1
-        if not _before(heap[c], heap[a], ts, head):
-            return
-        x = heap[a]
-        heap[a] = heap[c]
-        heap[c] = x
-        a = c
 
 
 # `engine_params_from_row_nb` and its `tiers_from_row_nb`, the same code compiled without
