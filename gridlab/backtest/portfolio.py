@@ -68,6 +68,8 @@ PORTFOLIO_KEYS = ("capital", "max_total_exposure_pct", "max_symbol_share", "kill
 """Portfolio-level overrides: `portfolio.<key>=...` (`allocations`: one value per symbol)."""
 
 _FILLS_START = 65_536
+_SCAN_MAX = 12  # streams merged by merge_streams_nb's scan (measured: 90 ms at 8 streams of
+#                 interleaved trades, 6M events, the sort 130 ms; 200 / 155 ms at 20)
 
 
 @dataclass
@@ -236,22 +238,44 @@ class _Market:
     n_days: int
 
 
+def merge_axis(tss: list[np.ndarray], ts: np.ndarray,
+               ev_off: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The merged axis of time-sorted streams `tss` (`ts` their concatenation, `ev_off` the
+    offsets): each event's symbol and index in its stream, by time, ties in symbol order (as
+    `portfolio_nb.merge_streams_nb`). Streams on one clock (the same strictly increasing
+    times, e.g. klines of one interval over one span) interleave event by event; otherwise
+    up to `_SCAN_MAX` streams `merge_streams_nb` (a scan of the heads), beyond a stable sort of
+    the concatenation (numpy's timsort merges the sorted runs) and a gather of the symbols."""
+    n0 = len(tss[0])
+    if (all(len(t) == n0 for t in tss) and (n0 < 2 or bool((tss[0][1:] > tss[0][:-1]).all()))
+            and all(np.array_equal(t, tss[0]) for t in tss[1:])):
+        S = len(tss)
+        return (np.tile(np.arange(S, dtype=np.int64), n0),
+                np.repeat(np.arange(n0, dtype=np.int64), S))
+    if len(tss) <= _SCAN_MAX:
+        m_sym = np.empty(len(ts), np.int64)
+        m_idx = np.empty(len(ts), np.int64)
+        merge_streams_nb(ts, ev_off, m_sym, m_idx)
+        return m_sym, m_idx
+    order = np.argsort(ts, kind="stable")
+    m_sym = np.repeat(np.arange(len(tss), dtype=np.int64), np.diff(ev_off))[order]
+    return m_sym, order - ev_off[m_sym]
+
+
 def _merge(datas: list[MarketData], funding: bool) -> _Market:
     """Events of every symbol on one axis: stable by time, then symbol order."""
     lens = np.array([d.n_events for d in datas], np.int64)
     ev_off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
-    ts = np.concatenate([d.ts for d in datas]).astype(np.int64)
-    m_sym = np.empty(len(ts), np.int64)
-    m_idx = np.empty(len(ts), np.int64)
-    merge_streams_nb(ts, ev_off, m_sym, m_idx)
+    ts = np.concatenate([d.ts for d in datas], dtype=np.int64)
+    m_sym, m_idx = merge_axis([d.ts for d in datas], ts, ev_off)
     fund = [d.funding_in_run() if funding else (np.zeros(0, np.int64), np.zeros(0))
             for d in datas]
     f_off = np.concatenate([[0], np.cumsum([len(f[0]) for f in fund])]).astype(np.int64)
     first = int(ts.min())
     last = int(ts.max())
     return _Market(m_sym, m_idx, ev_off, ts,
-                   np.concatenate([d.price for d in datas]).astype(np.float64),
-                   np.concatenate([d.size for d in datas]).astype(np.float64), f_off,
+                   np.concatenate([d.price for d in datas], dtype=np.float64),
+                   np.concatenate([d.size for d in datas], dtype=np.float64), f_off,
                    np.concatenate([f[0] for f in fund] + [np.zeros(0, np.int64)]).astype(np.int64),
                    np.concatenate([f[1] for f in fund] + [np.zeros(0)]).astype(np.float64),
                    first // 86_400_000, n_days_nb(first, last))

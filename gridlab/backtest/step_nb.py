@@ -42,7 +42,11 @@ from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE, MarginMode
 from gridlab.backtest.ledger_nb import apply_fill_nb, equity_nb
 from gridlab.backtest.margin_gate_nb import margin_refuses_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX, Act
-from gridlab.strategy.account_nb import account_equity_nb, account_order_allowed_nb
+from gridlab.strategy.account_nb import (
+    account_equity_nb,
+    account_order_allowed_nb,
+    account_order_shrinks_nb,
+)
 from gridlab.strategy.bars_nb import atr_nb, effective_spacing_nb
 from gridlab.strategy.enums import AtrMode, GridParams, Reason, Side, SlotState, Stop
 from gridlab.strategy.grid_nb import (
@@ -102,6 +106,11 @@ class AcctCtx(NamedTuple):
     rs: np.ndarray        # f8[S] scratch: resting sell qty
     marks: np.ndarray     # f8[S] scratch: marks
     eqs: np.ndarray       # f8[S] scratch: equities
+    # per-grid resting totals cache of `account_arrays_nb` (zero rows: no cache, e.g. live,
+    # where orders change outside the step): rkey[j] = (grid j's epoch, from ts, until ts)
+    # of the totals rval[j] = (resting buy qty, resting sell qty); epoch -1: none
+    rkey: np.ndarray = np.full((0, 3), -1, np.int64)
+    rval: np.ndarray = np.zeros((0, 2), np.float64)
 
 
 @njit(cache=True)
@@ -110,7 +119,8 @@ def no_account_nb():
     z = np.zeros(1, np.float64)
     return AcctCtx(False, 0, 0.0, 0.0, 0.0, np.zeros(1, GRID_STATE_DTYPE),
                    np.zeros((1, N_ACC), np.float64), np.zeros(0, ORDER_DTYPE),
-                   np.zeros(2, np.int64), z, z, z, z, z, z)
+                   np.zeros(2, np.int64), z, z, z, z, z, z, np.full((0, 3), -1, np.int64),
+                   np.zeros((0, 2), np.float64))
 
 
 @njit(cache=True)
@@ -132,17 +142,61 @@ def resting_nb(orders, ts):
     return rb, rs, rbn
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
+def _resting_until_nb(orders, ts):
+    """`resting_nb`'s buy and sell totals (the same sums in the same order) and the earliest
+    `cancel_ts` among the rows counted: the totals hold for later times before it."""
+    rb = 0.0
+    rs = 0.0
+    until = INT64_MAX
+    for r in range(orders.shape[0]):
+        o = orders[r]
+        if o["side"] == 0 or ts >= o["cancel_ts"]:
+            continue
+        if o["cancel_ts"] < until:
+            until = o["cancel_ts"]
+        if o["side"] > 0:
+            rb += o["rem"]
+        else:
+            rs += o["rem"]
+    return rb, rs, until
+
+
+@njit(cache=True, _nrt=False)
 def account_arrays_nb(ax, ts):
-    """Fill ax's scratch arrays (positions, resting totals at `ts`, marks, equities)."""
+    """Fill ax's scratch arrays (positions, resting totals at `ts`, marks, equities).
+
+    With a cache (`ax.rkey` rows) grid j's resting totals are summed again only when its
+    epoch moved (every change of its orders bumps it, or is followed by `gate_nb`'s
+    invalidation) or `ts` left the window in which no counted row's cancel takes effect.
+    Compiled without reference counting (views only): called at every account decision."""
     for j in range(ax.pos.shape[0]):
+        account_row_nb(ax, j, ts)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def account_row_nb(ax, j, ts):
+    """`account_arrays_nb` for grid j alone (inlined: a call would pass all of `ax`)."""
+    if ax.rkey.shape[0] > 0:
+        ej = ax.gs[j]["epoch"]
+        if ax.rkey[j, 0] == ej and ax.rkey[j, 1] <= ts < ax.rkey[j, 2]:
+            b = ax.rval[j, 0]
+            s_ = ax.rval[j, 1]
+        else:
+            b, s_, until = _resting_until_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
+            ax.rkey[j, 0] = ej
+            ax.rkey[j, 1] = ts
+            ax.rkey[j, 2] = until
+            ax.rval[j, 0] = b
+            ax.rval[j, 1] = s_
+    else:
         b, s_, _ = resting_nb(ax.orders[ax.ooff[j]:ax.ooff[j + 1]], ts)
-        m = ax.gs[j]["mark"]
-        ax.pos[j] = ax.acc[j, ACC.POS]
-        ax.rb[j] = b
-        ax.rs[j] = s_
-        ax.marks[j] = m
-        ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
+    m = ax.gs[j]["mark"]
+    ax.pos[j] = ax.acc[j, ACC.POS]
+    ax.rb[j] = b
+    ax.rs[j] = s_
+    ax.marks[j] = m
+    ax.eqs[j] = equity_nb(ax.acc[j], ax.caps[j], m)
 
 
 @njit(cache=True, inline="always")
@@ -169,12 +223,21 @@ def gate_nb(st, g, side, qty, price, fee_rate, rb, rs, rbn, eq, rk, ep, ax, ts):
                                             ts):
         return GATE_MARGIN
     if ax.on and (ax.max_exp > 0.0 or ax.max_share > 0.0):
+        # an order that shrinks its grid's worst case passes whatever the others: their rows
+        # are read only when it does not
+        account_row_nb(ax, ax.k, ts)
+        if account_order_shrinks_nb(side, qty, ax.pos[ax.k], ax.rb[ax.k], ax.rs[ax.k]):
+            if ax.rkey.shape[0] > 0:
+                ax.rkey[ax.k, 0] = -1
+            return GATE_OK
         account_arrays_nb(ax, ts)
         tot = account_equity_nb(ax.capital, ax.eqs, ax.caps)
         if not account_order_allowed_nb(ax.k, side, qty, price, ax.pos, ax.rb, ax.rs, ax.marks,
                                         tot, ax.max_exp, ax.max_share):
             st["n_acc_blocked"] += 1
             return GATE_ACCOUNT
+    if ax.rkey.shape[0] > 0:
+        ax.rkey[ax.k, 0] = -1  # the caller places an order next (its epoch may not move)
     return GATE_OK
 
 
@@ -428,6 +491,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
     lat = ep.latency_ms
     nref = 0
     nmg = 0
+    nacc = 0
     placed = False
     low_eq = np.inf  # the lowest equity up to which every refused slot is known refused
     for k in range(n):
@@ -473,15 +537,21 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         if code != GATE_OK:
             st["n_blocked"] += 1
             nref += 1
-            g.blk_epoch[k] = st["epoch"]
             beq = eq
-            if memo and code == GATE_OWN:
-                # the grid's own part refuses more at a lower equity (the cap is the only
-                # part that reads it): refused at a slightly higher equity too, the memo holds
-                # up to that one (fewer passes while the equity wanders below it)
-                probe = eq + abs(eq) * 1e-3
-                if not own_gate_ok_nb(g, sd, q, px, ep.maker_fee, rb, rs, probe, rbn, rk, ep):
-                    beq = probe
+            if code == GATE_ACCOUNT:
+                # an account refusal may flip with the other grids: not remembered
+                g.blk_epoch[k] = -1
+                nacc += 1
+            else:
+                g.blk_epoch[k] = st["epoch"]
+                if memo and code == GATE_OWN:
+                    # the grid's own part refuses more at a lower equity (the cap is the only
+                    # part that reads it): refused at a slightly higher equity too, the memo
+                    # holds up to that one (fewer passes while the equity wanders below it)
+                    probe = eq + abs(eq) * 1e-3
+                    if not own_gate_ok_nb(g, sd, q, px, ep.maker_fee, rb, rs, probe, rbn, rk,
+                                          ep):
+                        beq = probe
             g.blk_eq[k] = beq
             low_eq = min(low_eq, beq)
             st["blk_mg"][k] = 1 if code == GATE_MARGIN else 0
@@ -498,7 +568,7 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         else:
             rs += q
     if memo and not placed:
-        st["skip_epoch"] = st["epoch"]
+        st["skip_epoch"] = st["epoch"] if nacc == 0 else -1
         st["skip_eq"] = low_eq  # every slot refused (inf: none wanted an order)
         st["skip_nblk"] = nref
         st["skip_nmref"] = nmg
@@ -545,7 +615,10 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
             return na
     # slots without an order ask for one; resting totals summed once (or reused while no
     # order changed) and grown by each order placed here
-    memo = not ax.on  # another grid's change can flip an account refusal: no memo then
+    # the memo holds what only the grid's own state decides (account refusals, which another
+    # grid's change can flip, are not remembered); live (`not sim`, account on): the state
+    # changes outside the step, no memo
+    memo = sim or not ax.on
     eq_now = equity_nb(g.acc, cap, p)
     if (memo and st["skip_epoch"] == st["epoch"]
             and ((eq_now <= st["skip_eq"] and (st["skip_nmref"] == 0 or eq_now == st["skip_eq"]))

@@ -6,7 +6,8 @@ for the whole account, from per-grid arrays (one entry per grid, the same order 
 - `account_equity_nb`: total equity = account capital + the PnL of every grid;
 - `account_kill_switch_nb`: `kill_switch_nb` (risk_nb) over that total equity;
 - `account_order_allowed_nb`: the total exposure cap and the per-symbol share of equity, on
-  the worst case, with `order_allowed_nb`'s semantics (orders that reduce |position| pass);
+  the worst case, with `order_allowed_nb`'s semantics (orders that shrink the worst case pass:
+  `account_order_shrinks_nb`);
 - `worst_notional_nb` / `total_worst_notional_nb`: a grid's exposure if all resting orders of
   one side filled (the larger side), and its sum over the grids.
 
@@ -25,6 +26,7 @@ __all__ = [
     "account_equity_nb",
     "account_kill_switch_nb",
     "account_order_allowed_nb",
+    "account_order_shrinks_nb",
     "total_worst_notional_nb",
     "worst_notional_nb",
 ]
@@ -68,6 +70,15 @@ def total_worst_notional_nb(positions, resting_buy, resting_sell, marks):
 
 
 @njit(cache=True)
+def account_order_shrinks_nb(side, qty, position, resting_buy, resting_sell):
+    """True when the order shrinks the worst case of its side (`|before + side * qty| <
+    |before|`, before = position + resting buys, or - resting sells): `account_order_allowed_nb`
+    lets it pass whatever the other grids and the equity."""
+    before = position + resting_buy if side == Side.BUY else position - resting_sell
+    return abs(before + side * qty) < abs(before)
+
+
+@njit(cache=True)
 def account_order_allowed_nb(k, side, qty, price, positions, resting_buy, resting_sell, marks,
                              total_equity, max_total_exposure_pct, max_symbol_share):
     """May grid `k` place an order (`side`, `qty`, `price`)? The account-level exposure check.
@@ -80,11 +91,11 @@ def account_order_allowed_nb(k, side, qty, price, positions, resting_buy, restin
       total_equity` (0 = off).
     A comparison with nan (an unknown mark or equity) blocks: the caller passes finite marks.
     """
+    if account_order_shrinks_nb(side, qty, positions[k], resting_buy[k], resting_sell[k]):
+        return True
     pos = positions[k]
     before = pos + resting_buy[k] if side == Side.BUY else pos - resting_sell[k]
     worst = before + side * qty
-    if abs(worst) < abs(before):
-        return True
     own = abs(worst) * price
     if max_symbol_share > 0.0 and not own <= max_symbol_share * total_equity:
         return False
