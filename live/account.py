@@ -6,7 +6,7 @@ row k / slice k of them, as in the portfolio backtest), so the step's risk gate 
 account: on top of each grid's own checks, for the whole account:
 - total equity = `portfolio.capital` + the PnL of every grid (`account_equity_nb`);
 - `max_total_exposure_pct` / `max_symbol_share`: an order that increases a grid's |position|
-  must also pass the account check inside the step's gate (`step_nb.gate_nb` with the
+  must also pass the account check inside the step's gate (`gate_nb.gate_nb` with the
   account context `AcctCtx`: the worst case of that grid plus the worst case of every other
   grid, against the total equity);
 - `kill_switch_dd`: at every account check (multiples of `backtest.check_interval_ms` on the
@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gridlab.backtest.enums import N_ACC, ORDER_DTYPE
+from gridlab.backtest.gate_nb import AcctCtx
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE
-from gridlab.backtest.step_nb import AcctCtx
 from gridlab.strategy.account_nb import (
     account_equity_nb,
     account_kill_switch_nb,

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from gridlab.backtest.step_nb import GATE_ACCOUNT, GATE_OK
+from gridlab.backtest.gate_nb import GATE_ACCOUNT, GATE_OK
 from gridlab.bybit.errors import BybitError, TransientError
 from gridlab.bybit.parse import Order, OrderAck
 from gridlab.bybit.taxonomy import HALT_CODES as TAXONOMY_HALT_CODES

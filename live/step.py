@@ -37,18 +37,16 @@ from gridlab.backtest.enums import (
     FillModel,
     margin_mode_code,
 )
+from gridlab.backtest.gate_nb import AcctCtx, gate_nb, resting_nb
 from gridlab.backtest.ledger_nb import apply_fill_nb, apply_funding_nb, equity_nb
 from gridlab.backtest.start import load_records
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, STATE_CACHE_FIELDS, new_grid_state
 from gridlab.backtest.step_nb import (
-    AcctCtx,
     book_state_nb,
     cancel_all_nb,
-    gate_nb,
     on_check_nb,
     on_fill_nb,
     rebuild_nb,
-    resting_nb,
     retry_nb,
     set_order_nb,
     stop_grid_nb,

@@ -340,8 +340,9 @@ def test_state_refuses_a_grid_it_cannot_hold() -> None:
 def test_step_api_driven_from_python_returns_the_actions() -> None:
     """The live runner's use of the step: on_check_nb / on_fill_nb with sim=False return the
     orders to send (the state already holds them), and book an exchange's fill."""
+    from gridlab.backtest.gate_nb import no_account_nb
     from gridlab.backtest.state_nb import Act, new_grid_state
-    from gridlab.backtest.step_nb import no_account_nb, on_check_nb, on_fill_nb
+    from gridlab.backtest.step_nb import on_check_nb, on_fill_nb
 
     gp, f, rp, rk, ep = params(**_SIMPLE)
     rec, g = new_grid_state(gp, rp, ep.capital, 1e-8, T0, 100.0)

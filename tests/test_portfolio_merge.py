@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from gridlab.backtest.enums import N_ACC, ORDER_DTYPE
+from gridlab.backtest.gate_nb import AcctCtx, account_arrays_nb, resting_nb
 from gridlab.backtest.portfolio import merge_axis
 from gridlab.backtest.portfolio_nb import merge_streams_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX
-from gridlab.backtest.step_nb import AcctCtx, account_arrays_nb, resting_nb
 
 
 def _streams(rng, S: int, ties: bool):

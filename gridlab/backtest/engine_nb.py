@@ -18,6 +18,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC
 from gridlab.backtest.fills_nb import can_fill_nb
+from gridlab.backtest.gate_nb import no_account_nb
 from gridlab.backtest.ledger_nb import (
     apply_funding_nb,
     base_equity_nb,
@@ -32,7 +33,6 @@ from gridlab.backtest.state_nb import (
     init_state_nb,
     new_grid_state_nb,
 )
-from gridlab.backtest.step_nb import no_account_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The margin part of the risk gate (numba): orders the margin cannot carry are refused.
 
-`margin_refuses_nb` is called by `step_nb.gate_nb` (the one risk gate) when `ep.margin` is on:
+`margin_refuses_nb` is called by `gate_nb.gate_nb` (the one risk gate) when `ep.margin` is on:
 the position's initial margin plus the order margin of the resting orders and the new one
 against the margin balance, as Bybit checks an order (110007 "ab not enough for new order";
 `strategy.margin_nb.order_margin_ok_nb`). A refusal is counted in `st.n_mref`.

@@ -10,7 +10,7 @@ book at an event OF ITS SYMBOL after the one it was decided on, as in the single
 
 On top, the account (`gridlab.strategy.account_nb`):
 - total equity = portfolio capital + sum of the grids' PnL, each grid marked at its last price;
-- order gate: `step_nb.gate_nb` with the account context (`AcctCtx`): every order a grid's
+- order gate: `gate_nb.gate_nb` with the account context (`AcctCtx`): every order a grid's
   own checks allow (slot orders, retries at checks, seeds) must also pass
   `account_order_allowed_nb` (total worst-case exposure cap and per-symbol
   share, against total equity); a refusal counts in the grid's `n_blocked` and in its
@@ -40,6 +40,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.fills_nb import can_fill_nb
+from gridlab.backtest.gate_nb import AcctCtx, account_arrays_nb
 from gridlab.backtest.ledger_nb import apply_funding_nb, dd_floor_nb, drawdown_nb, equity_nb
 from gridlab.backtest.sim_nb import (
     record_market_nb,
@@ -56,7 +57,7 @@ from gridlab.backtest.state_nb import (
     GridArrays,
     init_state_nb,
 )
-from gridlab.backtest.step_nb import AcctCtx, account_arrays_nb, stop_grid_nb
+from gridlab.backtest.step_nb import stop_grid_nb
 from gridlab.backtest.sweep_nb import (
     engine_params_from_row_nb,
     grid_params_from_row_nb,
