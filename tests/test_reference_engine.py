@@ -350,3 +350,18 @@ def test_portfolio_comparison_binds_the_limits() -> None:
         blocked += sum(ref.blocked_account)
         kills += ref.stop_code == 1
     assert blocked > 0 and kills > 0, (blocked, kills)
+
+
+def test_retry_memo_stale_after_resting_totals_move() -> None:
+    """Pinned: a sell refused at |worst| = 5.000000000000001 > max_position 5 is asked again
+    at a later check of the same epoch where the resting totals at t sum to exactly 5 (the
+    refusal memo keyed on `epoch` alone counted it refused: n_blocked 636 vs 635)."""
+    c = {"seed": 3890, "n": 273, "vol": 0.002, "dt_max": 120000, "n_buy": 3, "n_sell": 3,
+         "spacing": 0.003, "spacing_mode": 0, "profit_target": 0.0, "qty_mode": 1,
+         "atr_mode": 1, "exposure": 1.0, "latency": 70000, "post_only": False,
+         "queue_ahead": 0.0, "check_ms": 30000, "funding": False, "account_x": 1.0}
+    risk = {"kill_switch_dd": 0.0, "flatten_on_kill": False, "stop_loss_equity_pct": 0.0,
+            "take_profit_equity_pct": 0.0, "max_position": 5.0}
+    m, spot = MODES["long"]
+    summ = compare_single(*build(c, mode=m, spot=spot, fill_model=MODELS["cross"], **risk))
+    assert summ["n_blocked"] == 635

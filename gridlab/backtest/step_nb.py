@@ -332,6 +332,10 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
         if not have:
             if st["rest_ok"] == 0:
                 rb0, rs0, rbn0 = resting_nb(g.orders, t)
+                if rb0 != st["rb"] or rs0 != st["rs"] or rbn0 != st["rbn"]:
+                    # the totals at t moved without an order change (a cancel took effect
+                    # at its time): refusals known at this epoch are stale
+                    st["epoch"] += 1
                 st["rb"] = rb0
                 st["rs"] = rs0
                 st["rbn"] = rbn0
