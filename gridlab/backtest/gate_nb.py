@@ -17,7 +17,7 @@ from numba import njit
 
 from gridlab.backtest.enums import ACC, N_ACC, ORDER_DTYPE
 from gridlab.backtest.ledger_nb import equity_nb
-from gridlab.backtest.margin_gate_nb import margin_refuses_nb
+from gridlab.backtest.margin_gate_nb import margin_refuses_nb, resting_sides_nb
 from gridlab.backtest.state_nb import GRID_STATE_DTYPE, INT64_MAX
 from gridlab.strategy.account_nb import (
     account_equity_nb,
@@ -95,19 +95,9 @@ def no_account_nb():
 @njit(cache=True)
 def resting_nb(orders, ts):
     """(resting buy qty, resting sell qty, resting buy notional) of the rows with a side and
-    `ts < cancel_ts` (in flight, on the book, cancel not yet effective), in row order."""
-    rb = 0.0
-    rs = 0.0
-    rbn = 0.0
-    for r in range(orders.shape[0]):
-        o = orders[r]
-        if o["side"] == 0 or ts >= o["cancel_ts"]:
-            continue
-        if o["side"] > 0:
-            rb += o["rem"]
-            rbn += o["rem"] * o["price"]
-        else:
-            rs += o["rem"]
+    `ts < cancel_ts` (in flight, on the book, cancel not yet effective), in row order: the
+    margin gate's `resting_sides_nb` (the same sums)."""
+    rb, rbn, rs, _ = resting_sides_nb(orders, ts)
     return rb, rs, rbn
 
 
