@@ -1,8 +1,9 @@
 """The replay's quiet shortcuts change no result: the quiet window of the recenter triggers
-(`recenter_nb.arm_quiet_nb`, answered in O(1) by `on_check_nb`), the quiet events of the
-forming bar and the block pre-filter (`engine_nb._replay_nb`) against the same kernel with
-every event and every trigger evaluated in full (`st.exact = 1`), exactly, on random kline
-paths and trades where the shortcuts are taken (`n_quiet` counts the quiet checks).
+(`recenter_nb.arm_quiet_nb`, answered in O(1) by `on_check_nb`), the quiet checks
+(`step_nb.check_quiet_nb`), the quiet events of the forming bar, the bar blocks and the block
+pre-filter (`engine_nb._replay_nb`) against the same kernel with every event and every
+trigger evaluated in full (`st.exact = 1`), exactly, on random kline paths and trades where
+the shortcuts are taken (`n_quiet` counts the quiet checks).
 """
 
 from __future__ import annotations
@@ -28,13 +29,15 @@ from tests.reference import examples
 BAR = 60_000
 
 
-def klines(seed: int, n_bars: int, vol: float):
+def klines(seed: int, n_bars: int, vol: float, off: int = 0):
+    """Random 1m kline paths; bars open on the minute (as Bybit's) plus `off` ms (bars that
+    straddle the grid's own bars take no bar blocks)."""
     rng = np.random.default_rng(seed)
     cl = np.round(100 * np.exp(np.cumsum(rng.normal(0, vol, n_bars))), 2)
     o = np.concatenate([[100.0], cl[:-1]])
     h = np.round(np.maximum(o, cl) * (1 + rng.exponential(vol / 2, n_bars)), 2)
     lo = np.round(np.minimum(o, cl) * (1 - rng.exponential(vol / 2, n_bars)), 2)
-    ot = T0 + BAR * np.arange(n_bars, dtype=np.int64)
+    ot = T0 - T0 % BAR + off + BAR * np.arange(n_bars, dtype=np.int64)
     return kline_path(ot, o, h, lo, cl, np.ones(n_bars), BAR)
 
 
@@ -74,6 +77,7 @@ kcase = st.fixed_dictionaries({
     "trail": st.booleans(),
     "kill": st.sampled_from([0.0, 0.004]),
     "atr": st.integers(0, 2),
+    "off": st.sampled_from([0, 0, 20_000]),
 })
 
 
@@ -93,7 +97,7 @@ def kparams(c: dict):
 def test_kline_shortcuts_change_nothing(c: dict) -> None:
     """1m kline paths, every trigger on with thresholds near the market's moves: the run with
     the quiet checks and quiet events equals the run that evaluates everything."""
-    ts, price, size = klines(c["seed"], c["bars"], c["vol"])
+    ts, price, size = klines(c["seed"], c["bars"], c["vol"], c["off"])
     fast, exact, _ = run_both(ts, price, size, kparams(c))
     assert fast == exact
 
@@ -113,7 +117,7 @@ def test_the_shortcuts_are_taken() -> None:
     c = {"seed": 7, "bars": 2_000, "vol": 3e-4, "n": 3, "spacing": 0.003,
          "mode": Mode.NEUTRAL, "model": FillModel.CROSS, "exposure": 1.0, "latency": 0,
          "check_ms": 60_000, "pd": 0.02, "dom": 0.8, "dev": 0.01, "time_h": 24.0,
-         "trail": False, "kill": 0.0, "atr": 0}
+         "trail": False, "kill": 0.0, "atr": 0, "off": 0}
     ts, price, size = klines(c["seed"], c["bars"], c["vol"])
     fast, exact, quiet = run_both(ts, price, size, kparams(c))
     assert fast == exact

@@ -33,6 +33,7 @@ from gridlab.backtest.state_nb import (
     init_state_nb,
     new_grid_state_nb,
 )
+from gridlab.backtest.step_nb import check_quiet_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
 __all__ = [
@@ -207,9 +208,12 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     max_dur = 0
     dd_lim = dd_floor_nb(peak, max_dd)  # drawdown depths the division can skip
     next_slow = -1  # earliest of next_day, next_check, next_fund, next_eq
+    next_rare = -1  # earliest of next_day, next_fund, next_eq
 
     exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
     n_blk = 0 if exact else b_lo.shape[0]
+    bars4 = not exact and n_blk == 0  # bar blocks (see _bar_block_nb) instead of 16-blocks
+    quiet_ok = ep.margin == 0  # a check with the margin model also runs the liquidation step
     fast_until = -1  # events before this time in the forming bar, that cannot fill, are quiet
     c_hi = cur[1]
     c_lo = cur[2]
@@ -256,6 +260,43 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
             i += 1
         if i == stop:
             continue
+        if bars4 and (i & 3) == 0 and i + 3 < n_ev:
+            # a bar block: 4 events (a kline's path) in one bar, nothing to fill or due but
+            # a check at its first event that does nothing (`check_quiet_nb`)
+            t0 = ts[i]
+            t3 = ts[i + 3]
+            co = meta[H_CUR_OPEN]
+            if (t3 < next_book and t3 < next_rare and co >= 0
+                    and (t3 < co + bar_ms or (co + bar_ms <= t0 and t3 < co + 2 * bar_ms))):
+                p0 = price[i]
+                p3 = price[i + 3]
+                lo = min(min(p0, price[i + 1]), min(price[i + 2], p3))
+                hi = max(max(p0, price[i + 1]), max(price[i + 2], p3))
+                e_lo = base + pos_c * (lo - avg_c)
+                e_hi = base + pos_c * (hi - avg_c)
+                chk = t0 >= next_check
+                if (e_lo < peak and e_hi < peak
+                        and not can_fill_nb(model, 1, best_buy, lo)
+                        and not can_fill_nb(model, -1, best_sell, hi)
+                        and ((not chk and t3 < next_check)
+                             or (chk and quiet_ok and next_check >= 0
+                                 and t3 < next_check + check_ms
+                                 and check_quiet_nb(st, g, t0, p0, rk, ep)))):
+                    if chk:
+                        next_check += check_ms
+                        next_slow = min(next_rare, next_check)
+                    cur[1] = c_hi
+                    cur[2] = c_lo
+                    bar_update_nb(ring, meta, cur, t0, p0, bar_ms)
+                    c_hi = hi if hi > cur[1] else cur[1]
+                    c_lo = lo if lo < cur[2] else cur[2]
+                    cur[3] = p3
+                    e = e_lo if e_lo < e_hi else e_hi
+                    peak, peak_ts, max_dd, max_dur, dd_lim = drawdown_nb(
+                        e, t3, peak, peak_ts, max_dd, max_dur, dd_lim)
+                    prev_p = p3
+                    i += 4
+                    continue
         t = ts[i]
         p = price[i]
         cur[1] = c_hi  # the forming bar's high and low are kept in c_hi / c_lo in between
@@ -314,7 +355,8 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                     write_equity_nb(out_equity, ne, t, p, e, acc)
                 ne += 1
                 last_eq_ts = t
-            next_slow = min(min(next_day, next_check), min(next_fund, next_eq))
+            next_rare = min(next_day, min(next_fund, next_eq))
+            next_slow = min(next_rare, next_check)
         c_hi = cur[1]
         c_lo = cur[2]
         co = meta[H_CUR_OPEN]

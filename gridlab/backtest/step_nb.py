@@ -65,9 +65,11 @@ __all__ = [
     "at_max_nb",
     "book_state_nb",
     "cancel_all_nb",
+    "check_quiet_nb",
     "on_check_nb",
     "on_fill_nb",
     "rebuild_nb",
+    "retries_known_nb",
     "retry_nb",
     "set_order_nb",
     "stop_grid_nb",
@@ -411,11 +413,56 @@ def _retries(st, g, t, p, rk, ep, ax, memo, na):
     return na, placed
 
 
+@njit(cache=True, inline="always")
+def retries_known_nb(st, eq, ep):
+    """True when the retries' pass at equity `eq` is known to place nothing (the memo of
+    `_retries`): nothing changed since a pass that placed nothing, so every slot without an
+    order is refused again (see blk_epoch in _retries) and the pass is skipped, O(1): at a
+    lower equity when the grid's own part refused them all (it refuses more there), at a
+    higher one when the isolated margin refused them all (the own part, passed, passes
+    again; the wallet balance is the same)."""
+    return st["skip_epoch"] == st["epoch"] and (
+        (eq <= st["skip_eq"] and (st["skip_nmref"] == 0 or eq == st["skip_eq"]))
+        or (ep.margin == MarginMode.ISOLATED and eq >= st["skip_eq"]
+            and st["skip_nmref"] == st["skip_nblk"]))
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def check_quiet_nb(st, g, t, p, rk, ep):
+    """The simulated check at (t, p) when it provably does nothing but count (backtests,
+    `st.exact == 0`): the grid is stopped, or no stop and no kill switch fire, the price is
+    inside the recenter triggers' quiet window (`recenter_quiet_nb`) and the retries are
+    known to place nothing (`retries_known_nb`). True: the check is done (counted as
+    `on_check_nb` counts it); False: run `on_check_nb` in full (the kill switch's daily max
+    may have been updated at (t, equity): the same update again changes nothing)."""
+    if st["stopped"] != 0:
+        return True
+    if st["has_grid"] == 0:
+        return False
+    cap = ep.capital
+    eq = equity_nb(g.acc, cap, p)
+    if stop_reason_nb(eq, cap, p, rk) != Stop.NONE:
+        return False
+    if kill_switch_nb(t, eq, g.kstate, rk.kill_switch_dd):
+        return False
+    if not (recenter_quiet_nb(g.rcache, t, p, st["centre"], st["lowest"], st["highest"],
+                              st["last_rc"]) and retries_known_nb(st, eq, ep)):
+        return False
+    st["n_quiet"] += 1
+    st["n_blocked"] += st["skip_nblk"]
+    st["n_mref"] += st["skip_nmref"]
+    return True
+
+
 @njit(cache=True, _nrt=False, inline="always")
 def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     """The check clock at (t, p) (docs: `on_check_nb`): stops, kill switch, recenter, seed,
-    retries of slots without an order. Returns the number of actions in `g.act`."""
+    retries of slots without an order. Returns the number of actions in `g.act`.
+    A simulated check that provably does nothing but count is answered by `check_quiet_nb`
+    (O(1); `st.exact` runs every check in full)."""
     if st["stopped"] != 0:
+        return 0
+    if sim and st["exact"] == 0 and check_quiet_nb(st, g, t, p, rk, ep):
         return 0
     cap = ep.capital
     eq = equity_nb(g.acc, cap, p)
@@ -456,15 +503,7 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     # changes outside the step, no memo
     memo = sim or not ax.on
     eq_now = equity_nb(g.acc, cap, p)
-    if (memo and st["skip_epoch"] == st["epoch"]
-            and ((eq_now <= st["skip_eq"] and (st["skip_nmref"] == 0 or eq_now == st["skip_eq"]))
-                 or (ep.margin == MarginMode.ISOLATED and eq_now >= st["skip_eq"]
-                     and st["skip_nmref"] == st["skip_nblk"]))):
-        # nothing changed since a pass that placed nothing: every slot without an order is
-        # refused again (see blk_epoch in _retries), so the pass is skipped, O(1): at a lower
-        # equity when the grid's own part refused them all (it refuses more there), at a
-        # higher one when the isolated margin refused them all (the own part, passed, passes
-        # again; the wallet balance is the same)
+    if memo and retries_known_nb(st, eq_now, ep):
         st["n_blocked"] += st["skip_nblk"]
         st["n_mref"] += st["skip_nmref"]
     else:
