@@ -144,10 +144,11 @@ def _grid(s, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q, 
                       lvs[soff[s] + s:soff[s + 1] + s + 1])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _bar_update_s(rings, metas, curs, roff, s, t, p, bar_ms):
-    """`bar_update_nb` on grid s's ring: compiled without NRT so that the three views cost no
-    atomic reference counting (the fast path runs it on most events)."""
+    """`bar_update_nb` on grid s's ring, inlined into the NRT-free loop: the three views cost
+    no atomic reference counting and no call passes them (the fast path runs it on most
+    events)."""
     bar_update_nb(rings[roff[s]:roff[s + 1]], metas[s], curs[s], t, p, bar_ms)
 
 
@@ -246,15 +247,19 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
     rkey = np.full((S, 3), -1, np.int64)
     rval = np.zeros((S, 2), np.float64)
     dlim = np.zeros(S, np.float64)
+    fmod = np.zeros(S, np.int64)  # the fast path's fill model and bar length, per grid
+    bms = np.zeros(S, np.int64)
     for s in range(S):
         dlim[s] = dd_floor_nb(GS[s]["peak"], GS[s]["max_dd"])
+        fmod[s] = _ep_row(E[s], record).fill_model
+        bms[s] = grid_params_from_row_nb(G[s]).bar_ms
     _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, K, E, F,
                          capital, max_exp, max_share, kill_dd, acct_check_ms, record,
                          out_fills, out_equity, out_rc, out_lv, out_daily, out_tdaily,
                          out_acct, out_summary, out_acc_blocked, out_counts, out_total,
                          GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
                          frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
-                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim)
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms)
 
 
 @njit(cache=True, _nrt=False)
@@ -264,7 +269,7 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
                          out_acct, out_summary, out_acc_blocked, out_counts, out_total,
                          GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
                          frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
-                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim):
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms):
     """The event loop of `run_portfolio_nb` over the allocated states (no reference
     counting: views of the concatenated arrays and calls into the step cost no atomics)."""
     S = G.shape[0]
@@ -296,11 +301,11 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
         # fast path: no order can fill or reach the book, no check, funding, sample or day end
         if (t < st["next_book"] and t < st["next_check"] and t < next_acheck
                 and t < st["next_fund"] and t < st["next_eq"] and t < next_tday):
-            model = np.int64(E[s, 2])
+            model = fmod[s]
             if not (can_fill_nb(model, 1, st["best_buy"], p)
                     or can_fill_nb(model, -1, st["best_sell"], p)):
                 st["mark"] = p
-                _bar_update_s(rings, metas, curs, roff, s, t, p, np.int64(G[s, 15]))
+                _bar_update_s(rings, metas, curs, roff, s, t, p, bms[s])
                 # equity_nb's operations, in its order, without a view of acc (NRT refcounts)
                 e = (caps[s] + acc[s, ACC.REALIZED] - acc[s, ACC.FEES] - acc[s, ACC.FUNDING]
                      + acc[s, ACC.POS] * (p - acc[s, ACC.AVG]))
