@@ -33,7 +33,7 @@ from gridlab.backtest.state_nb import (
     init_state_nb,
     new_grid_state_nb,
 )
-from gridlab.backtest.step_nb import quiet_at_nb, quiet_state_nb
+from gridlab.backtest.step_nb import check_quiet_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
 __all__ = [
@@ -212,9 +212,8 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
 
     exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
     n_blk = 0 if exact else b_lo.shape[0]
-    bars4 = not exact and n_blk == 0  # bar blocks (below) instead of 16-blocks
+    bars4 = not exact and n_blk == 0  # bar blocks (see _bar_block_nb) instead of 16-blocks
     quiet_ok = ep.margin == 0  # a check with the margin model also runs the liquidation step
-    qs = -1  # step_nb.quiet_state_nb while the state has not changed (-1: not known)
     fast_until = -1  # events before this time in the forming bar, that cannot fill, are quiet
     c_hi = cur[1]
     c_lo = cur[2]
@@ -263,8 +262,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
             continue
         if bars4 and (i & 3) == 0 and i + 3 < n_ev:
             # a bar block: 4 events (a kline's path) in one bar, nothing to fill or due but
-            # a check at its first event that does nothing (`step_nb.check_quiet_nb`, its
-            # state part `quiet_state_nb` kept in `qs` until an event runs in full)
+            # a check at its first event that does nothing (`check_quiet_nb`)
             t0 = ts[i]
             t3 = ts[i + 3]
             co = meta[H_CUR_OPEN]
@@ -277,16 +275,13 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                 e_lo = base + pos_c * (lo - avg_c)
                 e_hi = base + pos_c * (hi - avg_c)
                 chk = t0 >= next_check
-                if chk and qs < 0:
-                    qs = 1 if quiet_state_nb(st, g) else 0
                 if (e_lo < peak and e_hi < peak
                         and not can_fill_nb(model, 1, best_buy, lo)
                         and not can_fill_nb(model, -1, best_sell, hi)
                         and ((not chk and t3 < next_check)
                              or (chk and quiet_ok and next_check >= 0
                                  and t3 < next_check + check_ms
-                                 and (st["stopped"] != 0
-                                      or (qs == 1 and quiet_at_nb(st, g, t0, p0, rk, ep)))))):
+                                 and check_quiet_nb(st, g, t0, p0, rk, ep)))):
                     if chk:
                         next_check += check_ms
                         next_slow = min(next_rare, next_check)
@@ -304,7 +299,6 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
                     continue
         t = ts[i]
         p = price[i]
-        qs = -1  # the state may change below
         cur[1] = c_hi  # the forming bar's high and low are kept in c_hi / c_lo in between
         cur[2] = c_lo
         slow = t >= next_slow

@@ -58,13 +58,7 @@ from gridlab.strategy.grid_nb import (
     slot_order_nb,
 )
 from gridlab.strategy.levels_nb import shift_range_nb
-from gridlab.strategy.recenter_nb import (
-    arm_quiet_nb,
-    quiet_armed_nb,
-    quiet_inside_nb,
-    recenter_quiet_nb,
-    recenter_reason_nb,
-)
+from gridlab.strategy.recenter_nb import arm_quiet_nb, recenter_quiet_nb, recenter_reason_nb
 from gridlab.strategy.risk_nb import kill_switch_nb, stop_reason_nb
 
 __all__ = [
@@ -74,8 +68,6 @@ __all__ = [
     "check_quiet_nb",
     "on_check_nb",
     "on_fill_nb",
-    "quiet_at_nb",
-    "quiet_state_nb",
     "rebuild_nb",
     "retries_known_nb",
     "retry_nb",
@@ -435,35 +427,6 @@ def retries_known_nb(st, eq, ep):
             and st["skip_nmref"] == st["skip_nblk"]))
 
 
-@njit(cache=True, inline="always")
-def quiet_state_nb(st, g):
-    """The part of `check_quiet_nb` that only the grid's state decides (no time, price or
-    equity): the grid has a grid, its quiet window is armed for it and the retries' memo is
-    of this epoch. A replay loop may keep the answer while the state does not change."""
-    return (st["has_grid"] != 0 and st["skip_epoch"] == st["epoch"]
-            and quiet_armed_nb(g.rcache, st["centre"], st["lowest"], st["highest"],
-                               st["last_rc"]))
-
-
-@njit(cache=True, _nrt=False, inline="always")
-def quiet_at_nb(st, g, t, p, rk, ep):
-    """The rest of `check_quiet_nb` at (t, p), given `quiet_state_nb`: no stop and no kill
-    switch fire, (t, p) is inside the quiet window and the retries are known to place
-    nothing at this equity; then counts the check as `on_check_nb` counts it."""
-    cap = ep.capital
-    eq = equity_nb(g.acc, cap, p)
-    if stop_reason_nb(eq, cap, p, rk) != Stop.NONE:
-        return False
-    if kill_switch_nb(t, eq, g.kstate, rk.kill_switch_dd):
-        return False
-    if not (quiet_inside_nb(g.rcache, t, p) and retries_known_nb(st, eq, ep)):
-        return False
-    st["n_quiet"] += 1
-    st["n_blocked"] += st["skip_nblk"]
-    st["n_mref"] += st["skip_nmref"]
-    return True
-
-
 @njit(cache=True, _nrt=False, inline="always")
 def check_quiet_nb(st, g, t, p, rk, ep):
     """The simulated check at (t, p) when it provably does nothing but count (backtests,
@@ -471,11 +434,24 @@ def check_quiet_nb(st, g, t, p, rk, ep):
     inside the recenter triggers' quiet window (`recenter_quiet_nb`) and the retries are
     known to place nothing (`retries_known_nb`). True: the check is done (counted as
     `on_check_nb` counts it); False: run `on_check_nb` in full (the kill switch's daily max
-    may have been updated at (t, equity): the same update again changes nothing).
-    = `quiet_state_nb` and `quiet_at_nb`."""
+    may have been updated at (t, equity): the same update again changes nothing)."""
     if st["stopped"] != 0:
         return True
-    return quiet_state_nb(st, g) and quiet_at_nb(st, g, t, p, rk, ep)
+    if st["has_grid"] == 0:
+        return False
+    cap = ep.capital
+    eq = equity_nb(g.acc, cap, p)
+    if stop_reason_nb(eq, cap, p, rk) != Stop.NONE:
+        return False
+    if kill_switch_nb(t, eq, g.kstate, rk.kill_switch_dd):
+        return False
+    if not (recenter_quiet_nb(g.rcache, t, p, st["centre"], st["lowest"], st["highest"],
+                              st["last_rc"]) and retries_known_nb(st, eq, ep)):
+        return False
+    st["n_quiet"] += 1
+    st["n_blocked"] += st["skip_nblk"]
+    st["n_mref"] += st["skip_nmref"]
+    return True
 
 
 @njit(cache=True, _nrt=False, inline="always")

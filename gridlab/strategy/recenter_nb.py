@@ -43,8 +43,6 @@ __all__ = [
     "pump_dump_band_nb",
     "pump_dump_fires_nb",
     "pump_dump_ref_nb",
-    "quiet_armed_nb",
-    "quiet_inside_nb",
     "recenter_quiet_nb",
     "recenter_reason_nb",
 ]
@@ -379,24 +377,12 @@ def recenter_reason_nb(ts, price, centre, lowest_level, highest_level, last_rece
 
 
 @njit(cache=True, inline="always")
-def quiet_armed_nb(cache, centre, lowest_level, highest_level, last_recenter_ts):
-    """True when the quiet window in `cache` was armed for this grid (the build it holds)."""
-    return (cache[Q_RC] == last_recenter_ts and cache[Q_CENTRE] == centre
-            and cache[Q_LOWEST] == lowest_level and cache[Q_HIGHEST] == highest_level)
-
-
-@njit(cache=True, inline="always")
-def quiet_inside_nb(cache, ts, price):
-    """True when (ts, price) is inside the quiet window in `cache` (times and prices)."""
-    return cache[Q_FROM] <= ts < cache[Q_UNTIL] and cache[Q_LO] < price < cache[Q_HI]
-
-
-@njit(cache=True, inline="always")
 def recenter_quiet_nb(cache, ts, price, centre, lowest_level, highest_level, last_recenter_ts):
     """True when (ts, price) is inside the quiet window armed by `arm_quiet_nb` for this grid:
     `recenter_reason_nb` would answer Reason.NONE there (same ring, fed in time order)."""
-    return (quiet_inside_nb(cache, ts, price)
-            and quiet_armed_nb(cache, centre, lowest_level, highest_level, last_recenter_ts))
+    return (cache[Q_FROM] <= ts < cache[Q_UNTIL] and cache[Q_LO] < price < cache[Q_HI]
+            and cache[Q_RC] == last_recenter_ts and cache[Q_CENTRE] == centre
+            and cache[Q_LOWEST] == lowest_level and cache[Q_HIGHEST] == highest_level)
 
 
 @njit(cache=True, _nrt=False)
