@@ -188,3 +188,27 @@ def test_quiet_window_never_hides_a_trigger(c: dict) -> None:
                 centre, low, high, last = px, px * 0.99, px * 1.01, t
     if n_checks > 40 and not any(on):
         assert quiet > 0
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(seed=st.integers(0, 100_000), margin=st.sampled_from([1, 2]),
+       lev=st.sampled_from([5.0, 20.0, 50.0]), mode=st.sampled_from([Mode.LONG, Mode.SHORT]))
+def test_bar_blocks_with_margin_and_funding_change_nothing(seed: int, margin: int, lev: float,
+                                                           mode: int) -> None:
+    """The margin model with funding every hour (the cross margin's balance moves with it,
+    and so does the liquidation price, refreshed at the next full check): a bar block's
+    quiet check needs an unchanged `epoch`, so it never skips a refresh."""
+    ts, price, size = klines(seed, 1_500, 1e-3)
+    gp, f, rp, rk, ep = params(n_buy=4, n_sell=4, spacing=0.002, mode=int(mode),
+                               exposure=30.0, leverage=lev, equity_ms=3_600_000)
+    ep = ep._replace(margin=margin, leverage=lev)
+    rng = np.random.default_rng(seed)
+    fts = np.arange(ts[0] // HOUR * HOUR + HOUR, ts[-1], HOUR, dtype=np.int64)
+    frate = rng.normal(0.0, 0.05, len(fts))  # huge rates: the balance moves at every one
+    out = []
+    for exact in (0, 1):
+        s = fresh_state(gp, rp, ep.capital, f.qty_step * 1e-6, int(ts[0]), float(price[0]),
+                        ep.record)
+        s.rec[0]["exact"] = exact
+        out.append(run_kernel_full(ts, price, size, fts, frate, gp, f, rp, rk, ep, state=s))
+    assert out[0] == out[1]

@@ -213,7 +213,12 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
     n_blk = 0 if exact else b_lo.shape[0]
     bars4 = not exact and n_blk == 0  # bar blocks (see _bar_block_nb) instead of 16-blocks
-    quiet_ok = ep.margin == 0  # a check with the margin model also runs the liquidation step
+    # a check with the margin model also runs the liquidation step. With no mark series it
+    # does nothing at a quiet check in a bar block: the ledger has not changed since the
+    # last full check (every change moves `epoch`, which the quiet check requires unchanged)
+    # and that check refreshed the liquidation price, folded into best_buy / best_sell,
+    # which the block's extremes do not reach. A mark series moves its index at every check.
+    quiet_ok = ep.margin == 0 or ep.mark_ts.shape[0] == 0
     fast_until = -1  # events before this time in the forming bar, that cannot fill, are quiet
     c_hi = cur[1]
     c_lo = cur[2]
