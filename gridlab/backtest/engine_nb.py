@@ -167,7 +167,11 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
     forming bar's high / low / close, the last price and the max drawdown: the equity is
     monotone in the price (the same rounded expression), so its lowest value is at an
     extreme price and gives the block's deepest drawdown. Such a block is applied at once,
-    with exactly the per-event results."""
+    with exactly the per-event results.
+
+    Bar blocks (when there are no 16-event blocks, e.g. 1m kline paths): the same for the
+    four events of one bar of the grid, whose first event may complete the forming bar and
+    take the check when `step_nb.check_quiet_nb` answers it (docs/strategy-kernels.md)."""
     n_ev = ts.shape[0]
     # reported equity = the account's (ep.account, 0 = the grid's) + the grid's PnL; the
     # grid's sizing and risk use ep.capital
@@ -212,7 +216,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
 
     exact = st["exact"] != 0  # every event in full (tests: the shortcuts change nothing)
     n_blk = 0 if exact else b_lo.shape[0]
-    bars4 = not exact and n_blk == 0  # bar blocks (see _bar_block_nb) instead of 16-blocks
+    bars4 = not exact and n_blk == 0  # bar blocks (in the loop) instead of 16-blocks
     # a check with the margin model also runs the liquidation step. With no mark series it
     # does nothing at a quiet check in a bar block: the ledger has not changed since the
     # last full check (every change moves `epoch`, which the quiet check requires unchanged)

@@ -66,6 +66,7 @@ __all__ = [
     "book_state_nb",
     "cancel_all_nb",
     "check_quiet_nb",
+    "count_known_retries_nb",
     "on_check_nb",
     "on_fill_nb",
     "rebuild_nb",
@@ -427,6 +428,13 @@ def retries_known_nb(st, eq, ep):
             and st["skip_nmref"] == st["skip_nblk"]))
 
 
+@njit(cache=True, inline="always")
+def count_known_retries_nb(st):
+    """Count a retries' pass skipped by `retries_known_nb`: every refusal it remembers."""
+    st["n_blocked"] += st["skip_nblk"]
+    st["n_mref"] += st["skip_nmref"]
+
+
 @njit(cache=True, _nrt=False, inline="always")
 def check_quiet_nb(st, g, t, p, rk, ep):
     """The simulated check at (t, p) when it provably does nothing but count (backtests,
@@ -449,8 +457,7 @@ def check_quiet_nb(st, g, t, p, rk, ep):
                               st["last_rc"]) and retries_known_nb(st, eq, ep)):
         return False
     st["n_quiet"] += 1
-    st["n_blocked"] += st["skip_nblk"]
-    st["n_mref"] += st["skip_nmref"]
+    count_known_retries_nb(st)
     return True
 
 
@@ -504,8 +511,7 @@ def on_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, sim):
     memo = sim or not ax.on
     eq_now = equity_nb(g.acc, cap, p)
     if memo and retries_known_nb(st, eq_now, ep):
-        st["n_blocked"] += st["skip_nblk"]
-        st["n_mref"] += st["skip_nmref"]
+        count_known_retries_nb(st)
     else:
         na, placed = _retries(st, g, t, p, rk, ep, ax, memo, na)
         dirty = dirty or placed
