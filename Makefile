@@ -10,6 +10,8 @@ START ?= 2024-01-01
 END ?= 2024-01-08
 PROFILE ?= Normal
 FILL_MODEL ?=
+# pytest workers for `make test` (pytest-xdist): one per core; TEST_WORKERS=0 runs serially
+TEST_WORKERS ?= auto
 DB ?= $(DEMO_DB)
 export TZ := UTC
 export PYTHONHASHSEED := 0
@@ -41,8 +43,8 @@ browser: ## install Debian's chromium for the panel's browser tests, when missin
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
-test: setup browser ## run the test suite (no network)
-	$(BIN)/python -m pytest
+test: setup browser ## run the test suite (no network), one worker per core (TEST_WORKERS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 test-slow: setup ## long soak and load runs (marker: slow)
 	$(BIN)/python -m pytest -m slow
