@@ -94,6 +94,24 @@ def test_portfolio_equals_sum_of_single_runs(datas, overrides):
     assert len(res.total_equity) > 0
 
 
+def test_portfolio_check_clock_across_gaps_equals_single_runs():
+    """Sparse prints, gaps of up to several check intervals: the portfolio's quiet checks
+    (taken on its fast path) keep the check clock where the single run's step keeps it, so
+    every fill, recenter and equity point agrees."""
+    rng = np.random.default_rng(11)
+    gap = T0 + np.cumsum(rng.integers(0, 250_000, 3_000)).astype(np.int64)
+    ds = [_trades("AAAUSDT", 4, ts=gap), _trades("BBBUSDT", 5, ts=gap + 7_000)]
+    cfg = _config(symbols=("AAAUSDT", "BBBUSDT"), alloc=(0.6, 0.4))
+    res = backtest_portfolio(ds, cfg, check_interval_ms=60_000, spacing=0.002)
+    for d, a in zip(ds, (0.6, 0.4), strict=True):
+        single = backtest(d, cfg, capital=CAPITAL * a, check_interval_ms=60_000, spacing=0.002)
+        assert len(single.recenters) > 0
+        pd.testing.assert_frame_equal(single.fills, res.fills[d.symbol])
+        pd.testing.assert_frame_equal(single.recenters, res.recenters[d.symbol])
+        pd.testing.assert_frame_equal(single.equity, res.equity[d.symbol])
+        _same_metrics(single.metrics, res.metrics.loc[d.symbol])
+
+
 def test_total_exposure_cap_binds():
     """Long grids bounded above the centre (opening buys only, so every position-increasing
     order passes the account gate): fewer fills, and total exposure stays within the cap at

@@ -57,7 +57,7 @@ from gridlab.backtest.state_nb import (
     GridArrays,
     init_state_nb,
 )
-from gridlab.backtest.step_nb import stop_grid_nb
+from gridlab.backtest.step_nb import check_quiet_arrays_nb, stop_grid_nb
 from gridlab.backtest.sweep_nb import (
     engine_params_from_row_nb,
     grid_params_from_row_nb,
@@ -249,17 +249,22 @@ def run_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, 
     dlim = np.zeros(S, np.float64)
     fmod = np.zeros(S, np.int64)  # the fast path's fill model and bar length, per grid
     bms = np.zeros(S, np.int64)
+    qcms = np.zeros(S, np.int64)  # the check interval where the fast path may take a check
     for s in range(S):
         dlim[s] = dd_floor_nb(GS[s]["peak"], GS[s]["max_dd"])
-        fmod[s] = _ep_row(E[s], record).fill_model
+        ep = _ep_row(E[s], record)
+        fmod[s] = ep.fill_model
         bms[s] = grid_params_from_row_nb(G[s]).bar_ms
+        # a quiet check does nothing but count (`check_quiet_nb`); with the margin model the
+        # check also runs the liquidation step, so those grids take every check in full
+        qcms[s] = ep.check_ms if ep.margin == 0 else 0
     _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, K, E, F,
                          capital, max_exp, max_share, kill_dd, acct_check_ms, record,
                          out_fills, out_equity, out_rc, out_lv, out_daily, out_tdaily,
                          out_acct, out_summary, out_acc_blocked, out_counts, out_total,
                          GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
                          frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
-                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms)
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms, qcms)
 
 
 @njit(cache=True, _nrt=False)
@@ -269,7 +274,7 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
                          out_acct, out_summary, out_acc_blocked, out_counts, out_total,
                          GS, slots, orders, acc, rings, metas, curs, caches, kst, blk_e, blk_q,
                          frow, fqty, act, lvp, lvs, soff, ooff, roff, coff, aoff, caps,
-                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms):
+                         pos_a, rb_a, rs_a, mk_a, eq_a, akstate, rkey, rval, dlim, fmod, bms, qcms):
     """The event loop of `run_portfolio_nb` over the allocated states (no reference
     counting: views of the concatenated arrays and calls into the step cost no atomics)."""
     S = G.shape[0]
@@ -298,12 +303,24 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
         t = TS[gi]
         p = PR[gi]
         st = GS[s]
-        # fast path: no order can fill or reach the book, no check, funding, sample or day end
-        if (t < st["next_book"] and t < st["next_check"] and t < next_acheck
+        # fast path: no order can fill or reach the book, no funding, sample or day end, and
+        # no check or one that does nothing but count (`check_quiet_arrays_nb`: the step's
+        # check would answer it first, see `on_check_nb`)
+        if (t < st["next_book"] and t < next_acheck
                 and t < st["next_fund"] and t < st["next_eq"] and t < next_tday):
             model = fmod[s]
-            if not (can_fill_nb(model, 1, st["best_buy"], p)
-                    or can_fill_nb(model, -1, st["best_sell"], p)):
+            quiet = not (can_fill_nb(model, 1, st["best_buy"], p)
+                         or can_fill_nb(model, -1, st["best_sell"], p))
+            if quiet and t >= st["next_check"]:
+                nc = st["next_check"]
+                quiet = (qcms[s] > 0 and nc >= 0 and t < nc + qcms[s] and st["exact"] == 0
+                         and check_quiet_arrays_nb(st, acc[s], kst[s],
+                                                   caches[coff[s]:coff[s + 1]], t, p,
+                                                   risk_params_from_row_nb(K[s]),
+                                                   _ep_row(E[s], record)))
+                if quiet:
+                    st["next_check"] = nc + qcms[s]  # as the slow path's clock below
+            if quiet:
                 st["mark"] = p
                 _bar_update_s(rings, metas, curs, roff, s, t, p, bms[s])
                 # equity_nb's operations, in its order, without a view of acc (NRT refcounts)

@@ -443,17 +443,25 @@ def check_quiet_nb(st, g, t, p, rk, ep):
     known to place nothing (`retries_known_nb`). True: the check is done (counted as
     `on_check_nb` counts it); False: run `on_check_nb` in full (the kill switch's daily max
     may have been updated at (t, equity): the same update again changes nothing)."""
+    return check_quiet_arrays_nb(st, g.acc, g.kstate, g.rcache, t, p, rk, ep)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def check_quiet_arrays_nb(st, acc, kstate, rcache, t, p, rk, ep):
+    """`check_quiet_nb` given the three arrays of the grid it reads (ledger, kill-switch
+    state, trigger cache): for a loop that keeps several grids' arrays side by side and
+    answers a quiet check without taking the grid's other views (`portfolio_nb`)."""
     if st["stopped"] != 0:
         return True
     if st["has_grid"] == 0:
         return False
     cap = ep.capital
-    eq = equity_nb(g.acc, cap, p)
+    eq = equity_nb(acc, cap, p)
     if stop_reason_nb(eq, cap, p, rk) != Stop.NONE:
         return False
-    if kill_switch_nb(t, eq, g.kstate, rk.kill_switch_dd):
+    if kill_switch_nb(t, eq, kstate, rk.kill_switch_dd):
         return False
-    if not (recenter_quiet_nb(g.rcache, t, p, st["centre"], st["lowest"], st["highest"],
+    if not (recenter_quiet_nb(rcache, t, p, st["centre"], st["lowest"], st["highest"],
                               st["last_rc"]) and retries_known_nb(st, eq, ep)):
         return False
     st["n_quiet"] += 1
