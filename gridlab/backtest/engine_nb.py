@@ -33,7 +33,7 @@ from gridlab.backtest.state_nb import (
     init_state_nb,
     new_grid_state_nb,
 )
-from gridlab.backtest.step_nb import check_quiet_nb
+from gridlab.backtest.step_nb import check_quiet_nb, next_check_nb
 from gridlab.strategy.bars_nb import H_CUR_OPEN, bar_update_nb
 
 __all__ = [
@@ -333,10 +333,7 @@ def _replay_nb(GS, g, ax, ts, price, size, b_lo, b_hi, b_ts, fund_ts, fund_rate,
             avg_c = acc[ACC.AVG]
         # 3. the check clock: stops, kill switch, recenter, seed, retries
         if slow and t >= next_check:
-            if next_check >= 0 and t < next_check + check_ms:
-                next_check += check_ms  # = (t // check_ms + 1) * check_ms, no division
-            else:
-                next_check = (t // check_ms + 1) * check_ms
+            next_check = next_check_nb(next_check, t, check_ms)
             if st["stopped"] == 0:
                 sim_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, out_fills, out_recenters,
                              out_levels)

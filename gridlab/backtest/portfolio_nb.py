@@ -57,7 +57,7 @@ from gridlab.backtest.state_nb import (
     GridArrays,
     init_state_nb,
 )
-from gridlab.backtest.step_nb import check_quiet_arrays_nb, stop_grid_nb
+from gridlab.backtest.step_nb import check_quiet_arrays_nb, next_check_nb, stop_grid_nb
 from gridlab.backtest.sweep_nb import (
     engine_params_from_row_nb,
     grid_params_from_row_nb,
@@ -312,14 +312,13 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
             quiet = not (can_fill_nb(model, 1, st["best_buy"], p)
                          or can_fill_nb(model, -1, st["best_sell"], p))
             if quiet and t >= st["next_check"]:
-                nc = st["next_check"]
-                quiet = (qcms[s] > 0 and nc >= 0 and t < nc + qcms[s] and st["exact"] == 0
+                quiet = (qcms[s] > 0 and st["exact"] == 0
                          and check_quiet_arrays_nb(st, acc[s], kst[s],
                                                    caches[coff[s]:coff[s + 1]], t, p,
                                                    risk_params_from_row_nb(K[s]),
                                                    _ep_row(E[s], record)))
                 if quiet:
-                    st["next_check"] = nc + qcms[s]  # as the slow path's clock below
+                    st["next_check"] = next_check_nb(st["next_check"], t, qcms[s])
             if quiet:
                 st["mark"] = p
                 _bar_update_s(rings, metas, curs, roff, s, t, p, bms[s])
@@ -398,11 +397,7 @@ def _replay_portfolio_nb(m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G,
                 n_arows += 1
         # 3. the grid's own check clock
         if t >= st["next_check"]:
-            nc = st["next_check"]
-            if nc >= 0 and t < nc + ep.check_ms:
-                st["next_check"] = nc + ep.check_ms
-            else:
-                st["next_check"] = (t // ep.check_ms + 1) * ep.check_ms
+            st["next_check"] = next_check_nb(st["next_check"], t, ep.check_ms)
             if st["stopped"] == 0:
                 sim_check_nb(st, g, t, p, gp, f, rp, rk, ep, ax, ofills, out_rc[s], out_lv[s])
         # 4. funding, equity sampling, drawdown (the grid's, then the account's)

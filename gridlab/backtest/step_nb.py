@@ -447,6 +447,15 @@ def check_quiet_nb(st, g, t, p, rk, ep):
 
 
 @njit(cache=True, _nrt=False, inline="always")
+def next_check_nb(nc, t, check_ms):
+    """The check clock after a check at `t` due at `nc`: one interval on when only one was
+    due (no division), else the first multiple of `check_ms` after `t`."""
+    if nc >= 0 and t < nc + check_ms:
+        return nc + check_ms
+    return (t // check_ms + 1) * check_ms
+
+
+@njit(cache=True, _nrt=False, inline="always")
 def check_quiet_arrays_nb(st, acc, kstate, rcache, t, p, rk, ep):
     """`check_quiet_nb` given the three arrays of the grid it reads (ledger, kill-switch
     state, trigger cache): for a loop that keeps several grids' arrays side by side and
