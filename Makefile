@@ -17,7 +17,7 @@ export TZ := UTC
 export PYTHONHASHSEED := 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup browser demo test test-slow bench lab lint format report fake-exchange clean \
+.PHONY: help setup browser warm demo test test-slow bench lab lint format report fake-exchange clean \
 	smoke-testnet
 
 help: ## list the targets
@@ -43,8 +43,12 @@ browser: ## install Debian's chromium for the panel's browser tests, when missin
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null; }
 
-test: setup browser ## run the test suite (no network), one worker per core (TEST_WORKERS)
+test: setup browser warm ## run the test suite (no network), one worker per core (TEST_WORKERS)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+warm: setup ## compile the replay kernels into numba's cache, two halves side by side
+	@$(BIN)/python tests/warm_kernels.py single & pid=$$!; \
+	  $(BIN)/python tests/warm_kernels.py portfolio; rc=$$?; wait $$pid && exit $$rc
 
 test-slow: setup ## long soak and load runs (marker: slow)
 	$(BIN)/python -m pytest -m slow

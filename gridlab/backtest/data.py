@@ -91,6 +91,15 @@ class MarketData:
     funding_interval_ms: int = 0
     funding_where: str = "the given funding arrays"
 
+    def __post_init__(self) -> None:
+        # numba compiles a kernel once per array flavour: read-only arrays (DuckDB's, a
+        # memory map) would cost a second compile of every replay kernel (about two
+        # minutes cold), so the replay arrays are always writable (a read-only one is copied)
+        for name in ("ts", "price", "size", "fund_ts", "fund_rate", "mark_ts", "mark_px"):
+            a = getattr(self, name)
+            if not a.flags.writeable:
+                object.__setattr__(self, name, a.copy())
+
     def with_mark(self, open_time: Any, close: Any, interval_ms: int) -> MarketData:
         """This data with a mark-price series of bars (open times, closes): each close is
         the mark from the bar's end (open + interval) on."""
