@@ -244,3 +244,22 @@ def test_recenters_and_levels_recorded(market: MarketData, monkeypatch) -> None:
 
 def market_prices(market: MarketData):
     return pd.DataFrame({"ts": market.ts, "price": market.price})
+
+
+def test_read_only_input_reuses_the_compiled_kernel(market: MarketData) -> None:
+    """One array flavour reaches the kernels: read-only input (DuckDB's arrays, a memory map)
+    is copied to writable arrays, so it does not cost a second compile of every kernel."""
+    from gridlab.backtest.engine_nb import run_nb
+
+    backtest(market, record=False)
+    compiled = list(run_nb.signatures)
+    frozen = []
+    for a in (market.ts, market.price, market.size):
+        v = a.view()
+        v.flags.writeable = False
+        frozen.append(v)
+    md = MarketData.from_trades(*frozen, symbol="TESTUSDT", filters=FILTERS)
+    assert all(a.flags.writeable for a in (md.ts, md.price, md.size))
+    assert np.array_equal(md.price, market.price)
+    backtest(md, record=False)
+    assert list(run_nb.signatures) == compiled
