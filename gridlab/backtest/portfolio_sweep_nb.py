@@ -68,6 +68,12 @@ def slice_rows(rows: PortfolioRows, i0: int, i1: int) -> PortfolioRows:
     return PortfolioRows(*(a[i0:i1] for a in rows))
 
 
+# `record` as a typed bool, not the literal False: numba would compile the whole portfolio
+# kernel a second time for a literal argument (about 40 s cold) instead of reusing the one
+# `backtest_portfolio` runs
+_NOT_RECORDED = np.bool_(False)
+
+
 @njit(cache=True)
 def run_portfolio_set_nb(j, m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE, G, R, K, E, F,
                          P, C, out_summary, out_daily, out_tdaily, out_blocked, out_counts,
@@ -83,7 +89,7 @@ def run_portfolio_set_nb(j, m_sym, m_idx, ev_off, TS, PR, SZ, f_off, FTS, FRATE,
                      np.ascontiguousarray(G[j]), np.ascontiguousarray(R[j]),
                      np.ascontiguousarray(K[j]), np.ascontiguousarray(E[j]),
                      np.ascontiguousarray(F[j]), P[j, 0], P[j, 1], P[j, 2], P[j, 3], C[j],
-                     False, fills, eq, rc, lv, out_daily[j], out_tdaily[j], acct,
+                     _NOT_RECORDED, fills, eq, rc, lv, out_daily[j], out_tdaily[j], acct,
                      out_summary[j], out_blocked[j], out_counts[j], out_total[j])
 
 
