@@ -47,8 +47,8 @@ test: setup browser warm ## run the test suite (no network), one worker per core
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 warm: setup ## compile the replay kernels into numba's cache, two halves side by side
-	@$(BIN)/python tests/warm_kernels.py single & pid=$$!; \
-	  $(BIN)/python tests/warm_kernels.py portfolio; rc=$$?; wait $$pid && exit $$rc
+	@$(BIN)/python -m tests.warm_kernels single & pid=$$!; \
+	  $(BIN)/python -m tests.warm_kernels portfolio; rc=$$?; wait $$pid && exit $$rc
 
 test-slow: setup ## long soak and load runs (marker: slow)
 	$(BIN)/python -m pytest -m slow

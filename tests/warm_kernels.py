@@ -2,10 +2,11 @@
 
 A cold compile of the single-run kernel takes about two minutes and the portfolio's as long;
 without this step each pytest-xdist worker (and each CLI or runner subprocess that starts
-before a cache file exists) compiles the same kernels again. `python tests/warm_kernels.py
-single|portfolio` compiles one half, so `make test` runs the two halves side by side, one per
-core. The kernels compiled are exactly those the tests call (same array types), through the
-public API on a few hundred synthetic bars; nothing is asserted here.
+before a cache file exists) compiles the same kernels again. `python -m tests.warm_kernels
+single|portfolio`, run from the repository root, compiles one half, so `make test` runs the
+two halves side by side, one per core. The kernels compiled are exactly those the tests call
+(same array types), through the public API on a few thousand synthetic trades; nothing is
+asserted here.
 """
 
 from __future__ import annotations
@@ -13,21 +14,14 @@ from __future__ import annotations
 import sys
 import time
 
-import numpy as np
 
-T0 = 1_704_067_200_000
-
-
-def _klines(symbol: str, seed: int, n: int = 600):
+def _market(symbol: str, seed: int):
+    """Random-walk trades (the tests' `random_market`): the kernels' array types do not
+    depend on trades or klines."""
     from gridlab.backtest.data import MarketData
+    from tests.backtest_helpers import random_market
 
-    rng = np.random.default_rng(seed)
-    c = np.round(100.0 * np.exp(np.cumsum(rng.normal(0, 2e-3, n))), 2)
-    o = np.concatenate([[100.0], c[:-1]])
-    h = np.maximum(o, c) + 0.05
-    lo = np.minimum(o, c) - 0.05
-    ot = T0 + 60_000 * np.arange(n, dtype=np.int64)
-    return MarketData.from_klines(ot, o, h, lo, c, np.ones(n), symbol=symbol)
+    return MarketData.from_trades(*random_market(seed, 2_000), symbol=symbol)
 
 
 def warm_single() -> None:
@@ -35,7 +29,7 @@ def warm_single() -> None:
     from gridlab.backtest.engine import run_backtest
     from gridlab.backtest.sweep import sweep
 
-    md = _klines("AAAUSDT", 1)
+    md = _market("AAAUSDT", 1)
     out = run_backtest(md, keep_state=True)
     run_backtest(md, record=False)
     run_backtest(md, initial_state=out.out.state)
@@ -46,7 +40,7 @@ def warm_portfolio() -> None:
     """The portfolio kernel and its sweep."""
     from gridlab.backtest.portfolio import backtest_portfolio, sweep_portfolio
 
-    datas = [_klines("AAAUSDT", 1), _klines("BBBUSDT", 2)]
+    datas = [_market("AAAUSDT", 1), _market("BBBUSDT", 2)]
     cfg = {"portfolio": {"capital": 10_000.0, "symbols": [
         {"symbol": "AAAUSDT", "allocation": 0.5}, {"symbol": "BBBUSDT", "allocation": 0.5}]}}
     backtest_portfolio(datas, cfg)
@@ -59,7 +53,7 @@ PARTS = {"single": warm_single, "portfolio": warm_portfolio}
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or argv[0] not in PARTS:
-        print(f"usage: python tests/warm_kernels.py {{{'|'.join(PARTS)}}}", file=sys.stderr)
+        print(f"usage: python -m tests.warm_kernels {{{'|'.join(PARTS)}}}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     PARTS[argv[0]]()
